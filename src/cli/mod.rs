@@ -1,0 +1,178 @@
+//! The command line: argument parsing, dispatch and exit codes.
+//!
+//! Exit codes: 0 success; 2 usage errors (bad flags, malformed specs, values out of range,
+//! unreadable or malformed input files); 1 other failures (an output file that cannot be
+//! written). Every error is one line on stderr; nothing is written to an output file unless
+//! the whole result is ready (files are written atomically).
+
+mod coeffs;
+mod kernel;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// A failure of a command, with its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input: exit code 2.
+    Usage(String),
+    /// Anything else: exit code 1.
+    Failure(String),
+}
+
+impl CliError {
+    pub fn code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Failure(_) => 1,
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            CliError::Usage(m) | CliError::Failure(m) => m,
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mforacle",
+    version,
+    about = "Verified numbers for the mean-field dynamics of one-hidden-layer networks on Gaussian single-index models",
+    long_about = "Conventions: normalised probabilists' Hermite basis h_k = He_k/sqrt(k!), \
+                  c_k(f) = E[f(Z) h_k(Z)] with Z ~ N(0,1); loss without 1/2."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+    Table,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Hermite coefficients c_0..c_K of an activation, each with an error bound.
+    Coeffs {
+        /// The activation, e.g. tanh, 'relu(z-0.25)', '5*(z^2*exp(-z^2)-sqrt(3)/9)'.
+        spec: String,
+        /// Largest degree K.
+        #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+        degree: usize,
+        /// Significant digits of every coefficient.
+        #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
+        digits: u32,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also print exact values (as sums of rationals times square roots) where known.
+        #[arg(long)]
+        exact: bool,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Dual kernel κ(s) = Σ c_k(σ) c_k(τ) s^k and its first two derivatives, with bounds.
+    Kernel {
+        /// σ
+        spec: String,
+        /// τ (default: σ)
+        spec2: Option<String>,
+        /// Overlaps s in [-1, 1], comma separated (exact decimals).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            allow_hyphen_values = true,
+            required = true
+        )]
+        s: Vec<String>,
+        /// Significant digits asked of every value.
+        #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+        digits: u32,
+        /// Degree of the series (the tail beyond it is bounded, not ignored).
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
+        degree: usize,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help and --version
+                let _ = e.print();
+                return 0;
+            }
+            // One line: clap's first line ("error: ..."), without the usage block.
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("usage error");
+            eprintln!("mforacle: {}", first.trim_start_matches("error: "));
+            return 2;
+        }
+    };
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("mforacle: {}", e.message());
+            e.code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Coeffs {
+            spec,
+            degree,
+            digits,
+            format,
+            exact,
+            out,
+        } => coeffs::run(&spec, degree, digits, format, exact, out.as_deref()),
+        Command::Kernel {
+            spec,
+            spec2,
+            s,
+            digits,
+            degree,
+            format,
+            out,
+        } => kernel::run(
+            &spec,
+            spec2.as_deref(),
+            &s,
+            digits,
+            degree,
+            format,
+            out.as_deref(),
+        ),
+    }
+}
+
+/// Prints to stdout or writes `out` atomically.
+pub(crate) fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), CliError> {
+    match out {
+        None => {
+            use std::io::Write;
+            let mut so = std::io::stdout().lock();
+            so.write_all(text.as_bytes())
+                .and_then(|_| so.flush())
+                .map_err(|e| CliError::Failure(format!("cannot write to standard output: {e}")))
+        }
+        Some(p) => crate::output::write_atomic(p, text.as_bytes())
+            .map_err(|e| CliError::Failure(format!("cannot write {}: {e}", p.display()))),
+    }
+}

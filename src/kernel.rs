@@ -1,0 +1,345 @@
+//! Dual kernels κ_{σ,τ}(s) = Σ_k c_k(σ) c_k(τ) s^k = E[σ(⟨u,x⟩) τ(⟨v,x⟩)] for unit u, v with
+//! ⟨u,v⟩ = s, and their first two derivatives in s (background §2).
+//!
+//! Accuracy contract. The series is summed to degree K from coefficient tables with their
+//! error bounds, and the tail Σ_{k>K} is bounded rigorously (given the tables' and norms'
+//! bounds), by the smaller of:
+//! - Cauchy–Schwarz with Parseval remainders: for the r-th derivative,
+//!   |tail| ≤ |s|^{K+1−r}·√(R_σ^{(r)} R_τ^{(r)}), where R^{(r)} = E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k²
+//!   and k^{(r)} = k(k−1)…(k−r+1) (so Σ_k k^{(r)} c_k² = E[(f^{(r)})²], from
+//!   c_{k−1}(f') = √k c_k(f)); available when f^{(r)} ∈ L²(N(0,1));
+//! - for |s| < 1, the coefficient bound |c_k| ≤ √R^{(0)} for k > K, times the exact sum
+//!   Σ_{k>K} k^{(r)} |s|^{k−r}.
+//! At |s| = 1 without the first route the tail cannot be bounded (the series may diverge,
+//! as Σ k c_k² does for the step function): that is an error, never a silently truncated
+//! number. The reported bound adds the coefficient errors (first order in the bounds) and
+//! the rounding of the sum.
+//!
+//! Closed forms (used as checks and as the fast route): relu with relu,
+//! κ(s) = (√(1−s²) + (π − arccos s)s)/(2π); erf(a z) with erf(b z),
+//! κ(s) = (2/π) arcsin(2ab s/√((1+2a²)(1+2b²))); h_j with h_k, δ_jk s^k.
+//!
+//! Proofs-note: `proofs-notes/dual-kernels.md`. Tests: `tests/kernel.rs`.
+
+use crate::activation::{Expr, Func, Spec};
+use crate::coeffs::{self, CoefficientTable};
+use rug::float::Constant;
+use rug::ops::Pow;
+use rug::Float;
+
+/// A kernel value with a bound on |value − truth|.
+#[derive(Clone, Debug)]
+pub struct KernelValue {
+    pub value: Float,
+    pub abs_error_bound: Float,
+}
+
+/// Why a kernel value cannot be given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    #[error("s = {0} is outside [-1, 1]")]
+    OutOfRange(String),
+    #[error("the derivative of order {order} at |s| = 1 has no bounded series tail: {why}")]
+    Unbounded { order: usize, why: String },
+    #[error("{0}")]
+    Coefficients(String),
+}
+
+/// The data of one side of the kernel: coefficients and the norms E[(f^{(r)})²], r = 0, 1, 2
+/// (`None` when f^{(r)} is not in L², e.g. the step function's derivative).
+#[derive(Clone, Debug)]
+pub struct Side {
+    pub table: CoefficientTable,
+    /// (value, bound) of E[(f^{(r)})²] for r = 0, 1, 2.
+    pub norms: [Option<(Float, Float)>; 3],
+}
+
+impl Side {
+    /// Coefficients to degree `degree` and derivative norms, to `digits` digits.
+    pub fn new(spec: &Spec, degree: usize, digits: u32) -> Result<Side, KernelError> {
+        let table = coeffs::hermite_coefficients(spec, degree, digits)
+            .map_err(|e| KernelError::Coefficients(e.to_string()))?;
+        let n0 = coeffs::norm_squared(spec, digits).map_err(KernelError::Coefficients)?;
+        let d1 = spec.derivative();
+        let n1 = match &d1 {
+            Some(d) => Some(coeffs::norm_squared(d, digits).map_err(KernelError::Coefficients)?),
+            None => None,
+        };
+        let n2 = match d1.as_ref().and_then(|d| d.derivative()) {
+            Some(d) => Some(coeffs::norm_squared(&d, digits).map_err(KernelError::Coefficients)?),
+            None => None,
+        };
+        Ok(Side {
+            table,
+            norms: [Some(n0), n1, n2],
+        })
+    }
+
+    /// Upper bound on R^{(r)} = E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k², or None.
+    fn remainder(&self, r: usize, prec: u32) -> Option<Float> {
+        let (norm, nb) = self.norms[r].as_ref()?;
+        let mut sum_low = Float::new(prec);
+        for c in &self.table.coefficients {
+            let w = falling(c.k, r);
+            if w == 0 {
+                continue;
+            }
+            // lower bound of c_k²: (|c_k| − b_k)_+²
+            let mut a = Float::with_val(prec, c.value.abs_ref()) - &c.abs_error_bound;
+            if a < 0 {
+                a = Float::new(prec);
+            }
+            sum_low += a.square() * w;
+        }
+        // (the sum and the difference are rounded to nearest: add K+2 ulps of the norm so the
+        // result stays an upper bound)
+        let ulps =
+            Float::with_val(prec, norm.abs_ref()) * ((self.table.degree + 2) as u32) >> (prec - 1);
+        let rem = Float::with_val(prec, norm + nb) - sum_low + ulps;
+        Some(if rem < 0 { Float::new(prec) } else { rem })
+    }
+}
+
+/// k(k−1)…(k−r+1).
+fn falling(k: usize, r: usize) -> u64 {
+    (0..r).map(|i| k.saturating_sub(i) as u64).product()
+}
+
+/// Σ_{k>K} k^{(r)} x^{k−r} for 0 ≤ x < 1, in closed form: the r-th derivative of
+/// x^{K+1}/(1−x).
+fn geometric_tail(kmax: usize, r: usize, x: &Float) -> Float {
+    let prec = x.prec();
+    let one_minus = Float::with_val(prec, 1 - x);
+    let n = (kmax + 1) as u32;
+    let xp = |e: i64| -> Float {
+        if e < 0 {
+            Float::new(prec)
+        } else {
+            Float::with_val(prec, x.pow(e as u32))
+        }
+    };
+    let n_i = n as i64;
+    match r {
+        0 => xp(n_i) / one_minus,
+        1 => {
+            // d/dx x^n/(1−x) = n x^{n−1}/(1−x) + x^n/(1−x)²
+            xp(n_i - 1) * n / &one_minus + xp(n_i) / Float::with_val(prec, one_minus.square_ref())
+        }
+        _ => {
+            // n(n−1)x^{n−2}/(1−x) + 2n x^{n−1}/(1−x)² + 2x^n/(1−x)³
+            let om2 = Float::with_val(prec, one_minus.square_ref());
+            let om3 = Float::with_val(prec, &om2 * &one_minus);
+            xp(n_i - 2) * (n * (n - 1)) / &one_minus
+                + xp(n_i - 1) * (2 * n) / om2
+                + xp(n_i) * 2u32 / om3
+        }
+    }
+}
+
+/// The r-th derivative (r ≤ 2) of κ_{σ,τ} at s by the series, with its bound.
+pub fn series(a: &Side, b: &Side, s: &Float, r: usize) -> Result<KernelValue, KernelError> {
+    let prec = s
+        .prec()
+        .max(coeffs::digits_to_bits(a.table.digits.max(b.table.digits)) + 64);
+    if s.clone().abs() > 1 {
+        return Err(KernelError::OutOfRange(s.to_string_radix(10, Some(20))));
+    }
+    let kmax = a.table.degree.min(b.table.degree);
+    // Horner-free direct sum with running power: Σ_{k≥r} k^{(r)} c_k d_k s^{k−r}.
+    let mut value = Float::new(prec);
+    let mut err = Float::new(prec);
+    let mut pw = Float::with_val(prec, 1); // s^{k−r}
+    let sabs = Float::with_val(prec, s.abs_ref());
+    let mut pwabs = Float::with_val(prec, 1);
+    for k in r..=kmax {
+        let ca = &a.table.coefficients[k];
+        let cb = &b.table.coefficients[k];
+        let w = falling(k, r);
+        let prod = Float::with_val(prec, &ca.value * &cb.value) * w;
+        value += Float::with_val(prec, &prod * &pw);
+        // |c d − c̃ d̃| ≤ |c̃| e_d + |d̃| e_c + e_c e_d
+        let e = Float::with_val(prec, ca.value.abs_ref()) * &cb.abs_error_bound
+            + Float::with_val(prec, cb.value.abs_ref()) * &ca.abs_error_bound
+            + Float::with_val(prec, &ca.abs_error_bound * &cb.abs_error_bound);
+        err += e * w * &pwabs;
+        pw *= s;
+        pwabs *= &sabs;
+    }
+    // Rounding of the sum: (kmax+2) ulps of the sum of absolute terms, bounded crudely by
+    // (kmax+2)·2^{−prec+1}·(Σ|terms| ≤ √(E σ^{(r)2} E τ^{(r)2}) or the series of |terms|).
+    let mut abs_sum = Float::new(prec);
+    let mut pwabs = Float::with_val(prec, 1);
+    for k in r..=kmax {
+        let t = Float::with_val(
+            prec,
+            &a.table.coefficients[k].value * &b.table.coefficients[k].value,
+        )
+        .abs()
+            * falling(k, r);
+        abs_sum += t * &pwabs;
+        pwabs *= &sabs;
+    }
+    err += abs_sum * ((kmax + 2) as u32) >> (prec - 1);
+    // Tail.
+    let mut tail: Option<Float> = None;
+    if let (Some(ra), Some(rb)) = (a.remainder(r, prec), b.remainder(r, prec)) {
+        let t = Float::with_val(prec, ra * rb).sqrt()
+            * Float::with_val(prec, (&sabs).pow((kmax + 1 - r) as u32));
+        tail = Some(t);
+    }
+    if sabs < 1 {
+        if let (Some(ra), Some(rb)) = (a.remainder(0, prec), b.remainder(0, prec)) {
+            let t = Float::with_val(prec, ra * rb).sqrt() * geometric_tail(kmax, r, &sabs);
+            tail = Some(match tail {
+                Some(t0) if t0 < t => t0,
+                _ => t,
+            });
+        }
+    }
+    match tail {
+        Some(t) => Ok(KernelValue {
+            value,
+            abs_error_bound: err + t,
+        }),
+        None => Err(KernelError::Unbounded {
+            order: r,
+            why: "an activation's derivative of that order is not in L²(N(0,1)), so Σ k^(r) c_k² may diverge"
+                .into(),
+        }),
+    }
+}
+
+/// A closed form of the kernel, when one is known for this pair.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClosedKernel {
+    ReluRelu,
+    /// erf(a z) with erf(b z).
+    ErfErf(rug::Rational, rug::Rational),
+}
+
+fn erf_scale(e: &Expr) -> Option<rug::Rational> {
+    match e {
+        Expr::Call(Func::Erf, arg) => match arg.as_ref() {
+            Expr::Z => Some(rug::Rational::from(1)),
+            Expr::Mul(x, y) => match (x.as_ref(), y.as_ref()) {
+                (Expr::Num(q), Expr::Z) | (Expr::Z, Expr::Num(q)) if *q != 0 => Some(q.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Recognises relu(z) with relu(z) and erf(a z) with erf(b z).
+pub fn closed_kernel(a: &Spec, b: &Spec) -> Option<ClosedKernel> {
+    let relu = Expr::Call(Func::Relu, Box::new(Expr::Z));
+    if a.expr == relu && b.expr == relu {
+        return Some(ClosedKernel::ReluRelu);
+    }
+    match (erf_scale(&a.expr), erf_scale(&b.expr)) {
+        (Some(x), Some(y)) => Some(ClosedKernel::ErfErf(x, y)),
+        _ => None,
+    }
+}
+
+/// The r-th derivative (r ≤ 2) of a closed-form kernel at s, at `prec` bits. The bound is a
+/// few ulps (every operation is correctly rounded; at most ~10 operations). Returns an error
+/// where the derivative is infinite (relu'' at s = ±1).
+pub fn closed_value(
+    k: &ClosedKernel,
+    s: &Float,
+    r: usize,
+    prec: u32,
+) -> Result<KernelValue, KernelError> {
+    let wp = prec + 16;
+    let pi = Float::with_val(wp, Constant::Pi);
+    let one_m_s2 = Float::with_val(wp, 1 - Float::with_val(wp, s.square_ref()));
+    let v = match k {
+        ClosedKernel::ReluRelu => match r {
+            0 => {
+                let ac = Float::with_val(wp, s.acos_ref());
+                (one_m_s2.sqrt() + (Float::with_val(wp, &pi - &ac) * s))
+                    / (Float::with_val(wp, &pi * 2u32))
+            }
+            1 => {
+                Float::with_val(wp, &pi - Float::with_val(wp, s.acos_ref()))
+                    / Float::with_val(wp, &pi * 2u32)
+            }
+            _ => {
+                if one_m_s2 <= 0 {
+                    return Err(KernelError::Unbounded {
+                        order: 2,
+                        why: "relu–relu: κ''(s) = 1/(2π√(1−s²)) is infinite at s = ±1".into(),
+                    });
+                }
+                (one_m_s2.sqrt() * Float::with_val(wp, &pi * 2u32)).recip()
+            }
+        },
+        ClosedKernel::ErfErf(a, b) => {
+            let a = Float::with_val(wp, a);
+            let b = Float::with_val(wp, b);
+            let da = Float::with_val(wp, a.square_ref()) * 2u32 + 1u32;
+            let db = Float::with_val(wp, b.square_ref()) * 2u32 + 1u32;
+            let c = Float::with_val(wp, &a * &b) * 2u32 / (da * db).sqrt();
+            let two_over_pi = Float::with_val(wp, 2u32) / &pi;
+            let cs = Float::with_val(wp, &c * s);
+            let q = Float::with_val(wp, 1 - Float::with_val(wp, cs.square_ref()));
+            match r {
+                0 => two_over_pi * cs.asin(),
+                1 => two_over_pi * c / q.sqrt(),
+                _ => {
+                    let c3 = Float::with_val(wp, (&c).pow(3u32));
+                    two_over_pi * c3 * s / Float::with_val(wp, (&q).pow(3u32)).sqrt()
+                }
+            }
+        }
+    };
+    let bound = Float::with_val(53, v.abs_ref()) >> (prec - 4);
+    Ok(KernelValue {
+        value: Float::with_val(prec, &v),
+        abs_error_bound: bound,
+    })
+}
+
+/// Coefficients of z·σ'(z) from those of σ: c_j(zσ') = j c_j + √((j+1)(j+2)) c_{j+2}, for
+/// j ≤ K − 2, with bounds j·b_j + √((j+1)(j+2))·b_{j+2} (plus one ulp).
+pub fn z_dsigma_coefficients(t: &CoefficientTable) -> Vec<KernelValue> {
+    let k = t.degree;
+    let mut out = Vec::new();
+    for j in 0..k.saturating_sub(1) {
+        let cj = &t.coefficients[j];
+        let cj2 = &t.coefficients[j + 2];
+        let prec = cj.value.prec().max(cj2.value.prec());
+        let root = Float::with_val(prec, ((j + 1) * (j + 2)) as u64).sqrt();
+        let value =
+            Float::with_val(prec, &cj.value * j as u64) + Float::with_val(prec, &root * &cj2.value);
+        let bound = Float::with_val(53, &cj.abs_error_bound * j as u64)
+            + Float::with_val(53, &root * &cj2.abs_error_bound)
+            + (Float::with_val(53, value.abs_ref()) >> (prec - 2));
+        out.push(KernelValue {
+            value,
+            abs_error_bound: bound,
+        });
+    }
+    out
+}
+
+/// Information exponent of a pair: the smallest k ≥ 1 with c_k(σ)c_k(τ) certainly nonzero.
+/// `Err(k)` when the first candidate k is not resolved in one of the tables.
+pub fn pair_information_exponent(
+    a: &CoefficientTable,
+    b: &CoefficientTable,
+) -> Result<Option<usize>, usize> {
+    for (ca, cb) in a.coefficients.iter().zip(&b.coefficients).skip(1) {
+        if ca.exact_zero || cb.exact_zero {
+            continue;
+        }
+        let nz = |c: &coeffs::Coefficient| c.value.clone().abs() > c.abs_error_bound;
+        if nz(ca) && nz(cb) {
+            return Ok(Some(ca.k));
+        }
+        return Err(ca.k);
+    }
+    Ok(None)
+}
