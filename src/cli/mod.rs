@@ -5,8 +5,10 @@
 //! written). Every error is one line on stderr; nothing is written to an output file unless
 //! the whole result is ready (files are written atomically).
 
+mod bench;
 mod coeffs;
 mod kernel;
+mod population;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -52,6 +54,14 @@ pub enum Format {
     Json,
     Csv,
     Table,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scale {
+    /// E[(f − y)²] (the default; no ½)
+    Full,
+    /// ½E[(f − y)²]
+    Half,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +110,50 @@ pub enum Command {
         /// Write to this file (atomically) instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Exact population loss, gradients (tangent and radial) and velocity of a network against
+    /// a single-index teacher: the oracle (arbitrary precision, default) or the fast f64 path.
+    Population {
+        #[arg(long)]
+        student: String,
+        #[arg(long)]
+        teacher: String,
+        /// JSON {"theta": [...], "w": [[...], ...], "a": [...]} (a optional, default 1/N).
+        #[arg(long, conflicts_with = "random")]
+        weights: Option<PathBuf>,
+        /// N,d: random unit rows (normalised Gaussians), theta = e_1, a = 1/N.
+        #[arg(long)]
+        random: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The arbitrary-precision oracle (the default).
+        #[arg(long, conflicts_with = "fast")]
+        oracle: bool,
+        /// The fast f64 path.
+        #[arg(long)]
+        fast: bool,
+        /// Significant digits (oracle).
+        #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+        digits: u32,
+        /// Degree of the kernel series (the oracle bounds the tail; the fast path truncates at
+        /// min(K, 64) and reports the truncation bound of the loss).
+        #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
+        degree: usize,
+        #[arg(long, value_enum, default_value_t = Scale::Full)]
+        loss_scale: Scale,
+        /// Label-noise variance ν².
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        noise_variance: f64,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Times the fast path on the standard cases (N = 4096, d ∈ {256, 1024} on 1 and 2
+    /// threads; h_4 at N = 16384, d = 32, automatic route against the tiled one), each with the
+    /// GEMM throughput measured in the same run on the same shape.
+    Bench {
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
     },
 }
 
@@ -159,6 +213,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
             format,
             out.as_deref(),
         ),
+        Command::Bench { format } => bench::run(format),
+        Command::Population {
+            student,
+            teacher,
+            weights,
+            random,
+            seed,
+            oracle: _,
+            fast,
+            digits,
+            degree,
+            loss_scale,
+            noise_variance,
+            out,
+        } => population::run(population::Args {
+            student: &student,
+            teacher: &teacher,
+            weights: weights.as_deref(),
+            random: random.as_deref(),
+            seed,
+            fast,
+            digits,
+            degree,
+            loss_scale: match loss_scale {
+                Scale::Full => crate::population::LossScale::Full,
+                Scale::Half => crate::population::LossScale::Half,
+            },
+            noise_variance,
+            out: out.as_deref(),
+        }),
     }
 }
 

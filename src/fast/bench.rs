@@ -22,10 +22,13 @@ pub struct BenchCase {
     /// Degree of the student kernel κ (4 for h_4).
     pub degree: usize,
     pub threads: usize,
+    #[serde(serialize_with = "crate::output::finite")]
     pub seconds_per_eval: f64,
     /// 4N²d / seconds_per_eval / 1e9.
+    #[serde(serialize_with = "crate::output::finite")]
     pub gflops: f64,
     /// GEMM-only GFLOP/s on the same shape in the same run (2N²d flops).
+    #[serde(serialize_with = "crate::output::finite")]
     pub gemm_gflops: f64,
 }
 

@@ -1,0 +1,483 @@
+//! `mforacle population --student SPEC --teacher SPEC (--weights FILE | --random N,d --seed S)
+//!  [--oracle --digits D | --fast] [--loss-scale full|half] [--noise-variance V]`
+//!
+//! The weights file is JSON `{"theta": [...], "w": [[...], ...], "a": [...] (optional)}`;
+//! rows of w and θ must be unit vectors within 1e−12. `a` defaults to 1/N. `--random N,d`
+//! draws the rows as normalised Gaussian vectors from a ChaCha8 stream seeded by `--seed`
+//! (Box–Muller with the pure-Rust `libm`, so the bits are the same on every platform) and
+//! takes θ = e_1.
+
+use super::{emit, CliError};
+use crate::activation::Spec;
+use crate::coeffs::{self, hermite_coefficients};
+use crate::fast;
+use crate::kernel;
+use crate::output::{finite, render_with_bound};
+use crate::population::{LossScale, Oracle, Teacher};
+use rand::RngCore;
+use rand::SeedableRng;
+use rug::Float;
+use serde::Serialize;
+use std::path::Path;
+
+/// Largest network the oracle takes from the command line (it is O(N²) kernel series).
+pub const MAX_ORACLE_NEURONS: usize = 64;
+
+pub struct Args<'a> {
+    pub student: &'a str,
+    pub teacher: &'a str,
+    pub weights: Option<&'a Path>,
+    pub random: Option<&'a str>,
+    pub seed: u64,
+    pub fast: bool,
+    pub digits: u32,
+    pub degree: usize,
+    pub loss_scale: LossScale,
+    pub noise_variance: f64,
+    pub out: Option<&'a Path>,
+}
+
+/// The network: rows w (N×d), θ, a.
+struct Network {
+    w: Vec<Vec<f64>>,
+    theta: Vec<f64>,
+    a: Vec<f64>,
+}
+
+fn usage(m: impl Into<String>) -> CliError {
+    CliError::Usage(m.into())
+}
+
+fn numbers(v: &serde_json::Value, field: &str, row: Option<usize>) -> Result<Vec<f64>, CliError> {
+    let at = match row {
+        Some(r) => format!("field `{field}` row {r}"),
+        None => format!("field `{field}`"),
+    };
+    let arr = v
+        .as_array()
+        .ok_or_else(|| usage(format!("{at}: expected an array of numbers")))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| usage(format!("{at} entry {i}: not a finite number ({x})")))
+        })
+        .collect()
+}
+
+fn load(path: &Path) -> Result<Network, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read --weights {}: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| usage(format!("--weights {}: not JSON: {e}", path.display())))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| usage("--weights: expected a JSON object with theta, w and optionally a"))?;
+    for k in obj.keys() {
+        if !["theta", "w", "a"].contains(&k.as_str()) {
+            return Err(usage(format!(
+                "--weights: unknown field `{k}` (expected theta, w, a)"
+            )));
+        }
+    }
+    let theta = numbers(
+        obj.get("theta")
+            .ok_or_else(|| usage("--weights: missing field `theta`"))?,
+        "theta",
+        None,
+    )?;
+    let rows = obj
+        .get("w")
+        .ok_or_else(|| usage("--weights: missing field `w`"))?
+        .as_array()
+        .ok_or_else(|| usage("field `w`: expected an array of rows"))?;
+    let w = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| numbers(r, "w", Some(i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let a = match obj.get("a") {
+        Some(x) => Some(numbers(x, "a", None)?),
+        None => None,
+    };
+    finish(w, theta, a)
+}
+
+/// Checks shapes and unit norms; a defaults to 1/N.
+fn finish(w: Vec<Vec<f64>>, theta: Vec<f64>, a: Option<Vec<f64>>) -> Result<Network, CliError> {
+    let n = w.len();
+    if n == 0 {
+        return Err(usage(
+            "field `w`: N = 0 (the network needs at least one neuron)",
+        ));
+    }
+    let d = theta.len();
+    if d < 2 {
+        return Err(usage(format!(
+            "field `theta`: d = {d}, the dimension must be at least 2"
+        )));
+    }
+    let unit = |v: &[f64]| {
+        let s: f64 = v.iter().map(|x| x * x).sum();
+        (s.sqrt() - 1.0).abs() <= 1e-12
+    };
+    if !unit(&theta) {
+        return Err(usage(
+            "field `theta`: not a unit vector (| ||theta|| - 1 | > 1e-12)",
+        ));
+    }
+    for (i, r) in w.iter().enumerate() {
+        if r.len() != d {
+            return Err(usage(format!(
+                "field `w` row {i}: {} entries, expected d = {d} (the length of theta)",
+                r.len()
+            )));
+        }
+        if !unit(r) {
+            return Err(usage(format!(
+                "field `w` row {i}: not a unit vector (| ||w_i|| - 1 | > 1e-12)"
+            )));
+        }
+    }
+    let a = match a {
+        Some(a) if a.len() != n => {
+            return Err(usage(format!(
+                "field `a`: {} entries, expected N = {n}",
+                a.len()
+            )));
+        }
+        Some(a) => a,
+        None => vec![1.0 / n as f64; n],
+    };
+    Ok(Network { w, theta, a })
+}
+
+/// Standard normal pairs by Box–Muller from a ChaCha8 stream (53-bit uniforms in (0, 1]).
+fn gaussians(rng: &mut rand_chacha::ChaCha8Rng, count: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(count + 1);
+    while out.len() < count {
+        let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = ((rng.next_u64() >> 11) as f64) / (1u64 << 53) as f64;
+        let r = libm::sqrt(-2.0 * libm::log(u1));
+        let t = 2.0 * std::f64::consts::PI * u2;
+        out.push(r * libm::cos(t));
+        out.push(r * libm::sin(t));
+    }
+    out.truncate(count);
+    out
+}
+
+fn random(spec: &str, seed: u64) -> Result<Network, CliError> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let parse = |s: &str, what: &str| {
+        s.trim().parse::<usize>().map_err(|_| {
+            usage(format!(
+                "--random {spec}: {what} must be a positive integer"
+            ))
+        })
+    };
+    if parts.len() != 2 {
+        return Err(usage(format!("--random {spec}: expected N,d")));
+    }
+    let (n, d) = (parse(parts[0], "N")?, parse(parts[1], "d")?);
+    if n == 0 {
+        return Err(usage(
+            "--random: N = 0 (the network needs at least one neuron)",
+        ));
+    }
+    if d < 2 {
+        return Err(usage(format!(
+            "--random: d = {d}, the dimension must be at least 2"
+        )));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut w = Vec::with_capacity(n);
+    for _ in 0..n {
+        let g = gaussians(&mut rng, d);
+        let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+        w.push(g.iter().map(|x| x / norm).collect());
+    }
+    let mut theta = vec![0.0; d];
+    theta[0] = 1.0;
+    finish(w, theta, None)
+}
+
+#[derive(Serialize)]
+struct OracleDoc {
+    mode: &'static str,
+    student: String,
+    teacher: String,
+    n: usize,
+    d: usize,
+    digits: u32,
+    loss_scale: &'static str,
+    loss: String,
+    loss_error_bound: String,
+    tangent_gradient: Vec<Vec<String>>,
+    tangent_gradient_error_bound: Vec<Vec<String>>,
+    radial_gradient: Vec<String>,
+    radial_gradient_error_bound: Vec<String>,
+    velocity: Vec<Vec<String>>,
+    velocity_error_bound: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct FastDoc {
+    mode: &'static str,
+    route: String,
+    student: String,
+    teacher: String,
+    n: usize,
+    d: usize,
+    series_degree: usize,
+    loss_scale: &'static str,
+    #[serde(serialize_with = "finite")]
+    loss: f64,
+    /// f64 rounding (a-priori) plus the kernels' series truncation (Parseval remainders).
+    #[serde(serialize_with = "finite")]
+    loss_error_bound: f64,
+    tangent_gradient: Vec<Vec<Finite>>,
+    radial_gradient: Vec<Finite>,
+    velocity: Vec<Vec<Finite>>,
+    /// What the per-entry bounds cover.
+    gradient_error_bounds: &'static str,
+    tangent_gradient_error_bound: Vec<Vec<Finite>>,
+    radial_gradient_error_bound: Vec<Finite>,
+    velocity_error_bound: Vec<Vec<Finite>>,
+}
+
+/// An f64 that refuses to serialise unless finite.
+#[derive(Serialize)]
+struct Finite(#[serde(serialize_with = "finite")] f64);
+
+fn rows(v: &[f64], d: usize) -> Vec<Vec<Finite>> {
+    v.chunks(d)
+        .map(|r| r.iter().map(|x| Finite(*x)).collect())
+        .collect()
+}
+
+fn scale_name(s: LossScale) -> &'static str {
+    match s {
+        LossScale::Full => "full",
+        LossScale::Half => "half",
+    }
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let student = Spec::parse(args.student).map_err(|e| usage(e.to_string()))?;
+    let teacher = Spec::parse(args.teacher).map_err(|e| usage(e.to_string()))?;
+    if !(args.noise_variance.is_finite() && args.noise_variance >= 0.0) {
+        return Err(usage("--noise-variance must be a finite number >= 0"));
+    }
+    if args.digits == 0 || args.digits > coeffs::MAX_DIGITS {
+        return Err(usage(format!(
+            "--digits {} is out of range (1..={})",
+            args.digits,
+            coeffs::MAX_DIGITS
+        )));
+    }
+    let net = match (args.weights, args.random) {
+        (Some(p), None) => load(p)?,
+        (None, Some(r)) => random(r, args.seed)?,
+        _ => return Err(usage("give exactly one of --weights FILE and --random N,d")),
+    };
+    let (n, d) = (net.w.len(), net.theta.len());
+    let text = if args.fast {
+        run_fast(&args, &student, &teacher, &net)?
+    } else {
+        if n > MAX_ORACLE_NEURONS {
+            return Err(usage(format!(
+                "N = {n} is above the oracle's command-line limit {MAX_ORACLE_NEURONS}; use --fast"
+            )));
+        }
+        let oracle = Oracle::new(
+            &student,
+            std::slice::from_ref(&teacher),
+            args.degree,
+            args.digits,
+        )
+        .map_err(|e| usage(e.to_string()))?
+        .with_loss_scale(args.loss_scale);
+        let prec = oracle.precision();
+        let fl = |x: f64| Float::with_val(prec, x);
+        let w: Vec<Vec<Float>> = net
+            .w
+            .iter()
+            .map(|r| r.iter().map(|x| fl(*x)).collect())
+            .collect();
+        let mut t =
+            Teacher::single_index(teacher.clone(), net.theta.iter().map(|x| fl(*x)).collect());
+        t.noise_variance = fl(args.noise_variance);
+        let a: Vec<Float> = net.a.iter().map(|x| fl(*x)).collect();
+        let r = oracle
+            .evaluate(&a, &w, &t)
+            .map_err(|e| usage(e.to_string()))?;
+        let dg = args.digits;
+        let show =
+            |b: &crate::population::Bounded| render_with_bound(&b.value, &b.abs_error_bound, dg);
+        let split =
+            |m: &Vec<Vec<crate::population::Bounded>>| -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+                let vals = m
+                    .iter()
+                    .map(|r| r.iter().map(|b| show(b).0).collect())
+                    .collect();
+                let bnds = m
+                    .iter()
+                    .map(|r| r.iter().map(|b| show(b).1).collect())
+                    .collect();
+                (vals, bnds)
+            };
+        let (tg, tgb) = split(&r.tangent_gradient);
+        let (vel, velb) = split(&r.velocity);
+        let (loss, loss_b, _) = show(&r.loss);
+        let doc = OracleDoc {
+            mode: "oracle",
+            student: student.source.clone(),
+            teacher: teacher.source.clone(),
+            n,
+            d,
+            digits: dg,
+            loss_scale: scale_name(args.loss_scale),
+            loss,
+            loss_error_bound: loss_b,
+            tangent_gradient: tg,
+            tangent_gradient_error_bound: tgb,
+            radial_gradient: r.radial_gradient.iter().map(|b| show(b).0).collect(),
+            radial_gradient_error_bound: r.radial_gradient.iter().map(|b| show(b).1).collect(),
+            velocity: vel,
+            velocity_error_bound: velb,
+        };
+        serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(format!("JSON: {e}")))?
+            + "\n"
+    };
+    emit(&text, args.out)
+}
+
+/// f64 power-series coefficients of κ_{σ,τ}: c_k(σ)c_k(τ), k ≤ K, from oracle tables.
+fn product_series(
+    a: &coeffs::CoefficientTable,
+    b: &coeffs::CoefficientTable,
+    k: usize,
+) -> Vec<f64> {
+    (0..=k)
+        .map(|i| Float::with_val(128, &a.coefficients[i].value * &b.coefficients[i].value).to_f64())
+        .collect()
+}
+
+/// Parseval remainder E f² − Σ_{k≤K} c_k² (an upper bound), in f64.
+fn remainder(spec: &Spec, t: &coeffs::CoefficientTable) -> Result<f64, CliError> {
+    let (norm, nb) = coeffs::norm_squared(spec, 20).map_err(CliError::Failure)?;
+    let mut s = Float::with_val(128, &norm + &nb);
+    for c in &t.coefficients {
+        let mut lo = Float::with_val(128, c.value.abs_ref()) - &c.abs_error_bound;
+        if lo < 0 {
+            lo = Float::new(128);
+        }
+        s -= lo.square();
+    }
+    Ok(s.to_f64().max(0.0) * (1.0 + 1e-12) + 1e-300)
+}
+
+fn run_fast(
+    args: &Args,
+    student: &Spec,
+    teacher: &Spec,
+    net: &Network,
+) -> Result<String, CliError> {
+    let k = args.degree.clamp(2, 64);
+    let table =
+        |s: &Spec, deg: usize| hermite_coefficients(s, deg, 25).map_err(|e| usage(e.to_string()));
+    let ts = table(student, k + 2)?;
+    let tt = table(teacher, k)?;
+    let zs = kernel::z_dsigma_coefficients(&ts);
+    let zs_f: Vec<f64> = zs.iter().take(k + 1).map(|v| v.value.to_f64()).collect();
+    let relu = |s: &Spec| {
+        s.expr
+            == crate::activation::Expr::Call(
+                crate::activation::Func::Relu,
+                Box::new(crate::activation::Expr::Z),
+            )
+    };
+    let kappa = if relu(student) {
+        fast::Kernel::ReluRelu
+    } else {
+        fast::Kernel::PowerSeries(product_series(&ts, &ts, k))
+    };
+    let psi = if relu(student) && relu(teacher) {
+        fast::Kernel::ReluRelu
+    } else {
+        fast::Kernel::PowerSeries(product_series(&ts, &tt, k))
+    };
+    let radial = |t: &coeffs::CoefficientTable| {
+        fast::Kernel::PowerSeries(
+            zs_f.iter()
+                .zip(&t.coefficients)
+                .map(|(z, c)| z * c.value.to_f64())
+                .collect(),
+        )
+    };
+    let (teacher_norm, _) = coeffs::norm_squared(teacher, 25).map_err(CliError::Failure)?;
+    let constant = teacher_norm.to_f64() + args.noise_variance;
+    let w: Vec<f64> = net.w.iter().flatten().copied().collect();
+    let (n, d) = (net.w.len(), net.theta.len());
+    let problem = fast::Problem {
+        w: &w,
+        n,
+        d,
+        a: &net.a,
+        theta: &net.theta,
+        kappa: kappa.clone(),
+        psi: psi.clone(),
+        kappa_radial: radial(&ts),
+        psi_radial: radial(&tt),
+        constant,
+        loss_scale: match args.loss_scale {
+            LossScale::Full => fast::LossScale::Full,
+            LossScale::Half => fast::LossScale::Half,
+        },
+    };
+    let ev = fast::evaluate(&problem, fast::Route::Auto).map_err(|e| usage(e.to_string()))?;
+    let eb = fast::error_bound(&problem, ev.route).map_err(|e| usage(e.to_string()))?;
+    // Series truncation of the loss: |κ − κ_K| ≤ R_σ and |ψ − ψ_K| ≤ √(R_σ R_σ*) on [−1, 1]
+    // (Cauchy–Schwarz, proofs-notes/dual-kernels.md); zero for closed-form kernels.
+    let r_s = if matches!(kappa, fast::Kernel::ReluRelu) {
+        0.0
+    } else {
+        remainder(student, &ts)?
+    };
+    let r_t = if matches!(psi, fast::Kernel::ReluRelu) {
+        0.0
+    } else {
+        remainder(teacher, &tt)?
+    };
+    let sum_a: f64 = net.a.iter().map(|x| x.abs()).sum();
+    let factor = match args.loss_scale {
+        LossScale::Full => 1.0,
+        LossScale::Half => 0.5,
+    };
+    let trunc = factor * (sum_a * sum_a * r_s + 2.0 * sum_a * (r_s * r_t).sqrt());
+    let doc = FastDoc {
+        mode: "fast",
+        route: format!("{:?}", ev.route),
+        student: student.source.clone(),
+        teacher: teacher.source.clone(),
+        n,
+        d,
+        series_degree: k,
+        loss_scale: scale_name(args.loss_scale),
+        loss: ev.loss,
+        loss_error_bound: eb.loss + trunc,
+        tangent_gradient: rows(&ev.tangent_gradient, d),
+        radial_gradient: ev.radial_gradient.iter().map(|x| Finite(*x)).collect(),
+        velocity: rows(&ev.velocity, d),
+        gradient_error_bounds: "f64 rounding (a-priori); the series truncation of the kernel derivatives is not included for non-polynomial activations",
+        tangent_gradient_error_bound: rows(&eb.tangent_gradient, d),
+        radial_gradient_error_bound: eb.radial_gradient.iter().map(|x| Finite(*x)).collect(),
+        velocity_error_bound: rows(&eb.velocity, d),
+    };
+    Ok(
+        serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(format!("JSON: {e}")))?
+            + "\n",
+    )
+}
