@@ -63,6 +63,9 @@
 //!
 //! Proofs-note: `proofs-notes/population.md`. Tests: `tests/population.rs`.
 
+// Index loops mirror the formulas (i, j over neurons, r over teacher terms, k over coordinates).
+#![allow(clippy::needless_range_loop)]
+
 use crate::activation::{Expr, Func, Spec};
 use crate::coeffs::{self, Coefficient, CoefficientTable};
 use crate::kernel::{self, closed_kernel, closed_value, series, ClosedKernel, KernelError, Side};
@@ -661,11 +664,13 @@ impl Oracle {
             )
         };
         let v = match &k.how {
-            How::Closed(ck) => closed_value(ck, &s.mid, r, p).map_err(kerr(what()))?,
-            How::Series(a, b) => {
-                series(&self.side(*a).side, &self.side(*b).side, &s.mid, r).map_err(kerr(what()))?
-            }
-        };
+            How::Closed(ck) => closed_value(ck, &s.mid, r, p),
+            How::Series(a, b) => series(&self.side(*a).side, &self.side(*b).side, &s.mid, r),
+        }
+        .map_err(|source| PopulationError::Kernel {
+            what: what(),
+            source,
+        })?;
         let mut rad = abs_up(&v.abs_error_bound);
         if !s.rad.is_zero() {
             let m = modulus(k, &s.mid, &s.rad, r).ok_or_else(|| PopulationError::Kernel {
@@ -1061,13 +1066,16 @@ fn zdsigma_side(deriv: &Spec, sigma: &SideInfo, digits: u32) -> Result<SideInfo,
         .enumerate()
         .map(|(j, kv)| {
             let zero = t.coefficients[j].exact_zero && t.coefficients[j + 2].exact_zero;
+            // resolved: the bound certifies the table's digits (as in `coeffs`).
+            let tol = Float::with_val(53, kv.value.abs_ref()) >> coeffs::digits_to_bits(t.digits);
+            let resolved = zero || (!kv.value.is_zero() && kv.abs_error_bound <= tol);
             Coefficient {
                 k: j,
                 value: kv.value,
                 abs_error_bound: kv.abs_error_bound,
                 exact: None,
                 exact_zero: zero,
-                resolved: zero,
+                resolved,
             }
         })
         .collect();

@@ -10,6 +10,9 @@
 //! checked against a hand-written reference with exact Hermite coefficients
 //! (`snapshot_*`). Input errors: `bad_input_is_rejected_with_field_and_row`.
 
+// Index loops mirror the formulas.
+#![allow(clippy::needless_range_loop)]
+
 use mforacle::activation::Spec;
 use mforacle::population::{
     Bounded, LossScale, Oracle, PopulationError, PopulationResult, Teacher, Update,
@@ -565,7 +568,7 @@ fn oracle_matches_monte_carlo() {
         let (sig, tea) = (spec(c.student), spec(c.teacher));
         let dsig = sig.derivative().unwrap();
         let teacher = Teacher {
-            terms: vec![(tea.clone(), rows(&[theta.clone()]).remove(0))],
+            terms: vec![(tea.clone(), rows(std::slice::from_ref(&theta)).remove(0))],
             noise_variance: Float::with_val(53, c.noise_variance),
         };
         let o = Oracle::new(&sig, &teacher.specs(), c.degree, 20).unwrap();
@@ -716,9 +719,21 @@ fn tangent_gradient_matches_finite_differences() {
     // ψ = Σ_k c_k(σ)c_k(σ*) s^k: for h4 against 0.6h4 + 0.3h6 it is 0.6 s⁴; for relu against
     // h2 + 0.5h4 it is c_2(relu)s² + 0.5c_4(relu)s⁴ with |c_k(relu)| ≤ ‖relu‖ = 1/√2 < 0.7072.
     let cases: [(&str, &str, Sup, Sup, usize); 3] = [
-        ("he4", "0.6*he4+0.3*he6", Sup::Poly(vec![(4, 1.0)]), Sup::Poly(vec![(4, 0.6)]), 20),
+        (
+            "he4",
+            "0.6*he4+0.3*he6",
+            Sup::Poly(vec![(4, 1.0)]),
+            Sup::Poly(vec![(4, 0.6)]),
+            20,
+        ),
         ("relu", "relu", Sup::Relu, Sup::Relu, 40),
-        ("relu", "he2+0.5*he4", Sup::Relu, Sup::Poly(vec![(2, 0.7072), (4, 0.3536)]), 40),
+        (
+            "relu",
+            "he2+0.5*he4",
+            Sup::Relu,
+            Sup::Poly(vec![(2, 0.7072), (4, 0.3536)]),
+            40,
+        ),
     ];
     let h = Float::with_val(RP, 1e-20);
     for (s, t, sup_k, sup_p, degree) in cases {
@@ -775,6 +790,7 @@ fn tangent_gradient_matches_finite_differences() {
             third += sup_p.third(maxs(&theta));
             third *= 2.0 * b64(&a[i]).abs();
             let taylor = Float::with_val(RP, &h * &h) * third / 6u32;
+            let taylor_dbg = taylor.clone();
             let bounds = Float::with_val(RP, &lp.abs_error_bound + &lm.abs_error_bound)
                 / Float::with_val(RP, &h * 2u32);
             let gb =
@@ -789,6 +805,7 @@ fn tangent_gradient_matches_finite_differences() {
                     });
             let tol = taylor + bounds + gb + 1e-100;
             let diff = absdiff(&fd, &exact);
+            eprintln!("FD {s}/{t} {i}: diff {:.3e} tol {:.3e} taylor {:.3e} exact {:.3e}", b64(&diff), b64(&tol), b64(&taylor_dbg), b64(&exact));
             assert!(
                 diff <= tol,
                 "{s}/{t} neuron {i}: |FD − ⟨g,u⟩| = {:.3e} > {:.3e}",
@@ -981,12 +998,16 @@ fn sign_symmetry_for_even_activations() {
 fn l2dist(x: &[Float], y: &[Float]) -> Float {
     x.iter()
         .zip(y)
-        .fold(Float::new(RP), |acc, (a, b)| acc + Float::with_val(RP, a - b).square())
+        .fold(Float::new(RP), |acc, (a, b)| {
+            acc + Float::with_val(RP, a - b).square()
+        })
         .sqrt()
 }
 
 fn l2norm(x: &[Float]) -> Float {
-    x.iter().fold(Float::new(RP), |acc, a| acc + Float::with_val(RP, a * a)).sqrt()
+    x.iter()
+        .fold(Float::new(RP), |acc, a| acc + Float::with_val(RP, a * a))
+        .sqrt()
 }
 
 /// With ε = ηN, G = ‖g‖, ρ the radial coefficient and ĝ = g/G ⊥ w unit, all three rules move
@@ -1007,13 +1028,24 @@ fn update_rules_agree_to_stated_orders() {
     let mut rng = ChaCha8Rng::seed_from_u64(41);
     let (n, d) = (4, 6);
     let w = rows(&(0..n).map(|_| unit_f64(&mut rng, d)).collect::<Vec<_>>());
-    let teacher = Teacher::single_index(spec("0.6*he4+0.3*he6"), rows(&[unit_f64(&mut rng, d)]).remove(0));
+    let teacher = Teacher::single_index(
+        spec("0.6*he4+0.3*he6"),
+        rows(&[unit_f64(&mut rng, d)]).remove(0),
+    );
     let a = vec![fl(1.0) / n as u32; n];
     let o = Oracle::new(&spec("he4"), &teacher.specs(), 20, 40).unwrap();
     let res = o.evaluate(&a, &w, &teacher).unwrap();
     let vals = |v: &[Bounded]| v.iter().map(|b| b.value.clone()).collect::<Vec<_>>();
-    let bnds = |v: &[Bounded]| v.iter().map(|b| b.abs_error_bound.clone()).collect::<Vec<_>>();
-    let gs: Vec<Float> = res.tangent_gradient.iter().map(|g| l2norm(&vals(g))).collect();
+    let bnds = |v: &[Bounded]| {
+        v.iter()
+            .map(|b| b.abs_error_bound.clone())
+            .collect::<Vec<_>>()
+    };
+    let gs: Vec<Float> = res
+        .tangent_gradient
+        .iter()
+        .map(|g| l2norm(&vals(g)))
+        .collect();
     let largest = gs
         .iter()
         .chain(res.radial_gradient.iter().map(|b| &b.value))
@@ -1034,16 +1066,21 @@ fn update_rules_agree_to_stated_orders() {
             let y = Float::with_val(RP, &eps * &res.radial_gradient[i].value);
             let phi_e = Float::with_val(RP, x.atan2_ref(&Float::with_val(RP, 1 - &y)));
             let phi_t = Float::with_val(RP, x.atan_ref());
-            let chord = |p: &Float, q: &Float| (Float::with_val(RP, p - q).abs() / 2u32).sin() * 2u32;
+            let chord =
+                |p: &Float, q: &Float| (Float::with_val(RP, p - q).abs() / 2u32).sin() * 2u32;
             let sens = Float::with_val(RP, &eps * 8u32)
-                * (l2norm(&bnds(&res.tangent_gradient[i])) + &res.radial_gradient[i].abs_error_bound);
+                * (l2norm(&bnds(&res.tangent_gradient[i]))
+                    + &res.radial_gradient[i].abs_error_bound);
             for (name, p, q, wp, wq, store) in [
                 ("Euclidean–Tangent", &phi_e, &phi_t, &e, &t, &mut d_et),
                 ("Tangent–Geodesic", &phi_t, &x, &t, &g, &mut d_tg),
             ] {
                 let dist = l2dist(&wp.w[i], &wq.w[i]);
                 let expected = chord(p, q);
-                let tol = l2norm(&wp.abs_error_bound[i]) + l2norm(&wq.abs_error_bound[i]) + &sens + 1e-100;
+                let tol = l2norm(&wp.abs_error_bound[i])
+                    + l2norm(&wq.abs_error_bound[i])
+                    + &sens
+                    + 1e-100;
                 let diff = absdiff(&dist, &expected);
                 assert!(
                     diff <= tol,
@@ -1068,8 +1105,14 @@ fn update_rules_agree_to_stated_orders() {
         for h in 0..2 {
             let r_et = b64(&d_et[i][h]) / b64(&d_et[i][h + 1]);
             let r_tg = b64(&d_tg[i][h]) / b64(&d_tg[i][h + 1]);
-            assert!((r_et / 4.0 - 1.0).abs() <= 2.0 * (yi + xi * xi), "neuron {i}: Euclidean–Tangent ratio {r_et}");
-            assert!((r_tg / 8.0 - 1.0).abs() <= 2.0 * xi * xi + 1e-12, "neuron {i}: Tangent–Geodesic ratio {r_tg}");
+            assert!(
+                (r_et / 4.0 - 1.0).abs() <= 2.0 * (yi + xi * xi),
+                "neuron {i}: Euclidean–Tangent ratio {r_et}"
+            );
+            assert!(
+                (r_tg / 8.0 - 1.0).abs() <= 2.0 * xi * xi + 1e-12,
+                "neuron {i}: Tangent–Geodesic ratio {r_tg}"
+            );
         }
     }
 }
@@ -1088,7 +1131,9 @@ struct FastCase {
 
 impl Arbitrary for FastCase {
     fn arbitrary(g: &mut Gen) -> Self {
-        FastCase { seed: u64::arbitrary(g) }
+        FastCase {
+            seed: u64::arbitrary(g),
+        }
     }
 }
 
@@ -1115,7 +1160,11 @@ impl Act {
     fn source(&self) -> String {
         match self {
             Act::Relu => "relu".into(),
-            Act::Poly(t) => t.iter().map(|(k, m)| format!("{}*he{k}", *m as f64 / 8.0)).collect::<Vec<_>>().join("+"),
+            Act::Poly(t) => t
+                .iter()
+                .map(|(k, m)| format!("{}*he{k}", *m as f64 / 8.0))
+                .collect::<Vec<_>>()
+                .join("+"),
         }
     }
     fn degree(&self) -> Option<usize> {
@@ -1136,7 +1185,9 @@ enum FastKernel {
 impl FastKernel {
     fn to_fast(&self) -> fast::Kernel {
         match self {
-            FastKernel::Series(p) => fast::Kernel::PowerSeries(p.iter().map(|x| x.to_f64()).collect()),
+            FastKernel::Series(p) => {
+                fast::Kernel::PowerSeries(p.iter().map(|x| x.to_f64()).collect())
+            }
             FastKernel::Relu => fast::Kernel::ReluRelu,
         }
     }
@@ -1144,9 +1195,14 @@ impl FastKernel {
     /// Σ k^{(r)}|p̂_k − p_k|(1+δ)^k, the move of κ^{(r)} when s moves by δ, and sup|κ^{(r)}|.
     fn slack(&self, delta: f64) -> [(f64, f64, f64); 2] {
         match self {
-            FastKernel::Relu => [(0.0, delta / 2.0, 0.5), (0.0, (delta / 2.0).sqrt() / 2.0, 0.5)],
+            FastKernel::Relu => [
+                (0.0, delta / 2.0, 0.5),
+                (0.0, (delta / 2.0).sqrt() / 2.0, 0.5),
+            ],
             FastKernel::Series(p) => {
-                let fall = |k: usize, r: usize| (0..r).map(|i| k.saturating_sub(i) as f64).product::<f64>();
+                let fall = |k: usize, r: usize| {
+                    (0..r).map(|i| k.saturating_sub(i) as f64).product::<f64>()
+                };
                 let grow = |k: usize| (1.0 + delta).powi(k as i32);
                 let mut out = [(0.0, 0.0, 0.0); 2];
                 for (r, o) in out.iter_mut().enumerate() {
@@ -1164,7 +1220,9 @@ impl FastKernel {
 }
 
 fn products(x: &[Float], y: &[Float], deg: usize) -> Vec<Float> {
-    (0..=deg).map(|k| Float::with_val(RP, &x[k] * &y[k])).collect()
+    (0..=deg)
+        .map(|k| Float::with_val(RP, &x[k] * &y[k]))
+        .collect()
 }
 
 /// Runs one random instance; returns Err(message) on disagreement.
@@ -1203,7 +1261,9 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
     let a_f: Vec<f64> = if rng.gen_bool(0.5) {
         vec![1.0 / n as f64; n]
     } else {
-        (0..n).map(|_| gaussian(&mut rng, 1)[0] / n as f64).collect()
+        (0..n)
+            .map(|_| gaussian(&mut rng, 1)[0] / n as f64)
+            .collect()
     };
     let half = rng.gen_bool(0.5);
     let noise = if rng.gen_bool(0.5) { 0.25 } else { 0.0 };
@@ -1211,7 +1271,12 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
     // Exact coefficients (40 digits) and the kernels of the fast path.
     let (sig, tea) = (spec(&sa.source()), spec(&ta.source()));
     let table = |s: &Spec| -> Vec<Float> {
-        hermite_coefficients(s, 16, 40).unwrap().coefficients.iter().map(|c| Float::with_val(RP, &c.value)).collect()
+        hermite_coefficients(s, 16, 40)
+            .unwrap()
+            .coefficients
+            .iter()
+            .map(|c| Float::with_val(RP, &c.value))
+            .collect()
     };
     let (cs, ct) = (table(&sig), table(&tea));
     let cz = zdsigma(&cs);
@@ -1227,14 +1292,22 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
     };
     let (psi, psi_radial) = match (ds, dt) {
         (None, None) => (FastKernel::Relu, FastKernel::Relu),
-        (None, Some(m)) => (FastKernel::Series(products(&cs, &ct, m)), FastKernel::Series(products(&cs, &ct, m))),
+        (None, Some(m)) => (
+            FastKernel::Series(products(&cs, &ct, m)),
+            FastKernel::Series(products(&cs, &ct, m)),
+        ),
         _ => {
             let m = fin(ds, dt);
-            (FastKernel::Series(products(&cs, &ct, m)), FastKernel::Series(products(&cz, &ct, m)))
+            (
+                FastKernel::Series(products(&cs, &ct, m)),
+                FastKernel::Series(products(&cz, &ct, m)),
+            )
         }
     };
     let constant = match dt {
-        Some(m) => (0..=m).fold(Float::with_val(RP, noise), |acc, k| acc + Float::with_val(RP, ct[k].square_ref())),
+        Some(m) => (0..=m).fold(Float::with_val(RP, noise), |acc, k| {
+            acc + Float::with_val(RP, ct[k].square_ref())
+        }),
         None => fl(0.5 + noise),
     };
     let wflat: Vec<f64> = w.concat();
@@ -1249,20 +1322,32 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
         kappa_radial: kappa_radial.to_fast(),
         psi_radial: psi_radial.to_fast(),
         constant: constant.to_f64(),
-        loss_scale: if half { fast::LossScale::Half } else { fast::LossScale::Full },
+        loss_scale: if half {
+            fast::LossScale::Half
+        } else {
+            fast::LossScale::Full
+        },
     };
     let fe = fast::evaluate(&problem, fast::Route::Auto).map_err(|e| e.to_string())?;
     let fb = fast::error_bound(&problem, fast::Route::Auto).map_err(|e| e.to_string())?;
 
     // The oracle on the very same f64 inputs (converted exactly).
     let teacher = Teacher {
-        terms: vec![(tea.clone(), rows(&[theta.clone()]).remove(0))],
+        terms: vec![(tea.clone(), rows(std::slice::from_ref(&theta)).remove(0))],
         noise_variance: Float::with_val(53, noise),
     };
-    let scale = if half { LossScale::Half } else { LossScale::Full };
-    let o = Oracle::new(&sig, &teacher.specs(), 40, 30).map_err(|e| e.to_string())?.with_loss_scale(scale);
+    let scale = if half {
+        LossScale::Half
+    } else {
+        LossScale::Full
+    };
+    let o = Oracle::new(&sig, &teacher.specs(), 40, 30)
+        .map_err(|e| e.to_string())?
+        .with_loss_scale(scale);
     let a: Vec<Float> = a_f.iter().map(|&x| Float::with_val(53, x)).collect();
-    let res = o.evaluate(&a, &rows(&w), &teacher).map_err(|e| e.to_string())?;
+    let res = o
+        .evaluate(&a, &rows(&w), &teacher)
+        .map_err(|e| e.to_string())?;
 
     // The fast path's "exact" is its formulas in exact arithmetic on the f64 rows as given;
     // the oracle's truth is at the normalised rows. ε = max |‖row‖ − 1|, δ = (1+ε)² − 1 bounds
@@ -1271,7 +1356,7 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
     let eps = w
         .iter()
         .chain(std::iter::once(&theta))
-        .map(|r| b64(&absdiff(&l2norm(&rows(&[r.clone()])[0]), &fl(1.0))))
+        .map(|r| b64(&absdiff(&l2norm(&rows(std::slice::from_ref(r))[0]), &fl(1.0))))
         .fold(0.0, f64::max)
         * 1.01;
     let delta = (1.0 + eps) * (1.0 + eps) - 1.0;
@@ -1294,15 +1379,28 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
     let (e_k1, e_p1) = (k1.0 + k1.1, p1.0 + p1.1);
     let ds_k: Vec<f64> = (0..d)
         .map(|k| {
-            (0..n).map(|j| a_f[j].abs() * (e_k1 + k1.2 * eps) * w[j][k].abs()).sum::<f64>()
+            (0..n)
+                .map(|j| a_f[j].abs() * (e_k1 + k1.2 * eps) * w[j][k].abs())
+                .sum::<f64>()
                 + (e_p1 + p1.2 * eps) * theta[k].abs()
         })
         .collect();
     let m_l: Vec<f64> = (0..d)
-        .map(|l| (1.0 + eps) * ((0..n).map(|j| a_f[j].abs() * k1.2 * w[j][l].abs()).sum::<f64>() + p1.2 * theta[l].abs()))
+        .map(|l| {
+            (1.0 + eps)
+                * ((0..n)
+                    .map(|j| a_f[j].abs() * k1.2 * w[j][l].abs())
+                    .sum::<f64>()
+                    + p1.2 * theta[l].abs())
+        })
         .collect();
 
-    let fail = |what: String, fast_v: f64, fast_b: f64, or: &Bounded, slack: f64| -> Result<(), String> {
+    let fail = |what: String,
+                fast_v: f64,
+                fast_b: f64,
+                or: &Bounded,
+                slack: f64|
+     -> Result<(), String> {
         let diff = (Float::with_val(RP, fast_v) - &or.value).abs();
         let tol = fast_b + b64(&or.abs_error_bound) + slack + 1e-30;
         if b64(&diff) <= tol {
@@ -1317,15 +1415,29 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
             ))
         }
     };
-    fail("loss".into(), fe.loss, fb.loss, &res.loss, loss_slack * 1.01)?;
+    fail(
+        "loss".into(),
+        fe.loss,
+        fb.loss,
+        &res.loss,
+        loss_slack * 1.01,
+    )?;
     for i in 0..n {
         let wi = &w[i];
         let aa: f64 = (0..d).map(|l| wi[l].abs() * ds_k[l]).sum();
         let bb: f64 = (0..d).map(|l| wi[l].abs() * m_l[l]).sum();
         let rad = 2.0 * sc * a_f[i].abs() * (abs_a * (kr0.0 + kr0.1) + pr0.0 + pr0.1);
-        fail(format!("radial[{i}]"), fe.radial_gradient[i], fb.radial_gradient[i], &res.radial_gradient[i], rad * 1.01)?;
+        fail(
+            format!("radial[{i}]"),
+            fe.radial_gradient[i],
+            fb.radial_gradient[i],
+            &res.radial_gradient[i],
+            rad * 1.01,
+        )?;
         for k in 0..d {
-            let dp = ds_k[k] + (aa + eps * bb) * wi[k].abs() + (1.0 + eps) * (1.0 + eps) * bb * eps * wi[k].abs();
+            let dp = ds_k[k]
+                + (aa + eps * bb) * wi[k].abs()
+                + (1.0 + eps) * (1.0 + eps) * bb * eps * wi[k].abs();
             let idx = i * d + k;
             fail(
                 format!("tangent[{i}][{k}]"),
@@ -1334,7 +1446,13 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
                 &res.tangent_gradient[i][k],
                 2.0 * sc * a_f[i].abs() * dp * 1.01,
             )?;
-            fail(format!("velocity[{i}][{k}]"), fe.velocity[idx], fb.velocity[idx], &res.velocity[i][k], 2.0 * sc * dp * 1.01)?;
+            fail(
+                format!("velocity[{i}][{k}]"),
+                fe.velocity[idx],
+                fb.velocity[idx],
+                &res.velocity[i][k],
+                2.0 * sc * dp * 1.01,
+            )?;
         }
     }
     Ok(())
@@ -1369,7 +1487,9 @@ fn fast_path_matches_oracle() {
             panic!("{m}");
         }
     }
-    QuickCheck::new().tests(40).quickcheck(prop as fn(FastCase) -> bool);
+    QuickCheck::new()
+        .tests(40)
+        .quickcheck(prop as fn(FastCase) -> bool);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1387,12 +1507,17 @@ fn bad_input_is_rejected_with_field_and_row() {
     assert!(o.evaluate(&a, &w, &teacher).is_ok());
     let err = |a: &[Float], w: &[Vec<Float>], t: &Teacher| o.evaluate(a, w, t).unwrap_err();
     assert_eq!(err(&[], &[], &teacher), PopulationError::NoNeurons);
-    assert_eq!(err(&a[..1], &[vec![fl(1.0)]], &teacher), PopulationError::SmallDimension(1));
+    assert_eq!(
+        err(&a[..1], &[vec![fl(1.0)]], &teacher),
+        PopulationError::SmallDimension(1)
+    );
     // Row 1 of w is not unit (off by 1e-9).
     let mut bad = w.clone();
     bad[1][1] = fl(1.0 + 1e-9);
     match err(&a, &bad, &teacher) {
-        PopulationError::NotUnit { field: "w", row: 1, .. } => {}
+        PopulationError::NotUnit {
+            field: "w", row: 1, ..
+        } => {}
         e => panic!("expected a non-unit error for w row 1, got {e}"),
     }
     // Within 1e-12 is accepted.
@@ -1404,24 +1529,54 @@ fn bad_input_is_rejected_with_field_and_row() {
     short[1].pop();
     assert_eq!(
         err(&a, &short, &teacher),
-        PopulationError::Dimension { field: "w", row: 1, expected: d, got: d - 1 }
+        PopulationError::Dimension {
+            field: "w",
+            row: 1,
+            expected: d,
+            got: d - 1
+        }
     );
     let t2 = Teacher::single_index(spec("he2"), vec![fl(1.0), fl(0.0)]);
-    assert_eq!(err(&a, &w, &t2), PopulationError::Dimension { field: "theta", row: 0, expected: d, got: 2 });
+    assert_eq!(
+        err(&a, &w, &t2),
+        PopulationError::Dimension {
+            field: "theta",
+            row: 0,
+            expected: d,
+            got: 2
+        }
+    );
     // NaN and infinity.
     let mut nan = w.clone();
     nan[0][2] = Float::with_val(53, f64::NAN);
-    assert_eq!(err(&a, &nan, &teacher), PopulationError::NotFinite { field: "w", row: 0 });
+    assert_eq!(
+        err(&a, &nan, &teacher),
+        PopulationError::NotFinite { field: "w", row: 0 }
+    );
     let inf_a = vec![fl(0.5), Float::with_val(53, f64::INFINITY)];
-    assert_eq!(err(&inf_a, &w, &teacher), PopulationError::NotFinite { field: "a", row: 1 });
+    assert_eq!(
+        err(&inf_a, &w, &teacher),
+        PopulationError::NotFinite { field: "a", row: 1 }
+    );
     // Wrong number of output weights; a teacher the oracle was not built for.
-    assert!(matches!(err(&a[..1], &w, &teacher), PopulationError::Dimension { field: "a", .. }));
+    assert!(matches!(
+        err(&a[..1], &w, &teacher),
+        PopulationError::Dimension { field: "a", .. }
+    ));
     let other = Teacher::single_index(spec("he3"), unit([0.0, 0.0, 1.0]));
-    assert!(matches!(err(&a, &w, &other), PopulationError::TeacherMismatch { index: 0, .. }));
+    assert!(matches!(
+        err(&a, &w, &other),
+        PopulationError::TeacherMismatch { index: 0, .. }
+    ));
     // Negative noise variance, negative η; a student without a derivative.
     let mut noisy = teacher.clone();
     noisy.noise_variance = fl(-0.1);
-    assert_eq!(err(&a, &w, &noisy), PopulationError::Negative { field: "noise_variance" });
+    assert_eq!(
+        err(&a, &w, &noisy),
+        PopulationError::Negative {
+            field: "noise_variance"
+        }
+    );
     assert!(matches!(
         o.step(&a, &w, &teacher, &fl(-0.1), Update::Tangent),
         Err(PopulationError::Negative { field: "eta" })
