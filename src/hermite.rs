@@ -152,12 +152,10 @@ impl NormalisedHermite {
         }
         out[1].assign(z);
         let mut t = Float::new(self.prec);
-        let mut u = Float::new(self.prec);
         for k in 1..k_max {
-            // h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1)
-            t.assign(z * &out[k]);
-            u.assign(&self.sqrt_k[k] * &out[k - 1]);
-            t -= &u;
+            // h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1); the numerator is one fused
+            // MPFR operation (mpfr_fmms: a·b − c·d with a single rounding).
+            t.assign(z * &out[k] - &self.sqrt_k[k] * &out[k - 1]);
             t *= &self.inv_sqrt_k1[k];
             std::mem::swap(&mut out[k + 1], &mut t);
         }

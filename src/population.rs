@@ -18,8 +18,9 @@
 //!   - tangent g_i = P_i G_i = 2a_i P_i [Σ_{j≠i} a_j κ'(s_ij) w_j − Σ_r ψ_r'(t_ir) θ_r]
 //!     (the j = i term is killed by P_i),
 //!   - radial ρ_i = ⟨w_i, G_i⟩ = 2a_i [Σ_j a_j κ_{zσ',σ}(s_ij) − Σ_r κ_{zσ',σ*_r}(t_ir)],
-//!     j = i included (Stein's lemma; differentiating κ(⟨w_i,w_j⟩) off the sphere would give
-//!     a wrong radial part, see proofs-notes/population.md §2);
+//!     j = i included (⟨w_i, x⟩σ'(⟨w_i, x⟩) is the function zσ' of one Gaussian coordinate;
+//!     differentiating κ(⟨w_i,w_j⟩) off the sphere would give a wrong radial part, see
+//!     proofs-notes/population.md §2);
 //! - velocity v_i = 2P_i [Σ_r ψ_r'(t_ir) θ_r − Σ_j a_j κ'(s_ij) w_j], so that g_i = −a_i v_i
 //!   exactly (both scales), and with a_j = 1/N the step w_i ← w_i − ηN g_i moves w_i by η v_i.
 //!
@@ -39,7 +40,7 @@
 //! Every returned value comes with `abs_error_bound` ≥ |value − truth|. All arithmetic after
 //! the kernels is ball arithmetic (midpoint at the working precision p = bits(digits) + 64,
 //! radius rounded upward), so the bound accounts for: the normalisation of the rows, the
-//! rounding of every overlap s (a ball of radius δ ~ (d + 10)·2^{−p}, clamped to [−1, 1];
+//! rounding of every overlap s (a ball of radius δ of order d·2^{−p}, clamped to [−1, 1];
 //! exactly ±1 for identical or opposite input rows and s_ii), the kernels' own bounds
 //! (coefficient errors, series tails, closed-form rounding; [`crate::kernel::series`]), the
 //! effect of the overlap's radius on a kernel value, and every later rounding. The effect of
@@ -55,11 +56,24 @@
 //! rather than return an unbounded number.
 //!
 //! How small the bounds are depends on the activations: polynomials (`he<k>` combinations)
-//! give exact kernels and bounds near 10^{−digits}; relu–relu and erf–erf use closed forms;
-//! other pairs are truncated series whose tails are bounded at `degree` (tanh coefficients
-//! decay slowly, so overlaps near ±1 between two tanh neurons leave bounds of ~1e−17 at
-//! degree 200). Values at s = 1 of symmetric pairs use exact identities instead of the series:
+//! give exact kernels and bounds far below 10^{−digits} (loss bound ~1e−47 at 30 digits);
+//! relu–relu and erf–erf use closed forms; other pairs are truncated series whose tails are
+//! bounded at `degree` (tanh coefficients decay slowly, c_100 ≈ 2e−7: tanh–tanh at degree 100
+//! gives a loss bound ~1e−22 with overlaps ≤ 0.9, and worse as overlaps approach ±1). Values at
+//! s = 1 of symmetric pairs use exact identities instead of the series:
 //! κ_{σ,σ}(1) = E σ², κ'_{σ,σ}(1) = E σ'², κ_{zσ',σ}(1) = ½(E[(Zσ)²] − E σ²).
+//!
+//! Cost: 3N(N−1)/2 + 3NR kernel calls and O(N²d) ball operations per evaluation; at 30 digits,
+//! N = 16, d = 64, one evaluation takes 35–130 ms (h-polynomials, relu, tanh at degree 100) on a
+//! busy core, after a construction of < 1 ms (polynomials) to < 1 s (tanh, quadrature).
+//!
+//! ## API
+//! [`Oracle::new`]`(student, teacher_specs, degree, digits)` precomputes the coefficient tables
+//! of σ, z·σ' and every σ*_r and the kernels' constants; [`Oracle::with_loss_scale`];
+//! [`Oracle::evaluate`]`(a, w, teacher) -> `[`PopulationResult`] (loss, tangent gradient,
+//! radial gradient, velocity, each a [`Bounded`] value); [`Oracle::step`]`(a, w, teacher, η,
+//! update) -> `[`StepResult`] (new rows with a bound per entry). [`Teacher`] holds the ridge
+//! terms (σ*_r, θ_r) and ν²; errors are [`PopulationError`], naming field and row.
 //!
 //! Proofs-note: `proofs-notes/population.md`. Tests: `tests/population.rs`.
 

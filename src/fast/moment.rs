@@ -39,9 +39,13 @@ const MAX_ENTRIES: u128 = 1 << 24;
 const TASK: usize = 64;
 /// Neurons per chunk of the build (the reduction dimension held in cache).
 const CHUNK: usize = 256;
-/// Neurons per SIMD vector in both kernels (lane-major layout: entry x holds L neurons).
+/// Neurons per SIMD vector in the build kernel (lane-major layout: entry x holds L neurons).
 const L: usize = 4;
 type Lanes = [f64; L];
+/// Neurons per tile of the evaluation kernel: two SIMD vectors, so that every coefficient
+/// loaded (broadcast) from the tensor serves eight neurons.
+const LE: usize = 2 * L;
+type ELanes = [f64; LE];
 
 /// Number of multisets of size r over an alphabet of `a` letters, C(a + r − 1, r).
 fn msets(a: usize, r: usize) -> u128 {
@@ -215,8 +219,8 @@ pub(crate) fn interaction(p: &Problem, q: Quantities) -> Interaction {
                 let mut grad = vec![0.0; rows * d];
                 let mut val = vec![0.0; rows];
                 let mut scratch = Scratch::new(plan.as_ref(), d);
-                for t0 in (0..rows).step_by(L) {
-                    let nl = L.min(rows - t0);
+                for t0 in (0..rows).step_by(LE) {
+                    let nl = LE.min(rows - t0);
                     let i0 = b * TASK + t0;
                     let w = &p.w[i0 * d..(i0 + nl) * d];
                     let (g, v) = (&mut grad[t0 * d..(t0 + nl) * d], &mut val[t0..t0 + nl]);
@@ -331,10 +335,10 @@ fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
     c
 }
 
-/// Levels 0..m−1 of the monomials w^ρ for L neurons at once (lane-major w, d entries),
+/// Levels 0..m−1 of the monomials w^ρ for W neurons at once (lane-major w, d entries),
 /// concatenated (length off[m]).
-fn monomials(plan: &Plan, w: &[Lanes], out: &mut [Lanes]) {
-    out[0] = [1.0; L];
+fn monomials<const W: usize>(plan: &Plan, w: &[[f64; W]], out: &mut [[f64; W]]) {
+    out[0] = [1.0; W];
     for r in 1..plan.m {
         let (prev, cur) = out.split_at_mut(plan.off[r]);
         let prev = &prev[plan.off[r - 1]..];
@@ -415,28 +419,61 @@ fn build_cell<const FMA: bool, const R: usize, const X: usize>(
     }
 }
 
+/// Eight neurons: two AVX vectors (lane-major tiles of the evaluation).
+#[derive(Clone, Copy)]
+struct V8([V4; 2]);
+
+impl V8 {
+    #[inline(always)]
+    fn load<const F: bool>(x: &ELanes) -> V8 {
+        V8([V4::load::<F>(&x[..L]), V4::load::<F>(&x[L..])])
+    }
+    #[inline(always)]
+    fn zero<const F: bool>() -> V8 {
+        V8([V4::splat::<F>(0.0); 2])
+    }
+    /// self · b + c, lane-wise.
+    #[inline(always)]
+    fn mul_add<const F: bool>(self, b: V8, c: V8) -> V8 {
+        V8([
+            self.0[0].mul_add::<F>(b.0[0], c.0[0]),
+            self.0[1].mul_add::<F>(b.0[1], c.0[1]),
+        ])
+    }
+    /// s · b + c with a broadcast scalar s.
+    #[inline(always)]
+    fn smul_add<const F: bool>(s: V4, b: V8, c: V8) -> V8 {
+        V8([s.mul_add::<F>(b.0[0], c.0[0]), s.mul_add::<F>(b.0[1], c.0[1])])
+    }
+    #[inline(always)]
+    fn to_array(self) -> ELanes {
+        let (a, b) = (self.0[0].to_array(), self.0[1].to_array());
+        std::array::from_fn(|i| if i < L { a[i] } else { b[i - L] })
+    }
+}
+
 /// Per-task work space of [`eval_tile`], all lane-major.
 struct Scratch {
-    w: Vec<Lanes>,
-    mono: Vec<Lanes>,
-    next: Vec<Lanes>,
-    coef: Vec<Lanes>,
-    zblk: Vec<Lanes>,
-    ydot: Vec<Lanes>,
-    y: Vec<Lanes>,
-    g: Vec<Lanes>,
+    w: Vec<ELanes>,
+    mono: Vec<ELanes>,
+    next: Vec<ELanes>,
+    coef: Vec<ELanes>,
+    zblk: Vec<ELanes>,
+    ydot: Vec<ELanes>,
+    y: Vec<ELanes>,
+    g: Vec<ELanes>,
 }
 
 impl Scratch {
     fn new(plan: Option<&Plan>, d: usize) -> Scratch {
         let (mono, low) = plan.map_or((0, 0), |p| (p.off[p.m], p.dims[p.m - 1]));
-        let z = vec![[0.0; L]; d];
+        let z = vec![[0.0; LE]; d];
         Scratch {
             w: z.clone(),
-            mono: vec![[0.0; L]; mono],
-            next: vec![[0.0; L]; low],
-            coef: vec![[0.0; L]; low],
-            zblk: vec![[0.0; L]; low],
+            mono: vec![[0.0; LE]; mono],
+            next: vec![[0.0; LE]; low],
+            coef: vec![[0.0; LE]; low],
+            zblk: vec![[0.0; LE]; low],
             ydot: z.clone(),
             y: z.clone(),
             g: z,
@@ -445,30 +482,35 @@ impl Scratch {
 }
 
 crate::fast::simd::dispatch! {
-    /// ∇P_m(w_i) and P_m(w_i) for up to L neurons (rows of `w`, d each) into `grad`, `val`.
+    /// ∇P_m(w_i) and P_m(w_i) for up to LE neurons (rows of `w`, d each) into `grad`, `val`.
     fn eval_tile(plan: &Plan, c: &[f64], w: &[f64], sc: &mut Scratch, grad: &mut [f64], val: &mut [f64]) => eval_tile_generic
 }
 
-/// Returns Σ_x z_x u_x (lane-wise, four partial sums added in a fixed order) and does
+/// Returns Σ_x z_x u_x (lane-wise, two partial sums added in a fixed order) and does
 /// next_x += s z_x.
 #[inline(always)]
-fn dot_axpy<const FMA: bool>(z: &[Lanes], u: &[Lanes], s: &Lanes, next: &mut [Lanes]) -> Lanes {
-    let sv = V4::load::<FMA>(s);
-    let mut acc = [V4::splat::<FMA>(0.0); 4];
+fn dot_axpy<const FMA: bool>(
+    z: &[ELanes],
+    u: &[ELanes],
+    s: &ELanes,
+    next: &mut [ELanes],
+) -> ELanes {
+    let sv = V8::load::<FMA>(s);
+    let mut acc = [V8::zero::<FMA>(); 2];
     for (x, (zx, ux)) in z.iter().zip(u).enumerate() {
-        let zv = V4::load::<FMA>(zx);
-        acc[x % 4] = zv.mul_add::<FMA>(V4::load::<FMA>(ux), acc[x % 4]);
-        next[x] = sv.mul_add::<FMA>(zv, V4::load::<FMA>(&next[x])).to_array();
+        let zv = V8::load::<FMA>(zx);
+        acc[x % 2] = zv.mul_add::<FMA>(V8::load::<FMA>(ux), acc[x % 2]);
+        next[x] = sv.mul_add::<FMA>(zv, V8::load::<FMA>(&next[x])).to_array();
     }
-    let a: [[f64; L]; 4] = std::array::from_fn(|k| acc[k].to_array());
-    std::array::from_fn(|i| (a[0][i] + a[1][i]) + (a[2][i] + a[3][i]))
+    let a: [ELanes; 2] = std::array::from_fn(|k| acc[k].to_array());
+    std::array::from_fn(|i| a[0][i] + a[1][i])
 }
 
 /// acc ← x·y + acc, lane-wise.
 #[inline(always)]
-fn fma_lanes<const FMA: bool>(acc: &mut Lanes, x: &Lanes, y: &Lanes) {
-    *acc = V4::load::<FMA>(x)
-        .mul_add::<FMA>(V4::load::<FMA>(y), V4::load::<FMA>(acc))
+fn fma_lanes<const FMA: bool>(acc: &mut ELanes, x: &ELanes, y: &ELanes) {
+    *acc = V8::load::<FMA>(x)
+        .mul_add::<FMA>(V8::load::<FMA>(y), V8::load::<FMA>(acc))
         .to_array();
 }
 
@@ -487,14 +529,14 @@ fn eval_tile_generic<const FMA: bool>(
         *wl = std::array::from_fn(|i| if i < nl { w[i * d + l] } else { 0.0 });
     }
     let wt = &sc.w;
-    sc.y.fill([0.0; L]);
-    sc.g.fill([0.0; L]);
+    sc.y.fill([0.0; LE]);
+    sc.g.fill([0.0; LE]);
     {
         monomials(plan, wt, &mut sc.mono);
         // Top level, one block σ at a time: with u = w^{ρ'} (size m − 1) and B = B_σ,
         // Y_λ += w_σ (B u)_{λ−σ},  z = Bᵀ w[σ..d],  G_σ += ⟨z, u⟩,  next += w_σ z.
         let low = plan.dims[m - 1];
-        sc.next[..low].fill([0.0; L]);
+        sc.next[..low].fill([0.0; LE]);
         let u_all = &sc.mono[plan.off[m - 1]..];
         for sigma in 0..d {
             let len = plan.len[m][sigma];
@@ -522,7 +564,7 @@ fn eval_tile_generic<const FMA: bool>(
         for q in (1..m).rev() {
             std::mem::swap(&mut sc.coef, &mut sc.next);
             let low = plan.dims[q - 1];
-            sc.next[..low].fill([0.0; L]);
+            sc.next[..low].fill([0.0; LE]);
             let mono_low = &sc.mono[plan.off[q - 1]..];
             for l in 0..d {
                 let (st, len) = (plan.start[q][l], plan.len[q][l]);
@@ -537,7 +579,7 @@ fn eval_tile_generic<const FMA: bool>(
             }
         }
     }
-    let mut p = [0.0; L];
+    let mut p = [0.0; LE];
     for l in 0..d {
         fma_lanes::<FMA>(&mut p, &sc.y[l], &wt[l]);
     }
@@ -549,9 +591,13 @@ fn eval_tile_generic<const FMA: bool>(
     }
 }
 
+/// Rows per register block of [`sigma_kernel`] and columns per unrolled cell.
+const RB: usize = 4;
+const XB: usize = 1;
+
 /// ydot_r = Σ_x B[r][x] u_x (r < rows) and zblk_x = Σ_r B[r][x] w_r (x < len), with
-/// B[r][x] = b[r·ld + x]: blocks of 3 rows × 3 columns held in registers, two accumulator
-/// sets for ydot (alternating cells, added at the end) to shorten the dependency chains.
+/// B[r][x] = b[r·ld + x]: blocks of RB rows, each coefficient broadcast once for eight
+/// neurons (two vectors) and used for both products.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn sigma_kernel<const FMA: bool>(
@@ -559,27 +605,22 @@ fn sigma_kernel<const FMA: bool>(
     ld: usize,
     rows: usize,
     len: usize,
-    u: &[Lanes],
-    w: &[Lanes],
-    ydot: &mut [Lanes],
-    zblk: &mut [Lanes],
+    u: &[ELanes],
+    w: &[ELanes],
+    ydot: &mut [ELanes],
+    zblk: &mut [ELanes],
 ) {
-    zblk.fill([0.0; L]);
-    // Blocks of 3 rows, ending with 2 + 2 rather than 3 + 1 (a single row reuses nothing).
-    let (mut r0, mut left) = (0, rows);
-    while left > 0 {
-        let r = match left {
-            1 => 1,
-            2 | 4 => 2,
-            _ => 3,
-        };
+    zblk.fill([0.0; LE]);
+    let mut r0 = 0;
+    while r0 < rows {
+        let r = RB.min(rows - r0);
         match r {
+            RB => row_block::<FMA, RB>(b, ld, r0, len, u, w, ydot, zblk),
             3 => row_block::<FMA, 3>(b, ld, r0, len, u, w, ydot, zblk),
             2 => row_block::<FMA, 2>(b, ld, r0, len, u, w, ydot, zblk),
             _ => row_block::<FMA, 1>(b, ld, r0, len, u, w, ydot, zblk),
         }
         r0 += r;
-        left -= r;
     }
 }
 
@@ -590,28 +631,25 @@ fn row_block<const FMA: bool, const R: usize>(
     ld: usize,
     r0: usize,
     len: usize,
-    u: &[Lanes],
-    w: &[Lanes],
-    ydot: &mut [Lanes],
-    zblk: &mut [Lanes],
+    u: &[ELanes],
+    w: &[ELanes],
+    ydot: &mut [ELanes],
+    zblk: &mut [ELanes],
 ) {
-    let wv: [V4; R] = std::array::from_fn(|r| V4::load::<FMA>(&w[r0 + r]));
+    let wv: [V8; R] = std::array::from_fn(|r| V8::load::<FMA>(&w[r0 + r]));
     let brow: [&[f64]; R] = std::array::from_fn(|r| &b[(r0 + r) * ld..(r0 + r) * ld + len]);
-    let mut acc0 = [V4::splat::<FMA>(0.0); R];
-    let mut acc1 = [V4::splat::<FMA>(0.0); R];
+    let mut acc = [V8::zero::<FMA>(); R];
     let mut x = 0;
-    while x + 6 <= len {
-        cell::<FMA, R, 3>(&brow, x, u, zblk, &wv, &mut acc0);
-        cell::<FMA, R, 3>(&brow, x + 3, u, zblk, &wv, &mut acc1);
-        x += 6;
+    while x + XB <= len {
+        cell::<FMA, R, XB>(&brow, x, u, zblk, &wv, &mut acc);
+        x += XB;
     }
     while x < len {
-        cell::<FMA, R, 1>(&brow, x, u, zblk, &wv, &mut acc0);
+        cell::<FMA, R, 1>(&brow, x, u, zblk, &wv, &mut acc);
         x += 1;
     }
     for r in 0..R {
-        let (a0, a1) = (acc0[r].to_array(), acc1[r].to_array());
-        ydot[r0 + r] = std::array::from_fn(|i| a0[i] + a1[i]);
+        ydot[r0 + r] = acc[r].to_array();
     }
 }
 
@@ -619,24 +657,22 @@ fn row_block<const FMA: bool, const R: usize>(
 fn cell<const FMA: bool, const R: usize, const X: usize>(
     brow: &[&[f64]; R],
     x: usize,
-    u: &[Lanes],
-    zblk: &mut [Lanes],
-    wv: &[V4; R],
-    acc: &mut [V4; R],
+    u: &[ELanes],
+    zblk: &mut [ELanes],
+    wv: &[V8; R],
+    acc: &mut [V8; R],
 ) {
     let bv: [&[f64; X]; R] = std::array::from_fn(|r| brow[r][x..x + X].try_into().unwrap());
-    let u: &[Lanes; X] = u[x..x + X].try_into().unwrap();
-    let z: &mut [Lanes; X] = (&mut zblk[x..x + X]).try_into().unwrap();
-    let uv: [V4; X] = std::array::from_fn(|k| V4::load::<FMA>(&u[k]));
-    let mut zv: [V4; X] = std::array::from_fn(|k| V4::load::<FMA>(&z[k]));
-    for r in 0..R {
-        for k in 0..X {
-            let bb = V4::splat::<FMA>(bv[r][k]);
-            acc[r] = bb.mul_add::<FMA>(uv[k], acc[r]);
-            zv[k] = bb.mul_add::<FMA>(wv[r], zv[k]);
-        }
-    }
+    let u: &[ELanes; X] = u[x..x + X].try_into().unwrap();
+    let z: &mut [ELanes; X] = (&mut zblk[x..x + X]).try_into().unwrap();
     for k in 0..X {
-        z[k] = zv[k].to_array();
+        let uv = V8::load::<FMA>(&u[k]);
+        let mut zv = V8::load::<FMA>(&z[k]);
+        for r in 0..R {
+            let bb = V4::splat::<FMA>(bv[r][k]);
+            acc[r] = V8::smul_add::<FMA>(bb, uv, acc[r]);
+            zv = V8::smul_add::<FMA>(bb, wv[r], zv);
+        }
+        z[k] = zv.to_array();
     }
 }
