@@ -454,7 +454,7 @@ impl Oracle {
         let info = |spec: &Spec| -> Result<SideInfo, PopulationError> {
             let poly = poly_degree(spec);
             let (deg, dig) = match poly {
-                Some(m) => (degree.max(m + 2), 2 * digits + 10),
+                Some(m) => (degree.max(m + 2), (2 * digits + 10).min(coeffs::MAX_DIGITS)),
                 None => (degree, digits),
             };
             let side =
@@ -1101,7 +1101,7 @@ fn zdsigma_side(deriv: &Spec, sigma: &SideInfo, digits: u32) -> Result<SideInfo,
         routes: t.routes.clone(),
     };
     let dig = if sigma.poly.is_some() {
-        2 * digits + 10
+        (2 * digits + 10).min(coeffs::MAX_DIGITS)
     } else {
         digits
     };
@@ -1133,7 +1133,7 @@ fn radial_at_one(
         expr: Expr::Mul(Box::new(Expr::Z), Box::new(student.expr.clone())),
     };
     let dig = if sigma.poly.is_some() {
-        2 * digits + 10
+        (2 * digits + 10).min(coeffs::MAX_DIGITS)
     } else {
         digits
     };

@@ -214,3 +214,18 @@ fn bad_ranges_are_errors() {
     assert!(hermite_coefficients(&s, 10, coeffs::MAX_DIGITS + 1).is_err());
     assert!(hermite_coefficients(&s, coeffs::MAX_QUAD_DEGREE + 1, 10).is_err());
 }
+
+/// The accuracy range for the quadrature route: degree 200 at 100 digits. The
+/// 100-digit table's bounds must cover its distance to a 120-digit table (computed at other
+/// precisions and levels), and every coefficient must be resolved.
+#[test]
+fn quadrature_degree_200_at_100_digits() {
+    let lo = table("tanh", 200, 100);
+    let hi = table("tanh", 200, 120);
+    for (a, b) in lo.coefficients.iter().zip(&hi.coefficients) {
+        assert!(a.resolved, "tanh c_{} unresolved", a.k);
+        let d = Float::with_val(2048, &a.value - &b.value).abs();
+        let allowed = Float::with_val(256, &a.abs_error_bound + &b.abs_error_bound);
+        assert!(d <= allowed, "tanh c_{}: {d:.3e} > {allowed:.3e}", a.k);
+    }
+}

@@ -1404,11 +1404,11 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
                 fast_b: f64,
                 or: &Bounded,
                 slack: f64|
-     -> Result<(), String> {
+     -> Result<f64, String> {
         let diff = (Float::with_val(RP, fast_v) - &or.value).abs();
         let tol = fast_b + b64(&or.abs_error_bound) + slack + 1e-30;
         if b64(&diff) <= tol {
-            Ok(())
+            Ok(tol)
         } else {
             Err(format!(
                 "seed {seed}: σ={} σ*={} n={n} d={d} {what}: fast {fast_v:e} oracle {} diff {:.3e} > {tol:.3e} (fast {fast_b:.2e}, slack {slack:.2e})",
@@ -1426,12 +1426,15 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
         &res.loss,
         loss_slack * 1.01,
     )?;
+    // Per neuron: the tolerance on ‖g_fast − g_oracle‖₂ and on |ρ_fast − ρ_oracle|.
+    let mut tol_g = vec![0.0; n];
+    let mut tol_rho = vec![0.0; n];
     for i in 0..n {
         let wi = &w[i];
         let aa: f64 = (0..d).map(|l| wi[l].abs() * ds_k[l]).sum();
         let bb: f64 = (0..d).map(|l| wi[l].abs() * m_l[l]).sum();
         let rad = 2.0 * sc * a_f[i].abs() * (abs_a * (kr0.0 + kr0.1) + pr0.0 + pr0.1);
-        fail(
+        tol_rho[i] = fail(
             format!("radial[{i}]"),
             fe.radial_gradient[i],
             fb.radial_gradient[i],
@@ -1443,13 +1446,14 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
                 + (aa + eps * bb) * wi[k].abs()
                 + (1.0 + eps) * (1.0 + eps) * bb * eps * wi[k].abs();
             let idx = i * d + k;
-            fail(
+            let t = fail(
                 format!("tangent[{i}][{k}]"),
                 fe.tangent_gradient[idx],
                 fb.tangent_gradient[idx],
                 &res.tangent_gradient[i][k],
                 2.0 * sc * a_f[i].abs() * dp * 1.01,
             )?;
+            tol_g[i] += t * t;
             fail(
                 format!("velocity[{i}][{k}]"),
                 fe.velocity[idx],
@@ -1457,6 +1461,53 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
                 &res.velocity[i][k],
                 2.0 * sc * dp * 1.01,
             )?;
+        }
+        tol_g[i] = tol_g[i].sqrt();
+    }
+
+    // One step of each rule, fast against oracle, with ε = ηN chosen so that ε‖g_i‖ and ε|ρ_i|
+    // are ≤ 0.05. Both compute F(w, g, ρ) = normalise(x(w, g, ρ)) with
+    //   Euclidean x = (1 − ερ)w − εg,  Tangent x = w − εg,  Geodesic x = cos(ε‖g‖)w − ε sinc(ε‖g‖)g;
+    // their arguments differ by ‖Δw‖ ≤ ε_row (the f64 row against its normalisation), ‖Δg‖₂ ≤
+    // tol_g, |Δρ| ≤ tol_rho (the checks above). x moves by ≤ 1.05‖Δw‖ + ε(‖Δg‖ + |Δρ|) for the
+    // first two and ≤ ‖Δw‖ + 3ε‖Δg‖ for the geodesic (‖D_g[cos(ε|g|)w]‖ ≤ ε,
+    // ‖D_g[ε sinc(ε|g|)g]‖ ≤ ε(1 + |x sinc'(x)|) ≤ 2ε); ‖x‖ ≥ 0.9, and x ↦ x/‖x‖ is
+    // 2/‖x‖-Lipschitz: the outputs differ by ≤ 2.3(1.05‖Δw‖ + 3ε(‖Δg‖ + |Δρ|)), plus the oracle's
+    // step bound and the f64 rounding of the fast step (a few operations per entry and a d-term
+    // norm: ≤ (d + 10)·2u per entry, taken as (4d + 40)u).
+    let gmax = (0..n)
+        .map(|i| {
+            let g2: f64 = (0..d).map(|k| fe.tangent_gradient[i * d + k].powi(2)).sum();
+            g2.sqrt().max(fe.radial_gradient[i].abs())
+        })
+        .fold(1e-2, f64::max); // (a constant σ has g = ρ = 0: then ε = 5)
+    let eta = 0.05 / (n as f64 * gmax * 1.01);
+    let lr = eta * n as f64;
+    for upd in [Update::Euclidean, Update::Tangent, Update::Geodesic] {
+        let fupd = match upd {
+            Update::Euclidean => fast::Update::Euclidean,
+            Update::Tangent => fast::Update::Tangent,
+            Update::Geodesic => fast::Update::Geodesic,
+        };
+        let fs = fast::step(&problem, eta, fupd, fast::Route::Auto).map_err(|e| e.to_string())?;
+        let os = o
+            .step(&a, &rows(&w), &teacher, &Float::with_val(53, eta), upd)
+            .map_err(|e| format!("seed {seed}: {upd:?} η = {eta:e}: {e}"))?;
+        for i in 0..n {
+            let dw = 2.0 * eps;
+            let moved = 2.3 * (1.05 * dw + 3.0 * lr * (tol_g[i] + tol_rho[i]));
+            for k in 0..d {
+                let diff = b64(&absdiff(&Float::with_val(RP, fs[i * d + k]), &os.w[i][k]));
+                let tol =
+                    moved + b64(&os.abs_error_bound[i][k]) + (4.0 * d as f64 + 40.0) * 1.12e-16;
+                if diff > tol {
+                    return Err(format!(
+                        "seed {seed}: σ={} σ*={} n={n} d={d} {upd:?} step w[{i}][{k}]: diff {diff:.3e} > {tol:.3e}",
+                        sa.source(),
+                        ta.source()
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -1473,7 +1524,9 @@ fn fast_vs_oracle(seed: u64) -> Result<(), String> {
 /// Tolerance = fast::error_bound (f64 rounding, exact arithmetic on the same f64 inputs and
 /// coefficients) + the oracle's bound + the slack of `fast_vs_oracle` (f64 rounding of the
 /// series coefficients and of κ_{σ*,σ*}(1) + ν², and the normalisation of the f64 rows, whose
-/// norms differ from 1 by ε ~ d·1e-16) + 1e-30 (the 40-digit tables).
+/// norms differ from 1 by ε ~ d·1e-16) + 1e-30 (the 40-digit tables). The three update rules
+/// are compared too (fast::step against Oracle::step), with the tolerance derived in
+/// `fast_vs_oracle`.
 #[test]
 fn fast_path_matches_oracle() {
     fn prop(c: FastCase) -> bool {

@@ -15,15 +15,17 @@
 //! Nodes are cut off where Cramér's inequality |h_k(x)| ≤ 1.0865·e^{x²/4} (all k) shows that
 //! no term can matter: a node is dropped when |w·f(x)|·1.0865·e^{x²/4} < 2^{−(p+16)}·scale.
 //!
-//! Accuracy contract (a-posteriori, Ziv style): a table is computed twice, at (level ℓ,
-//! precision p) and at (level ℓ+1, precision p+Δ); the second is returned and the bound for
-//! each coefficient is |first − second| + R, R the rounding bound
-//! 2^{−p}·(4K+16)·Σ_nodes |w f|·1.0865·e^{x²/4}. Because the rule converges exponentially in
-//! 1/h (the error at h/2 is about the square of the error at h) and the precision grows, the
-//! difference over-estimates the error of the finer result by a wide margin; this is an
-//! estimate, not an interval enclosure, and it is checked against independent paths in
-//! `tests/cross_check.rs` and by precision overlap. The loop raises p and ℓ until every
-//! coefficient has `digits` significant digits, or reports it as unresolved at the limit.
+//! Accuracy contract (a-posteriori, Ziv style): levels ℓ = 0, 1, … are computed at precision
+//! p until the last two agree to the target; the finest table T(ℓ, p) is returned. Level ℓ−1
+//! is then recomputed independently at p + 32 bits. The bound of each coefficient is
+//! |T(ℓ,p) − T(ℓ−1,p)| (discretisation: with exponential convergence the error at h/2 is
+//! about the square of the error at h, so the difference over-estimates the finer error by a
+//! wide margin) + |T(ℓ−1,p) − T(ℓ−1,p+32)| (rounding at p bits, measured) + R, R the
+//! a-priori rounding bound 2^{−p}·(4K+16)·Σ_nodes |w f|·1.0865·e^{x²/4} of the level-ℓ sum.
+//! This is an estimate, not an interval enclosure; it is checked against independent paths
+//! in `tests/cross_check.rs` and by precision overlap in `tests/coefficients.rs`. The loop
+//! raises p (and ℓ) until every coefficient has `digits` significant digits, or reports it
+//! as unresolved at the limit.
 //!
 //! Proofs-note: `proofs-notes/quadrature.md`.
 
@@ -302,9 +304,14 @@ fn pieces_for(spec: &Spec, prec: u32) -> Vec<Piece> {
 /// the previous level's values, envelope, nodes).
 struct Pass {
     values: Vec<Float>,
+    /// T_{ℓ−1}, the previous level.
+    previous: Vec<Float>,
     /// |T_ℓ − T_{ℓ−1}| per k, in 53 bits.
     level_diff: Vec<Float>,
     level: u32,
+    /// Σ of the Cramér envelopes of the nodes of level ℓ.
+    envelope: Float,
+    nodes: usize,
 }
 
 fn converge_levels(int: &Integrator, target_bits: u32, min_level: u32, max_level: u32) -> Pass {
@@ -331,12 +338,15 @@ fn converge_levels(int: &Integrator, target_bits: u32, min_level: u32, max_level
                 Float::with_val(53, &sums.envelope) * ((16 * int.degree + 64) as u32) >> int.prec;
             *diff <= tol || *diff <= noise
         });
-        prev = cur;
+        let previous = std::mem::replace(&mut prev, cur);
         if (converged && level >= min_level) || level >= max_level {
             return Pass {
                 values: prev,
+                previous,
                 level_diff,
                 level,
+                envelope: sums.envelope.clone(),
+                nodes: sums.nodes,
             };
         }
     }
@@ -386,40 +396,46 @@ pub fn quadrature_table_with(
         let wanted: Vec<bool> = zero.iter().map(|z| !z).collect();
         let int1 = Integrator::new(&spec, pieces_for(&spec, prec), degree, prec, wanted.clone());
         let pass1 = converge_levels(&int1, target_bits + 8, min_level, limits.max_level);
-        // Second, independent evaluation: the same nodes (levels 0..=ℓ) with 32 more bits.
+        // Second, independent evaluation: level ℓ−1 again, with 32 more bits. Its distance to
+        // the p-bit level ℓ−1 measures the rounding at p bits; the a-priori bound R of the
+        // level-ℓ sum (module doc) covers the extra nodes of level ℓ.
         let prec2 = prec + 32;
         let int2 = Integrator::new(&spec, pieces_for(&spec, prec2), degree, prec2, wanted);
         let mut sums2 = int2.empty_sums();
-        for l in 0..=pass1.level {
+        for l in 0..pass1.level {
             int2.level_sums(l, l > 0, &mut sums2);
         }
-        let values2 = int2.values(&sums2, pass1.level);
-        let rounding = Float::with_val(53, &sums2.envelope) * ((4 * degree + 16) as u32) >> prec2;
+        let values2 = int2.values(&sums2, pass1.level - 1);
+        let rounding = Float::with_val(53, &pass1.envelope) * ((4 * degree + 16) as u32) >> prec;
         let mut bounds = Vec::with_capacity(degree + 1);
         let mut resolved = Vec::with_capacity(degree + 1);
         let mut worst_deficit: i64 = 0;
         let mut indistinct = false;
+        let mut distinct_unresolved = false;
         for k in 0..=degree {
             if zero[k] {
                 bounds.push(Float::new(53));
                 resolved.push(true);
                 continue;
             }
-            // rounding: the p-bit and (p+32)-bit tables at the same nodes; discretisation:
-            // the last two levels at p bits; plus the a-priori rounding bound at p+32 bits.
-            let diff = Float::with_val(53, &pass1.values[k] - &values2[k]).abs();
+            // discretisation: the last two levels at p bits; rounding: level ℓ−1 at p and at
+            // p+32 bits, plus the a-priori rounding bound of level ℓ at p bits.
+            let diff = Float::with_val(53, &pass1.previous[k] - &values2[k]).abs();
             let b = diff + &pass1.level_diff[k] + &rounding;
             // D significant digits are certain when b <= 0.5·10^{-D}·|c_k| (approximately
             // 2^{-target_bits}|c_k|, which is stricter).
-            let tol = Float::with_val(53, values2[k].abs_ref()) >> target_bits;
-            let ok = b <= tol && !values2[k].is_zero();
-            if !ok && Float::with_val(53, values2[k].abs_ref()) <= Float::with_val(53, &b * 2u32) {
+            let value = &pass1.values[k];
+            let tol = Float::with_val(53, value.abs_ref()) >> target_bits;
+            let ok = b <= tol && !value.is_zero();
+            if !ok && Float::with_val(53, value.abs_ref()) <= Float::with_val(53, &b * 2u32) {
                 // Not yet told from zero: the bits needed are unknown, so double the precision
                 // (a few steps reach the limit if it is a zero that no analysis proved).
                 indistinct = true;
+            } else if !ok {
+                distinct_unresolved = true;
             }
             if !ok {
-                let deficit = if values2[k].is_zero() || tol.is_zero() {
+                let deficit = if value.is_zero() || tol.is_zero() {
                     64
                 } else {
                     let r = Float::with_val(53, &b / &tol);
@@ -431,10 +447,14 @@ pub fn quadrature_table_with(
             resolved.push(ok);
         }
         let all_ok = resolved.iter().all(|r| *r);
-        let at_limit = prec >= limits.max_prec && pass1.level >= limits.max_level;
+        // At the precision limit, more levels can only help coefficients already told from
+        // zero whose levels have not converged.
+        let at_limit =
+            prec >= limits.max_prec && (!distinct_unresolved || pass1.level >= limits.max_level);
         if all_ok || at_limit {
             return Ok(QuadTable {
-                values: values2
+                values: pass1
+                    .values
                     .into_iter()
                     .enumerate()
                     .map(|(k, v)| match &exact[k] {
@@ -445,8 +465,8 @@ pub fn quadrature_table_with(
                 abs_error_bound: bounds,
                 resolved,
                 exact,
-                prec: prec2,
-                nodes: sums2.nodes,
+                prec,
+                nodes: pass1.nodes,
             });
         }
         // Ziv step: more bits, and one more level if the levels did not converge.

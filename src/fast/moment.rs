@@ -17,9 +17,12 @@
 //! degree 0 (reverse-mode differentiation along the colex tree).
 //! - build: B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, one task per block σ, the neurons in
 //!   fixed chunks of 256 and four per vector; D_q FMAs per neuron.
-//! - evaluate, four neurons per vector: for each σ, Y_λ += w_σ (B_σ u)_{λ−σ} and
-//!   z = B_σᵀ w[σ..d] (u the monomials of size m − 1), then the lower levels; 2 D_q + 2 Σ_{r<q} D_r
-//!   FMAs per neuron.
+//! - evaluate, eight neurons per tile (two vectors, lane-major): for each σ,
+//!   Y_λ += w_σ (B_σ u)_{λ−σ} and z = B_σᵀ w[σ..d] (u the monomials of size m − 1), then the
+//!   lower levels; 2 D_q + 2 Σ_{r<q} D_r FMAs per neuron. B_σ is walked in blocks of three rows
+//!   (six Y accumulators and six w vectors held in registers), one column at a time: each
+//!   coefficient is broadcast once and feeds four vector FMAs (two for Y, two for z), so the
+//!   tensor is streamed once per eight neurons.
 //!
 //! Accuracy contract (proofs-notes/fast-path.md §4): only products and sums of the inputs and of
 //! exact integer multinomials, so each computed entry of ∇P_m(w_i) is within γ_h of the sum of
@@ -39,6 +42,8 @@ const MAX_ENTRIES: u128 = 1 << 24;
 const TASK: usize = 64;
 /// Neurons per chunk of the build (the reduction dimension held in cache).
 const CHUNK: usize = 256;
+/// Fixed number of neuron parts (rayon tasks, partial tensors) of the build.
+const PARTS: usize = 8;
 /// Neurons per SIMD vector in the build kernel (lane-major layout: entry x holds L neurons).
 const L: usize = 4;
 type Lanes = [f64; L];
@@ -266,10 +271,47 @@ fn eval_first(c: &[f64], w: &[f64], grad: &mut [f64], val: &mut [f64]) {
 }
 
 /// The coefficients c_ν = mult(ν) Σ_j a_j w_j^ν in the blocked layout of [`Plan::boff`].
-/// Neurons are taken in chunks of [`CHUNK`] (in order); within a chunk one task per block σ
-/// accumulates B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, four neurons per vector.
+/// The neurons are split into [`PARTS`] fixed contiguous parts (whole chunks), one rayon task
+/// each with its own partial tensor; within a part, neurons are taken in chunks of [`CHUNK`] (in
+/// order) and each block σ accumulates B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, four
+/// neurons per vector. The partial tensors are then added in part order. One fork–join in
+/// all (no barrier per chunk), and the partition does not depend on the number of threads.
 fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
     let (n, d, m) = (p.n, p.d, plan.m);
+    let part = n.div_ceil(PARTS).next_multiple_of(CHUNK);
+    let mut partials: Vec<Vec<f64>> = (0..n.div_ceil(part))
+        .into_par_iter()
+        .map(|pi| build_part(p, plan, pi * part..n.min((pi + 1) * part)))
+        .collect();
+    let mut c = std::mem::take(&mut partials[0]);
+    if partials.len() > 1 {
+        c.par_chunks_mut(4096).enumerate().for_each(|(k, blk)| {
+            for other in &partials[1..] {
+                for (x, y) in blk.iter_mut().zip(&other[k * 4096..]) {
+                    *x += y;
+                }
+            }
+        });
+    }
+    let q = m as u128 + 1;
+    let mults = plan.row_multinomials();
+    for sigma in 0..d {
+        let len = plan.len[m][sigma];
+        let st = plan.start[m][sigma];
+        for r in 0..d - sigma {
+            for x in 0..len {
+                let (mult, _, nlast) = mults[st + x];
+                let nl = if r == 0 { nlast + 1 } else { 1 };
+                c[plan.boff[sigma] + r * len + x] *= (mult * q / nl) as f64;
+            }
+        }
+    }
+    c
+}
+
+/// Σ_{j ∈ range} of the build's terms (without multinomials) in the blocked layout.
+fn build_part(p: &Problem, plan: &Plan, range: std::ops::Range<usize>) -> Vec<f64> {
+    let (d, m) = (p.d, plan.m);
     let low = plan.dims[m - 1];
     let mut c = vec![0.0; plan.boff[d]];
     // Lane-major across the chunk: mt[x][j] = w_j^{ρ'_x} (size m − 1), wt[λ][j] = w_jλ,
@@ -277,9 +319,10 @@ fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
     let mut mt = vec![0.0; low * CHUNK];
     let mut wt = vec![0.0; d * CHUNK];
     let mut aw = vec![0.0; CHUNK];
+    let mut v = vec![0.0; d * CHUNK];
     let mut mono = vec![[0.0; L]; plan.off[m]];
-    for j0 in (0..n).step_by(CHUNK) {
-        let kk = CHUNK.min(n - j0);
+    for j0 in range.clone().step_by(CHUNK) {
+        let kk = CHUNK.min(range.end - j0);
         let kp = kk.next_multiple_of(L);
         mt.fill(0.0);
         wt.fill(0.0);
@@ -300,36 +343,16 @@ fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
             }
         }
         let (mt, wt, aw) = (&mt[..low * kp], &wt[..d * kp], &aw[..kp]);
-        let mut blocks: Vec<(usize, &mut [f64])> = Vec::with_capacity(d);
-        let mut rest = c.as_mut_slice();
         for sigma in 0..d {
-            let (head, tail) = rest.split_at_mut(plan.boff[sigma + 1] - plan.boff[sigma]);
-            blocks.push((sigma, head));
-            rest = tail;
-        }
-        blocks.into_par_iter().for_each(|(sigma, out)| {
             let rows = d - sigma;
             // v[r][j] = a_j w_jσ w_j,σ+r.
-            let mut v = vec![0.0; rows * kp];
             for r in 0..rows {
                 for j in 0..kp {
                     v[r * kp + j] = aw[j] * wt[sigma * kp + j] * wt[(sigma + r) * kp + j];
                 }
             }
-            build_block(&v, mt, kp, rows, plan.len[m][sigma], out);
-        });
-    }
-    let q = m as u128 + 1;
-    let mults = plan.row_multinomials();
-    for sigma in 0..d {
-        let len = plan.len[m][sigma];
-        let st = plan.start[m][sigma];
-        for r in 0..d - sigma {
-            for x in 0..len {
-                let (mult, _, nlast) = mults[st + x];
-                let nl = if r == 0 { nlast + 1 } else { 1 };
-                c[plan.boff[sigma] + r * len + x] *= (mult * q / nl) as f64;
-            }
+            let out = &mut c[plan.boff[sigma]..plan.boff[sigma + 1]];
+            build_block(&v[..rows * kp], mt, kp, rows, plan.len[m][sigma], out);
         }
     }
     c
@@ -372,12 +395,15 @@ fn build_block_generic<const FMA: bool>(
         while r0 < rows {
             let rs = 3.min(rows - r0);
             match (rs, xs) {
+                (3, 4) => build_cell::<FMA, 3, 4>(v, mt, kp, r0, x0, len, out),
                 (3, 3) => build_cell::<FMA, 3, 3>(v, mt, kp, r0, x0, len, out),
                 (3, 2) => build_cell::<FMA, 3, 2>(v, mt, kp, r0, x0, len, out),
                 (3, 1) => build_cell::<FMA, 3, 1>(v, mt, kp, r0, x0, len, out),
+                (2, 4) => build_cell::<FMA, 2, 4>(v, mt, kp, r0, x0, len, out),
                 (2, 3) => build_cell::<FMA, 2, 3>(v, mt, kp, r0, x0, len, out),
                 (2, 2) => build_cell::<FMA, 2, 2>(v, mt, kp, r0, x0, len, out),
                 (2, 1) => build_cell::<FMA, 2, 1>(v, mt, kp, r0, x0, len, out),
+                (1, 4) => build_cell::<FMA, 1, 4>(v, mt, kp, r0, x0, len, out),
                 (1, 3) => build_cell::<FMA, 1, 3>(v, mt, kp, r0, x0, len, out),
                 (1, 2) => build_cell::<FMA, 1, 2>(v, mt, kp, r0, x0, len, out),
                 _ => build_cell::<FMA, 1, 1>(v, mt, kp, r0, x0, len, out),
@@ -443,7 +469,10 @@ impl V8 {
     /// s · b + c with a broadcast scalar s.
     #[inline(always)]
     fn smul_add<const F: bool>(s: V4, b: V8, c: V8) -> V8 {
-        V8([s.mul_add::<F>(b.0[0], c.0[0]), s.mul_add::<F>(b.0[1], c.0[1])])
+        V8([
+            s.mul_add::<F>(b.0[0], c.0[0]),
+            s.mul_add::<F>(b.0[1], c.0[1]),
+        ])
     }
     #[inline(always)]
     fn to_array(self) -> ELanes {
@@ -591,12 +620,11 @@ fn eval_tile_generic<const FMA: bool>(
     }
 }
 
-/// Rows per register block of [`sigma_kernel`] and columns per unrolled cell.
-const RB: usize = 4;
+/// Columns per unrolled cell of [`row_block`] (rows are blocked by three).
 const XB: usize = 1;
 
 /// ydot_r = Σ_x B[r][x] u_x (r < rows) and zblk_x = Σ_r B[r][x] w_r (x < len), with
-/// B[r][x] = b[r·ld + x]: blocks of RB rows, each coefficient broadcast once for eight
+/// B[r][x] = b[r·ld + x]: blocks of three rows, each coefficient broadcast once for eight
 /// neurons (two vectors) and used for both products.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -611,16 +639,22 @@ fn sigma_kernel<const FMA: bool>(
     zblk: &mut [ELanes],
 ) {
     zblk.fill([0.0; LE]);
-    let mut r0 = 0;
-    while r0 < rows {
-        let r = RB.min(rows - r0);
+    // Blocks of 3 rows (6 accumulators and 6 w vectors in registers), ending with 2 + 2
+    // rather than 3 + 1.
+    let (mut r0, mut left) = (0, rows);
+    while left > 0 {
+        let r = match left {
+            1 => 1,
+            2 | 4 => 2,
+            _ => 3,
+        };
         match r {
-            RB => row_block::<FMA, RB>(b, ld, r0, len, u, w, ydot, zblk),
             3 => row_block::<FMA, 3>(b, ld, r0, len, u, w, ydot, zblk),
             2 => row_block::<FMA, 2>(b, ld, r0, len, u, w, ydot, zblk),
             _ => row_block::<FMA, 1>(b, ld, r0, len, u, w, ydot, zblk),
         }
         r0 += r;
+        left -= r;
     }
 }
 
