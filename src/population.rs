@@ -197,6 +197,8 @@ pub enum PopulationError {
     #[error("{what}: {source}")]
     Kernel { what: String, source: KernelError },
     #[error("{0}")]
+    Unresolved(String),
+    #[error("{0}")]
     Coefficients(String),
 }
 
@@ -867,11 +869,10 @@ impl Oracle {
                         .collect()
                 }
             };
-            let y = normalise(&x, p).ok_or_else(|| PopulationError::Kernel {
-                what: format!("step of neuron {i}"),
-                source: KernelError::Coefficients(
-                    "the updated row is not resolved from zero".into(),
-                ),
+            let y = normalise(&x, p).ok_or_else(|| {
+                PopulationError::Unresolved(format!(
+                    "step of neuron {i}: the updated row is not resolved from zero (η too large for the bounds)"
+                ))
             })?;
             out.w.push(y.iter().map(|b| b.mid.clone()).collect());
             out.abs_error_bound
