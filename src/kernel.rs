@@ -75,11 +75,13 @@ impl Side {
         })
     }
 
-    /// Upper bound on R^{(r)} = E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k², or None.
-    fn remainder(&self, r: usize, prec: u32) -> Option<Float> {
+    /// Upper bound on R^{(r)} = E[(f^{(r)})²] − Σ_{k≤kmax} k^{(r)} c_k², or None. `kmax` is
+    /// the degree the series is summed to, which may be below this side's table degree when
+    /// the other side's table is shorter: the remainder must start where the sum stops.
+    fn remainder(&self, r: usize, prec: u32, kmax: usize) -> Option<Float> {
         let (norm, nb) = self.norms[r].as_ref()?;
         let mut sum_low = Float::new(prec);
-        for c in &self.table.coefficients {
+        for c in self.table.coefficients.iter().take(kmax + 1) {
             let w = falling(c.k, r);
             if w == 0 {
                 continue;
@@ -182,13 +184,13 @@ pub fn series(a: &Side, b: &Side, s: &Float, r: usize) -> Result<KernelValue, Ke
     err += abs_sum * ((kmax + 2) as u32) >> (prec - 1);
     // Tail.
     let mut tail: Option<Float> = None;
-    if let (Some(ra), Some(rb)) = (a.remainder(r, prec), b.remainder(r, prec)) {
+    if let (Some(ra), Some(rb)) = (a.remainder(r, prec, kmax), b.remainder(r, prec, kmax)) {
         let t = Float::with_val(prec, ra * rb).sqrt()
             * Float::with_val(prec, (&sabs).pow((kmax + 1 - r) as u32));
         tail = Some(t);
     }
     if sabs < 1 {
-        if let (Some(ra), Some(rb)) = (a.remainder(0, prec), b.remainder(0, prec)) {
+        if let (Some(ra), Some(rb)) = (a.remainder(0, prec, kmax), b.remainder(0, prec, kmax)) {
             let t = Float::with_val(prec, ra * rb).sqrt() * geometric_tail(kmax, r, &sabs);
             tail = Some(match tail {
                 Some(t0) if t0 < t => t0,

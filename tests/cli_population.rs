@@ -43,10 +43,15 @@ fn scratch(name: &str) -> PathBuf {
 /// rounding bound of the sums).
 #[test]
 fn oracle_and_fast_agree_within_bounds() {
+    // he-polynomials: exact series; tanh, relu–tanh, erf: truncated series, whose Parseval
+    // truncation bounds the fast path adds to its rounding bounds.
     for (student, teacher, nd) in [
         ("he4", "he4", "5,6"),
         ("he4+he6", "0.6*he4+0.3*he6", "4,9"),
         ("he3", "he3", "6,3"),
+        ("tanh", "tanh", "4,5"),
+        ("relu", "tanh", "3,7"),
+        ("erf", "he3", "3,4"),
     ] {
         let base = [
             "population",

@@ -184,3 +184,38 @@ fn out_of_range_s() {
         Err(KernelError::OutOfRange(_))
     ));
 }
+
+/// Sides of unequal degree: the series stops at the shorter table, so the tail bound must use
+/// the remainders from that degree on (a regression: the longer side's remainder was taken
+/// over its whole table, giving a zero tail bound for a polynomial partner).
+#[test]
+fn unequal_degrees_tail_covers_the_missing_terms() {
+    let relu_short = side("relu", 10, 30);
+    let he20 = side("he20", 22, 30);
+    // κ_{relu, h_20}(s) = c_20(relu) s^20 exactly; c_20 from a longer relu table.
+    let c20 = hermite_coefficients(&Spec::parse("relu").unwrap(), 20, 40)
+        .unwrap()
+        .coefficients[20]
+        .value
+        .clone();
+    for x in [0.5, 0.99, 1.0, -1.0] {
+        let v = series(&relu_short, &he20, &s(x), 0).unwrap();
+        let exact = Float::with_val(200, &c20 * Float::with_val(200, s(x).pow_ref_u(20)));
+        let d = Float::with_val(200, &v.value - &exact).abs();
+        assert!(
+            d <= v.abs_error_bound,
+            "s = {x}: |Δ| = {d:.3e} > bound {:.3e}",
+            v.abs_error_bound
+        );
+    }
+}
+
+trait PowU {
+    fn pow_ref_u(&self, n: u32) -> Float;
+}
+impl PowU for Float {
+    fn pow_ref_u(&self, n: u32) -> Float {
+        use rug::ops::Pow;
+        Float::with_val(self.prec(), self.pow(n))
+    }
+}

@@ -365,18 +365,37 @@ fn product_series(
         .collect()
 }
 
-/// Parseval remainder E f² − Σ_{k≤K} c_k² (an upper bound), in f64.
-fn remainder(spec: &Spec, t: &coeffs::CoefficientTable) -> Result<f64, CliError> {
-    let (norm, nb) = coeffs::norm_squared(spec, 20).map_err(CliError::Failure)?;
+/// Parseval remainder E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k² (an upper bound, r ≤ 1), in f64,
+/// from the table of f and E[(f^{(r)})²] by quadrature (`deriv` is f^{(r)}).
+fn remainder(deriv: &Spec, t: &[(Float, Float)], r: usize) -> Result<f64, CliError> {
+    let (norm, nb) = coeffs::norm_squared(deriv, 20).map_err(CliError::Failure)?;
     let mut s = Float::with_val(128, &norm + &nb);
-    for c in &t.coefficients {
-        let mut lo = Float::with_val(128, c.value.abs_ref()) - &c.abs_error_bound;
+    for (k, (v, b)) in t.iter().enumerate() {
+        let w = if r == 0 { 1 } else { k as u32 };
+        let mut lo = Float::with_val(128, v.abs_ref()) - b;
         if lo < 0 {
             lo = Float::new(128);
         }
-        s -= lo.square();
+        s -= lo.square() * w;
     }
     Ok(s.to_f64().max(0.0) * (1.0 + 1e-12) + 1e-300)
+}
+
+fn pairs(t: &coeffs::CoefficientTable, k: usize) -> Vec<(Float, Float)> {
+    t.coefficients
+        .iter()
+        .take(k + 1)
+        .map(|c| (c.value.clone(), c.abs_error_bound.clone()))
+        .collect()
+}
+
+fn derivative(s: &Spec) -> Result<Spec, CliError> {
+    s.derivative().ok_or_else(|| {
+        usage(format!(
+            "{}: the derivative is not a function (a jump): no gradient",
+            s.source
+        ))
+    })
 }
 
 fn run_fast(
@@ -439,24 +458,73 @@ fn run_fast(
     };
     let ev = fast::evaluate(&problem, fast::Route::Auto).map_err(|e| usage(e.to_string()))?;
     let eb = fast::error_bound(&problem, ev.route).map_err(|e| usage(e.to_string()))?;
-    // Series truncation of the loss: |κ − κ_K| ≤ R_σ and |ψ − ψ_K| ≤ √(R_σ R_σ*) on [−1, 1]
-    // (Cauchy–Schwarz, proofs-notes/dual-kernels.md); zero for closed-form kernels.
-    let r_s = if matches!(kappa, fast::Kernel::ReluRelu) {
+    // Series truncation (Cauchy–Schwarz with Parseval remainders on [−1, 1],
+    // proofs-notes/dual-kernels.md), zero for closed-form kernels:
+    // |κ − κ_K| ≤ R_σ, |ψ − ψ_K| ≤ √(R_σ R_σ*), |κ' − κ'_K| ≤ R'_σ, |ψ' − ψ'_K| ≤ √(R'_σ R'_σ*),
+    // |κ_{zσ',τ} − its truncation| ≤ √(R_{zσ'} R_τ), with R' the remainders of Σ k c_k² = E f'².
+    let closed_kappa = matches!(kappa, fast::Kernel::ReluRelu);
+    let closed_psi = matches!(psi, fast::Kernel::ReluRelu);
+    let (ps, pt) = (pairs(&ts, k), pairs(&tt, k));
+    let both_closed = closed_kappa && closed_psi;
+    let r0s = if both_closed {
         0.0
     } else {
-        remainder(student, &ts)?
+        remainder(student, &ps, 0)?
     };
-    let r_t = if matches!(psi, fast::Kernel::ReluRelu) {
+    let r0t = if closed_psi {
         0.0
     } else {
-        remainder(teacher, &tt)?
+        remainder(teacher, &pt, 0)?
     };
+    let r1s = if both_closed {
+        0.0
+    } else {
+        remainder(&derivative(student)?, &ps, 1)?
+    };
+    let r1t = if closed_psi {
+        0.0
+    } else {
+        remainder(&derivative(teacher)?, &pt, 1)?
+    };
+    let zspec = Spec {
+        source: format!("z*d/dz[{}]", student.source),
+        expr: crate::activation::Expr::Mul(
+            Box::new(crate::activation::Expr::Z),
+            Box::new(derivative(student)?.expr),
+        ),
+    };
+    let pz: Vec<(Float, Float)> = zs
+        .iter()
+        .take(k + 1)
+        .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
+        .collect();
+    let rz = remainder(&zspec, &pz, 0)?;
+    let r0s_all = remainder(student, &ps, 0)?;
+    let t_kappa = if closed_kappa { 0.0 } else { r0s };
+    let t_psi = if closed_psi { 0.0 } else { (r0s * r0t).sqrt() };
+    let t_kappa1 = if closed_kappa { 0.0 } else { r1s };
+    let t_psi1 = if closed_psi { 0.0 } else { (r1s * r1t).sqrt() };
+    let r0t_all = remainder(teacher, &pt, 0)?;
+    let (t_kr, t_pr) = ((rz * r0s_all).sqrt(), (rz * r0t_all).sqrt());
     let sum_a: f64 = net.a.iter().map(|x| x.abs()).sum();
     let factor = match args.loss_scale {
         LossScale::Full => 1.0,
         LossScale::Half => 0.5,
     };
-    let trunc = factor * (sum_a * sum_a * r_s + 2.0 * sum_a * (r_s * r_t).sqrt());
+    let trunc = factor * (sum_a * sum_a * t_kappa + 2.0 * sum_a * t_psi);
+    // ‖Σ_j a_j δκ'_ij w_j − δψ'_i θ‖₂ ≤ Σ|a_j|·t_kappa1 + t_psi1 bounds every entry of that
+    // vector and of its projection; velocity: 2·that, tangent gradient: 2|a_i|·that.
+    let vtrunc = factor * 2.0 * (sum_a * t_kappa1 + t_psi1);
+    let rtrunc = factor * 2.0 * (sum_a * t_kr + t_pr);
+    let mut eb = eb;
+    for i in 0..n {
+        let ai = net.a[i].abs();
+        for l in 0..d {
+            eb.velocity[i * d + l] += vtrunc;
+            eb.tangent_gradient[i * d + l] += ai * vtrunc;
+        }
+        eb.radial_gradient[i] += ai * rtrunc;
+    }
     let doc = FastDoc {
         mode: "fast",
         route: format!("{:?}", ev.route),
@@ -471,7 +539,7 @@ fn run_fast(
         tangent_gradient: rows(&ev.tangent_gradient, d),
         radial_gradient: ev.radial_gradient.iter().map(|x| Finite(*x)).collect(),
         velocity: rows(&ev.velocity, d),
-        gradient_error_bounds: "f64 rounding (a-priori); the series truncation of the kernel derivatives is not included for non-polynomial activations",
+        gradient_error_bounds: "f64 rounding (a-priori) plus the kernels' series truncation (Parseval remainders of the oracle's tables)",
         tangent_gradient_error_bound: rows(&eb.tangent_gradient, d),
         radial_gradient_error_bound: eb.radial_gradient.iter().map(|x| Finite(*x)).collect(),
         velocity_error_bound: rows(&eb.velocity, d),
