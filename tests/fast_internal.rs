@@ -584,11 +584,9 @@ fn bad_input_is_named() {
     );
 }
 
-/// Memory, in the default suite: N = 100000, d = 64 (h_4) by the automatic (moment) route,
-/// peak resident memory of the whole test process under 1 GiB. The tiled route's working
-/// set does not grow with N² (fixed tiles); the ignored test below runs it too.
-#[test]
-fn memory_n100000_d64_auto_route_under_one_gib() {
+/// Evaluates h_4 at N = 100000, d = 64 by each route given and asserts that the peak resident
+/// memory of the whole test process stays under 1 GiB.
+fn memory_case(routes: &[Route]) {
     let (n, d) = (100_000, 64);
     let mut r = Rng(3);
     let w: Vec<f64> = (0..n).flat_map(|_| r.unit(d)).collect();
@@ -608,42 +606,10 @@ fn memory_n100000_d64_auto_route_under_one_gib() {
         constant: 1.0,
         loss_scale: LossScale::Full,
     };
-    let e = evaluate(&p, Route::Auto).unwrap();
-    assert!(e.loss.is_finite());
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap();
-    let kib: f64 = hwm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    assert!(kib < 1024.0 * 1024.0, "{hwm}");
-}
-
-/// Memory: N = 100000, d = 64 (h_4) evaluates with peak resident memory under 1 GiB, by both
-/// routes. Slow (about a minute on two cores, the tiled route's 2.6 TFlop):
-/// `cargo test --release --test fast_internal -- --ignored`.
-#[test]
-#[ignore]
-fn memory_n100000_d64_under_one_gib() {
-    let (n, d) = (100_000, 64);
-    let mut r = Rng(3);
-    let w: Vec<f64> = (0..n).flat_map(|_| r.unit(d)).collect();
-    let a = vec![1.0 / n as f64; n];
-    let theta = r.unit(d);
-    let h4 = Kernel::PowerSeries(vec![0.0, 0.0, 0.0, 0.0, 1.0]);
-    let p = Problem {
-        w: &w,
-        n,
-        d,
-        a: &a,
-        theta: &theta,
-        kappa: h4.clone(),
-        psi: h4,
-        kappa_radial: Kernel::PowerSeries(vec![0.0, 0.0, 0.0, 0.0, 4.0]),
-        psi_radial: Kernel::PowerSeries(vec![0.0, 0.0, 0.0, 0.0, 4.0]),
-        constant: 1.0,
-        loss_scale: LossScale::Full,
-    };
-    for route in [Route::Auto, Route::Tiled] {
+    for &route in routes {
         let t = std::time::Instant::now();
         let e = evaluate(&p, route).unwrap();
+        assert!(e.loss.is_finite());
         eprintln!(
             "{:?}: loss {} in {:.1} s",
             e.route,
@@ -656,6 +622,21 @@ fn memory_n100000_d64_under_one_gib() {
     let kib: f64 = hwm.split_whitespace().nth(1).unwrap().parse().unwrap();
     eprintln!("peak resident memory {:.0} MiB", kib / 1024.0);
     assert!(kib < 1024.0 * 1024.0, "{hwm}");
+}
+
+/// Memory, in the default suite: the automatic (moment) route. The tiled route's working set
+/// does not grow with N² (fixed tiles); the ignored test below runs it too.
+#[test]
+fn memory_n100000_d64_auto_route_under_one_gib() {
+    memory_case(&[Route::Auto]);
+}
+
+/// Memory by both routes. Slow (about a minute on two cores, the tiled route's 2.6 TFlop):
+/// `cargo test --release --test fast_internal -- --ignored`.
+#[test]
+#[ignore]
+fn memory_n100000_d64_under_one_gib() {
+    memory_case(&[Route::Auto, Route::Tiled]);
 }
 
 /// Not a test of speed: prints the standard bench cases when asked
