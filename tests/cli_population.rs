@@ -114,36 +114,27 @@ fn oracle_and_fast_agree_within_bounds() {
 
 #[test]
 fn same_seed_same_bytes_any_thread_count() {
-    let args = [
-        "population",
-        "--student",
-        "he4",
-        "--teacher",
-        "he4",
-        "--random",
-        "300,16",
-        "--seed",
-        "3",
-        "--fast",
-    ];
-    let one = run_env(&args, &[("RAYON_NUM_THREADS", "1")]);
-    let two = run_env(&args, &[("RAYON_NUM_THREADS", "2")]);
+    let args = |seed: &'static str| {
+        [
+            "population",
+            "--student",
+            "he4",
+            "--teacher",
+            "he4",
+            "--random",
+            "300,16",
+            "--seed",
+            seed,
+            "--fast",
+        ]
+    };
+    let one = run_env(&args("3"), &[("RAYON_NUM_THREADS", "1")]);
+    let two = run_env(&args("3"), &[("RAYON_NUM_THREADS", "2")]);
     assert!(one.status.success() && two.status.success());
     assert_eq!(one.stdout, two.stdout, "1 and 2 threads differ");
-    let again = run_env(&args, &[("RAYON_NUM_THREADS", "2")]);
+    let again = run_env(&args("3"), &[("RAYON_NUM_THREADS", "2")]);
     assert_eq!(two.stdout, again.stdout);
-    let other_seed = run(&[
-        "population",
-        "--student",
-        "he4",
-        "--teacher",
-        "he4",
-        "--random",
-        "300,16",
-        "--seed",
-        "4",
-        "--fast",
-    ]);
+    let other_seed = run(&args("4"));
     assert_ne!(two.stdout, other_seed.stdout);
 }
 

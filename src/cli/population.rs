@@ -466,16 +466,10 @@ fn run_fast(
     let closed_psi = matches!(psi, fast::Kernel::ReluRelu);
     let (ps, pt) = (pairs(&ts, k), pairs(&tt, k));
     let both_closed = closed_kappa && closed_psi;
-    let r0s = if both_closed {
-        0.0
-    } else {
-        remainder(student, &ps, 0)?
-    };
-    let r0t = if closed_psi {
-        0.0
-    } else {
-        remainder(teacher, &pt, 0)?
-    };
+    // R_σ and R_σ* are always needed: the radial kernels are power series even when κ and ψ
+    // are closed forms. Each is one quadrature of f², computed once.
+    let r0s = remainder(student, &ps, 0)?;
+    let r0t = remainder(teacher, &pt, 0)?;
     let r1s = if both_closed {
         0.0
     } else {
@@ -499,13 +493,11 @@ fn run_fast(
         .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
         .collect();
     let rz = remainder(&zspec, &pz, 0)?;
-    let r0s_all = remainder(student, &ps, 0)?;
     let t_kappa = if closed_kappa { 0.0 } else { r0s };
     let t_psi = if closed_psi { 0.0 } else { (r0s * r0t).sqrt() };
     let t_kappa1 = if closed_kappa { 0.0 } else { r1s };
     let t_psi1 = if closed_psi { 0.0 } else { (r1s * r1t).sqrt() };
-    let r0t_all = remainder(teacher, &pt, 0)?;
-    let (t_kr, t_pr) = ((rz * r0s_all).sqrt(), (rz * r0t_all).sqrt());
+    let (t_kr, t_pr) = ((rz * r0s).sqrt(), (rz * r0t).sqrt());
     let sum_a: f64 = net.a.iter().map(|x| x.abs()).sum();
     let factor = match args.loss_scale {
         LossScale::Full => 1.0,
