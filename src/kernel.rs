@@ -78,7 +78,7 @@ impl Side {
     /// Upper bound on R^{(r)} = E[(f^{(r)})²] − Σ_{k≤kmax} k^{(r)} c_k², or None. `kmax` is
     /// the degree the series is summed to, which may be below this side's table degree when
     /// the other side's table is shorter: the remainder must start where the sum stops.
-    fn remainder(&self, r: usize, prec: u32, kmax: usize) -> Option<Float> {
+    pub(crate) fn remainder(&self, r: usize, prec: u32, kmax: usize) -> Option<Float> {
         let (norm, nb) = self.norms[r].as_ref()?;
         let mut sum_low = Float::new(prec);
         for c in self.table.coefficients.iter().take(kmax + 1) {

@@ -15,5 +15,6 @@ pub mod coeffs;
 pub mod fast;
 pub mod hermite;
 pub mod kernel;
+pub mod meanfield;
 pub mod output;
 pub mod population;
