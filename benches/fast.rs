@@ -6,15 +6,18 @@
 //! - `gemm/N4096/d{256,1024}/threads{1,2}`: W Wᵀ alone on the same shape (2N²d flops), the
 //!   GEMM-only baseline;
 //! - `h4_N16384_d32/{auto,tiled}`: the automatic route (moment tensors) against the tiled route,
-//!   throughput counted as 4N²d for both.
+//!   throughput counted as 4N²d for both;
+//! - `h4_N16384_d32/step_euclidean`: one Euclidean training step (`fast::step`, automatic route:
+//!   loss, gradients and radial part, then the update), the unit of a training run; criterion
+//!   reports its time per step.
 //!
 //! Before the criterion groups it prints one line per case of `fast::bench_cases()`, the
 //! same-run ratios the issue asks for (velocity GFLOP/s over GEMM GFLOP/s, 2 threads over 1,
-//! auto over tiled). Set `MFORACLE_BENCH_QUICK=1` to print those lines only, or
+//! auto over tiled) and the seconds per Euclidean step. Set `MFORACLE_BENCH_QUICK=1` to print those lines only, or
 //! `MFORACLE_BENCH_NO_CASES=1` to skip them (e.g. `cargo bench --bench fast -- h4`).
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use mforacle::fast::{self, Kernel, LossScale, Problem, Route};
+use mforacle::fast::{self, Kernel, LossScale, Problem, Route, Update};
 use std::time::Duration;
 
 fn unit_rows(n: usize, d: usize, seed: u64) -> Vec<f64> {
@@ -99,6 +102,9 @@ fn print_cases() {
             tiled / auto
         );
     }
+    if let Some(step) = t("step") {
+        println!("h_4 N=16384 d=32: {step:.4} s per Euclidean step (auto route)");
+    }
 }
 
 fn velocity_and_gemm(c: &mut Criterion) {
@@ -148,6 +154,12 @@ fn h4_routes(c: &mut Criterion) {
     for (name, route) in [("auto", Route::Auto), ("tiled", Route::Tiled)] {
         g.bench_function(name, |b| b.iter(|| fast::evaluate(&p, route).unwrap()));
     }
+    g.finish();
+    let mut g = c.benchmark_group("h4_N16384_d32");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1));
+    g.bench_function("step_euclidean", |b| {
+        b.iter(|| fast::step(&p, 1e-3, Update::Euclidean, Route::Auto).unwrap())
+    });
     g.finish();
 }
 

@@ -12,9 +12,13 @@
 pub mod activation;
 pub mod cli;
 pub mod coeffs;
+pub mod dynamics;
 pub mod fast;
+pub mod golden;
 pub mod hermite;
+pub mod hessian;
 pub mod kernel;
 pub mod meanfield;
 pub mod output;
 pub mod population;
+pub mod sampling;

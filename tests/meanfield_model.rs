@@ -45,8 +45,14 @@ fn misspecified_polynomials() {
     let psi = m.psi.to_f64();
     let kappa = m.kappa.to_f64();
     for k in 0..psi.len() {
-        let wp = [(4, 0.6), (6, 0.3)].iter().find(|x| x.0 == k).map_or(0.0, |x| x.1);
-        let wk = [(4, 1.0), (6, 1.0)].iter().find(|x| x.0 == k).map_or(0.0, |x| x.1);
+        let wp = [(4, 0.6), (6, 0.3)]
+            .iter()
+            .find(|x| x.0 == k)
+            .map_or(0.0, |x| x.1);
+        let wk = [(4, 1.0), (6, 1.0)]
+            .iter()
+            .find(|x| x.0 == k)
+            .map_or(0.0, |x| x.1);
         assert!((psi[k] - wp).abs() < 1e-25, "psi[{k}]");
         assert!((kappa[k] - wk).abs() < 1e-25, "kappa[{k}]");
     }
@@ -64,7 +70,10 @@ fn tanh_series_brackets_parseval() {
     let gap = norm.to_f64() - sum;
     let tail = m.kappa.tail[0];
     assert!(tail > 0.0 && tail.is_finite());
-    assert!(gap >= -1e-15 && gap <= tail + 1e-15, "gap {gap} tail {tail}");
+    assert!(
+        gap >= -1e-15 && gap <= tail + 1e-15,
+        "gap {gap} tail {tail}"
+    );
 }
 
 #[test]

@@ -7,8 +7,12 @@
 
 mod bench;
 mod coeffs;
+mod concordance;
+mod golden;
 mod kernel;
+mod meanfield;
 mod population;
+mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -148,6 +152,29 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Writes golden files (inputs, oracle values, tolerances; JSON and .npy) of a suite for
+    /// checking other backends.
+    Golden {
+        /// The suite (hermite, kernel, population, step, ...).
+        #[arg(long)]
+        suite: String,
+        /// The directory to write (replaced if it is a golden directory).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks a backend's results (RESULTS_DIR/<case>/<quantity>.npy or results.json) against
+    /// a suite: exit 1 if a quantity is out of tolerance, 2 if the results are malformed.
+    Check {
+        #[arg(long)]
+        suite: String,
+        /// RESULTS_DIR, laid out like the golden directory.
+        results: PathBuf,
+        /// Compare with this golden directory instead of recomputing the suite.
+        #[arg(long)]
+        golden: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Times the fast path on the standard cases (N = 4096, d ∈ {256, 1024} on 1 and 2
     /// threads; h_4 at N = 16384, d = 32, automatic route against the tiled one), each with the
     /// GEMM throughput measured in the same run on the same shape.
@@ -155,6 +182,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Finite-width projected GD on the exact population loss, every neuron coupled to its
+    /// ideal mean-field particle (continuous and discrete), with the propagation-of-chaos
+    /// diagnostics of background §4 and §7.
+    Train(train::Args),
+    /// The exact reduced mean-field flow for a uniform start (background §4) in f64: loss, risk,
+    /// E|α|, escaped fraction, quantiles, tracked particles and escape times, with the
+    /// node-convergence difference measured on request.
+    Meanfield(meanfield::Args),
+    /// The self-concordance constants of background §5 (local Hessians R1, R2, ∫‖H‖, growth and
+    /// Grönwall factors) along the reduced flow for a list of d, with fits in d and an optional
+    /// certified bound on sup R2.
+    Concordance(concordance::Args),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -214,6 +253,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             out.as_deref(),
         ),
         Command::Bench { format } => bench::run(format),
+        Command::Train(args) => train::run(args),
+        Command::Meanfield(args) => meanfield::run(args),
+        Command::Concordance(args) => concordance::run(args),
+        Command::Golden { suite, out } => golden::run_golden(&suite, &out),
+        Command::Check {
+            suite,
+            results,
+            golden,
+            format,
+        } => golden::run_check(&suite, &results, golden.as_deref(), format),
         Command::Population {
             student,
             teacher,

@@ -14,8 +14,6 @@ use crate::fast;
 use crate::kernel;
 use crate::output::{finite, render_with_bound};
 use crate::population::{LossScale, Oracle, Teacher};
-use rand::RngCore;
-use rand::SeedableRng;
 use rug::Float;
 use serde::Serialize;
 use std::path::Path;
@@ -153,21 +151,6 @@ fn finish(w: Vec<Vec<f64>>, theta: Vec<f64>, a: Option<Vec<f64>>) -> Result<Netw
     Ok(Network { w, theta, a })
 }
 
-/// Standard normal pairs by Box–Muller from a ChaCha8 stream (53-bit uniforms in (0, 1]).
-fn gaussians(rng: &mut rand_chacha::ChaCha8Rng, count: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(count + 1);
-    while out.len() < count {
-        let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        let u2 = ((rng.next_u64() >> 11) as f64) / (1u64 << 53) as f64;
-        let r = libm::sqrt(-2.0 * libm::log(u1));
-        let t = 2.0 * std::f64::consts::PI * u2;
-        out.push(r * libm::cos(t));
-        out.push(r * libm::sin(t));
-    }
-    out.truncate(count);
-    out
-}
-
 fn random(spec: &str, seed: u64) -> Result<Network, CliError> {
     let parts: Vec<&str> = spec.split(',').collect();
     let parse = |s: &str, what: &str| {
@@ -191,13 +174,7 @@ fn random(spec: &str, seed: u64) -> Result<Network, CliError> {
             "--random: d = {d}, the dimension must be at least 2"
         )));
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut w = Vec::with_capacity(n);
-    for _ in 0..n {
-        let g = gaussians(&mut rng, d);
-        let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
-        w.push(g.iter().map(|x| x / norm).collect());
-    }
+    let w = crate::sampling::sphere_rows(seed, n, d);
     let mut theta = vec![0.0; d];
     theta[0] = 1.0;
     finish(w, theta, None)

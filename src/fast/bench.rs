@@ -3,25 +3,30 @@
 //!
 //! Each case times one evaluation (the velocity alone for N = 4096, everything — loss, both
 //! gradients, velocity — for the h_4 route comparison; 4N²d flops counted for every route, so a
-//! faster route shows a higher figure) and, in the same run and the same thread pool,
-//! the GEMM-only throughput of the same shape: W Wᵀ (N×d times d×N, 2N²d flops) with the `gemm`
-//! crate's own parallelism, in row panels of at most 2048 rows so that the output stays small.
-//! The reported time is the fastest of a few repetitions (a shared machine adds noise upwards).
+//! faster route shows a higher figure) or one Euclidean training step (`step:` cases), and, in
+//! the same run and the same thread pool, the GEMM-only throughput of the same shape: W Wᵀ (N×d
+//! times d×N, 2N²d flops) with the `gemm` crate's own parallelism, in row panels of at most 2048
+//! rows so that the output stays small. The reported time is the fastest of a few repetitions
+//! (a shared machine adds noise upwards); the evaluation and the GEMM baseline, on 1 and on 2
+//! threads, are measured in alternation (eval 1, GEMM 1, eval 2, GEMM 2, eval 1, …), so that a
+//! burst of load from elsewhere hits all sides of the ratios rather than one.
 
 use super::gemm::{gemm, Par, View};
-use super::{compute, Kernel, LossScale, Problem, Quantities, Route};
+use super::{compute_parts, step, Kernel, LossScale, Problem, Quantities, Route, Update};
 use std::time::Instant;
 
 /// One measured case; serialises to the fields `mforacle bench` prints.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BenchCase {
-    /// "tiled", "moment", or `auto:` followed by the route chosen.
+    /// "tiled", "moment", or `auto:` followed by the route chosen; prefixed by `step:` for a
+    /// Euclidean training step (evaluation and update) rather than an evaluation.
     pub route: String,
     pub n: usize,
     pub d: usize,
     /// Degree of the student kernel κ (4 for h_4).
     pub degree: usize,
     pub threads: usize,
+    /// Seconds per evaluation (per step for `step:` cases).
     #[serde(serialize_with = "crate::output::finite")]
     pub seconds_per_eval: f64,
     /// 4N²d / seconds_per_eval / 1e9.
@@ -32,26 +37,25 @@ pub struct BenchCase {
     pub gemm_gflops: f64,
 }
 
-/// The standard cases: h_4 velocity for N = 4096, d ∈ {256, 1024}, tiled, on 1 and 2 threads;
-/// h_4 full evaluation at N = 16384, d = 32, automatic route against the tiled route, on all
-/// threads.
+/// The standard cases: h_4 velocity for N = 4096, d ∈ {256, 1024}, tiled, on 1 and 2 threads
+/// (measured in alternation, best of 4 each); h_4 full evaluation at N = 16384, d = 32,
+/// automatic route against the tiled route, on all threads; and one Euclidean training step of
+/// h_4 at N = 16384, d = 32 by the automatic route, on all threads.
 pub fn bench_cases() -> Vec<BenchCase> {
     let all = std::thread::available_parallelism()
         .map(|x| x.get())
         .unwrap_or(1);
     let mut out = vec![];
     for d in [256, 1024] {
-        for threads in [1, 2] {
-            out.push(bench_one(
-                4096,
-                d,
-                4,
-                threads,
-                Route::Tiled,
-                Quantities::VelocityOnly,
-                2,
-            ));
-        }
+        out.extend(bench_threads(
+            4096,
+            d,
+            4,
+            &[1, 2],
+            Route::Tiled,
+            Quantities::VelocityOnly,
+            4,
+        ));
     }
     out.push(bench_one(
         16384,
@@ -71,6 +75,7 @@ pub fn bench_cases() -> Vec<BenchCase> {
         Quantities::All,
         2,
     ));
+    out.push(bench_step(16384, 32, 4, all, Route::Auto, 5));
     out
 }
 
@@ -96,8 +101,45 @@ pub(crate) fn random_sphere(n: usize, d: usize, seed: u64) -> Vec<f64> {
     w
 }
 
-/// Times `reps` evaluations of `q` for σ = σ* = h_`degree` (κ = ψ = s^degree) with a_i = 1/N on
-/// `threads` rayon threads (best of `reps`), and the GEMM baseline of the same shape.
+/// The problem of the speed cases: σ = σ* = h_`degree` (κ = ψ = s^degree, the radial kernels
+/// degree · s^degree), a_i = 1/N, random unit rows (seeds 1 and 2), loss scale full.
+fn problem<'a>(w: &'a [f64], a: &'a [f64], theta: &'a [f64], degree: usize) -> Problem<'a> {
+    let (n, d) = (a.len(), theta.len());
+    let mut mono = vec![0.0; degree + 1];
+    mono[degree] = 1.0;
+    let radial: Vec<f64> = mono.iter().map(|c| c * degree as f64).collect();
+    Problem {
+        w,
+        n,
+        d,
+        a,
+        theta,
+        kappa: Kernel::PowerSeries(mono.clone()),
+        psi: Kernel::PowerSeries(mono),
+        kappa_radial: Kernel::PowerSeries(radial.clone()),
+        psi_radial: Kernel::PowerSeries(radial),
+        constant: 1.0,
+        loss_scale: LossScale::Full,
+    }
+}
+
+fn route_name(route: Route, chosen: Route) -> String {
+    let name = |r: Route| {
+        if r == Route::Moment {
+            "moment"
+        } else {
+            "tiled"
+        }
+    };
+    match route {
+        Route::Auto => format!("auto:{}", name(chosen)),
+        r => name(r).to_string(),
+    }
+}
+
+/// Times `reps` evaluations of `q` (the velocity alone, as [`super::velocity`] computes it,
+/// for `VelocityOnly`) for σ = σ* = h_`degree` with a_i = 1/N on `threads` rayon threads (best
+/// of `reps`), and the GEMM baseline of the same shape.
 pub fn bench_one(
     n: usize,
     d: usize,
@@ -107,56 +149,123 @@ pub fn bench_one(
     q: Quantities,
     reps: usize,
 ) -> BenchCase {
+    bench_threads(n, d, degree, &[threads], route, q, reps).remove(0)
+}
+
+/// [`bench_one`] for each thread count of `threads`, the repetitions of the evaluations and of
+/// the GEMM baselines taken in alternation (so that a transient load affects all of them alike).
+pub fn bench_threads(
+    n: usize,
+    d: usize,
+    degree: usize,
+    threads: &[usize],
+    route: Route,
+    q: Quantities,
+    reps: usize,
+) -> Vec<BenchCase> {
     let w = random_sphere(n, d, 1);
     let theta = random_sphere(1, d, 2);
     let a = vec![1.0 / n as f64; n];
-    let mut mono = vec![0.0; degree + 1];
-    mono[degree] = 1.0;
-    let problem = Problem {
-        w: &w,
-        n,
-        d,
-        a: &a,
-        theta: &theta,
-        kappa: Kernel::PowerSeries(mono.clone()),
-        psi: Kernel::PowerSeries(mono.clone()),
-        kappa_radial: Kernel::PowerSeries(mono.iter().map(|c| c * degree as f64).collect()),
-        psi_radial: Kernel::PowerSeries(mono.iter().map(|c| c * degree as f64).collect()),
-        constant: 1.0,
-        loss_scale: LossScale::Full,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("thread pool");
-    let (seconds, gemm) = pool.install(|| {
-        let chosen = super::resolve(&problem, route, q).unwrap();
-        let seconds = best_of(reps, || {
-            std::hint::black_box(compute(&problem, chosen, q).unwrap());
-        });
-        (seconds, gemm_gflops(&w, n, d, threads, reps))
-    });
+    let problem = problem(&w, &a, &theta, degree);
     let chosen = super::resolve(&problem, route, q).unwrap();
-    let name = |r: Route| {
-        if r == Route::Moment {
-            "moment"
+    let tangent = q == Quantities::All;
+    let mut out_buf = vec![Vec::new(); threads.len()];
+    // Jobs 2k (evaluation) and 2k + 1 (GEMM baseline) on thread count k, all in alternation.
+    let counts: Vec<usize> = threads.iter().flat_map(|&t| [t, t]).collect();
+    let times = alternate_indexed(&counts, reps, |job, t| {
+        if job % 2 == 0 {
+            std::hint::black_box(compute_parts(&problem, chosen, q, tangent).unwrap());
         } else {
-            "tiled"
+            gemm_baseline(&w, n, d, t, &mut out_buf[job / 2]);
         }
+    });
+    let (seconds, gemm): (Vec<f64>, Vec<f64>) = times.chunks_exact(2).map(|x| (x[0], x[1])).unzip();
+    threads
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| BenchCase {
+            route: route_name(route, chosen),
+            n,
+            d,
+            degree,
+            threads: t,
+            seconds_per_eval: seconds[k],
+            gflops: 4.0 * (n * n * d) as f64 / seconds[k] / 1e9,
+            gemm_gflops: 2.0 * (n * n * d) as f64 / gemm[k] / 1e9,
+        })
+        .collect()
+}
+
+/// Times one Euclidean training step, [`step`] with η = 10⁻³ (evaluation of loss, gradients
+/// and radial part, then the update of all N neurons), for σ = σ* = h_`degree`, a_i = 1/N, on
+/// `threads` threads: best of `reps` after one untimed step; the GEMM baseline as in
+/// [`bench_one`].
+pub fn bench_step(
+    n: usize,
+    d: usize,
+    degree: usize,
+    threads: usize,
+    route: Route,
+    reps: usize,
+) -> BenchCase {
+    let w = random_sphere(n, d, 1);
+    let theta = random_sphere(1, d, 2);
+    let a = vec![1.0 / n as f64; n];
+    let problem = problem(&w, &a, &theta, degree);
+    let chosen = super::resolve(&problem, route, Quantities::All).unwrap();
+    let one = || {
+        std::hint::black_box(step(&problem, 1e-3, Update::Euclidean, route).unwrap());
     };
+    let seconds = alternate(&[threads], reps, one)[0];
+    let mut buf = Vec::new();
+    let gemm = alternate_indexed(&[threads], reps, |_, t| {
+        gemm_baseline(&w, n, d, t, &mut buf)
+    });
     BenchCase {
-        route: match route {
-            Route::Auto => format!("auto:{}", name(chosen)),
-            r => name(r).to_string(),
-        },
+        route: format!("step:{}", route_name(route, chosen)),
         n,
         d,
         degree,
         threads,
         seconds_per_eval: seconds,
         gflops: 4.0 * (n * n * d) as f64 / seconds / 1e9,
-        gemm_gflops: gemm,
+        gemm_gflops: 2.0 * (n * n * d) as f64 / gemm[0] / 1e9,
     }
+}
+
+/// Best of `reps` timings of `f` on a pool of each thread count, the pools taken in turn
+/// within every repetition.
+fn alternate(threads: &[usize], reps: usize, f: impl Fn() + Sync) -> Vec<f64> {
+    alternate_indexed(threads, reps, |_, _| f())
+}
+
+fn alternate_indexed(
+    threads: &[usize],
+    reps: usize,
+    mut f: impl FnMut(usize, usize) + Send,
+) -> Vec<f64> {
+    let pools: Vec<rayon::ThreadPool> = threads
+        .iter()
+        .map(|&t| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .expect("thread pool")
+        })
+        .collect();
+    // One untimed run each (first touch of buffers, thread start-up).
+    for (k, pool) in pools.iter().enumerate() {
+        pool.install(|| f(k, threads[k]));
+    }
+    let mut best = vec![f64::INFINITY; threads.len()];
+    for _ in 0..reps.max(1) {
+        for (k, pool) in pools.iter().enumerate() {
+            let t = Instant::now();
+            pool.install(|| f(k, threads[k]));
+            best[k] = best[k].min(t.elapsed().as_secs_f64());
+        }
+    }
+    best
 }
 
 fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {

@@ -146,7 +146,23 @@ impl Problem<'_> {
         dim("w", self.n * self.d, self.w.len())?;
         dim("a", self.n, self.a.len())?;
         dim("theta", self.d, self.theta.len())?;
-        if let Some(i) = self.w.iter().position(|x| !x.is_finite()) {
+        // In parallel blocks (the O(Nd) scan is otherwise a serial part of every evaluation),
+        // each tested branch-free first; the first bad entry in index order is reported.
+        const BLOCK: usize = 1 << 14;
+        let bad = self
+            .w
+            .par_chunks(BLOCK)
+            .enumerate()
+            .find_map_first(|(b, blk)| {
+                if blk.iter().fold(true, |ok, x| ok & x.is_finite()) {
+                    None
+                } else {
+                    blk.iter()
+                        .position(|x| !x.is_finite())
+                        .map(|i| b * BLOCK + i)
+                }
+            });
+        if let Some(i) = bad {
             return Err(FastError::NotFinite {
                 field: "w",
                 row: i / self.d,
@@ -283,11 +299,22 @@ pub fn evaluate(p: &Problem, route: Route) -> Result<Evaluation, FastError> {
 /// The velocity v_i = 2 P_i(ψ'(t_i)θ − S_i) of every neuron (N×d), the cheapest evaluation:
 /// only κ' is applied to the pairs.
 pub fn velocity(p: &Problem, route: Route) -> Result<Vec<f64>, FastError> {
-    Ok(compute(p, route, Quantities::VelocityOnly)?.velocity)
+    Ok(compute_parts(p, route, Quantities::VelocityOnly, false)?.velocity)
 }
 
 /// `evaluate` restricted to `q`; with `VelocityOnly` the loss is NaN and the radial part empty.
 pub(crate) fn compute(p: &Problem, route: Route, q: Quantities) -> Result<Evaluation, FastError> {
+    compute_parts(p, route, q, true)
+}
+
+/// [`compute`], with the tangent gradient left empty unless `tangent` (the velocity alone
+/// needs neither its N×d buffer nor its pass).
+pub(crate) fn compute_parts(
+    p: &Problem,
+    route: Route,
+    q: Quantities,
+    tangent: bool,
+) -> Result<Evaluation, FastError> {
     p.validate()?;
     let route = resolve(p, route, q)?;
     let f = Funcs::new(p);
@@ -295,57 +322,81 @@ pub(crate) fn compute(p: &Problem, route: Route, q: Quantities) -> Result<Evalua
         Route::Moment => moment::interaction(p, q),
         _ => tiled::interaction(p, &f, q),
     };
-    Ok(finish(p, &f, &inter, q, route))
+    Ok(finish(p, &f, inter, q, route, tangent))
 }
 
-/// The O(Nd) rest of the formulas: teacher terms, projection, scaling, and the loss sum.
-fn finish(p: &Problem, f: &Funcs, it: &Interaction, q: Quantities, route: Route) -> Evaluation {
+/// The O(Nd) rest of the formulas: teacher terms, projection, scaling, and the loss sum, in one
+/// parallel pass over the neurons. The velocity is written over S_i (the interaction's buffer),
+/// the tangent gradient (when asked for) into a new one.
+fn finish(
+    p: &Problem,
+    f: &Funcs,
+    it: Interaction,
+    q: Quantities,
+    route: Route,
+    tangent: bool,
+) -> Evaluation {
     let (n, d) = (p.n, p.d);
     let scale = p.loss_scale.factor();
     let all = q == Quantities::All;
-    let mut tangent = vec![0.0; n * d];
-    let mut vel = vec![0.0; n * d];
-    let mut radial = vec![0.0; if all { n } else { 0 }];
+    let Interaction {
+        s: mut vel,
+        lsum,
+        rsum,
+    } = it;
+    let mut grad = vec![0.0; if tangent { n * d } else { 0 }];
+    let mut radial = vec![0.0; n];
     let mut terms = vec![0.0; n];
-    tangent
+    // Row i: v ← S_i − ψ'(t) θ = u, then P_i u = u − ⟨w, u⟩ w, g = 2λ a_i P_i u, v = −2λ P_i u.
+    let row = |i: usize, v: &mut [f64], g: Option<&mut [f64]>, term: &mut f64, r: &mut f64| {
+        let w = &p.w[i * d..(i + 1) * d];
+        let t = dot_seq(w, p.theta);
+        let dpsi = f.psi_prime.eval(t);
+        for k in 0..d {
+            v[k] -= dpsi * p.theta[k];
+        }
+        let c = dot_seq(w, v);
+        let ga = 2.0 * scale * p.a[i];
+        match g {
+            Some(g) => {
+                for k in 0..d {
+                    let pu = v[k] - c * w[k];
+                    g[k] = ga * pu;
+                    v[k] = -(2.0 * scale) * pu;
+                }
+            }
+            None => {
+                for k in 0..d {
+                    v[k] = -(2.0 * scale) * (v[k] - c * w[k]);
+                }
+            }
+        }
+        if all {
+            *term = p.a[i] * (lsum[i] - 2.0 * f.psi.eval(t));
+            *r = 2.0 * scale * p.a[i] * (rsum[i] - f.psi_radial.eval(t));
+        }
+    };
+    let rows = vel
         .par_chunks_mut(d)
-        .zip(vel.par_chunks_mut(d))
         .zip(terms.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, ((g, v), term))| {
-            let w = &p.w[i * d..(i + 1) * d];
-            let t = dot_seq(w, p.theta);
-            let dpsi = f.psi_prime.eval(t);
-            // u = S_i − ψ'(t) θ, then P_i u = u − ⟨w, u⟩ w.
-            for k in 0..d {
-                v[k] = it.s[i * d + k] - dpsi * p.theta[k];
-            }
-            let c = dot_seq(w, v);
-            let ga = 2.0 * scale * p.a[i];
-            for k in 0..d {
-                let pu = v[k] - c * w[k];
-                g[k] = ga * pu;
-                v[k] = -(2.0 * scale) * pu;
-            }
-            if all {
-                *term = p.a[i] * (it.lsum[i] - 2.0 * f.psi.eval(t));
-            }
-        });
-    if all {
-        radial.par_iter_mut().enumerate().for_each(|(i, r)| {
-            let t = dot_seq(&p.w[i * d..(i + 1) * d], p.theta);
-            *r = 2.0 * scale * p.a[i] * (it.rsum[i] - f.psi_radial.eval(t));
-        });
+        .zip(radial.par_iter_mut())
+        .enumerate();
+    if tangent {
+        rows.zip(grad.par_chunks_mut(d))
+            .for_each(|((i, ((v, term), r)), g)| row(i, v, Some(g), term, r));
+    } else {
+        rows.for_each(|(i, ((v, term), r))| row(i, v, None, term, r));
     }
     let loss = if all {
         scale * (terms.iter().sum::<f64>() + p.constant)
     } else {
+        radial = Vec::new();
         f64::NAN
     };
     Evaluation {
         route,
         loss,
-        tangent_gradient: tangent,
+        tangent_gradient: grad,
         radial_gradient: radial,
         velocity: vel,
     }
@@ -364,6 +415,17 @@ pub fn step(p: &Problem, eta: f64, update: Update, route: Route) -> Result<Vec<f
         Quantities::VelocityOnly
     };
     let ev = compute(p, route, q)?;
+    Ok(apply_update(p, &ev, eta, update))
+}
+
+/// The update of [`step`] from an evaluation already made (with [`evaluate`] for
+/// `Update::Euclidean`, which needs the radial part): one training step that also reports the
+/// loss at the current weights costs one evaluation.
+pub fn apply_update(p: &Problem, ev: &Evaluation, eta: f64, update: Update) -> Vec<f64> {
+    assert!(
+        update != Update::Euclidean || ev.radial_gradient.len() == p.n,
+        "the Euclidean update needs an evaluation with the radial part (fast::evaluate)"
+    );
     let lr = eta * p.n as f64;
     let d = p.d;
     let mut out = vec![0.0; p.n * d];
@@ -398,5 +460,5 @@ pub fn step(p: &Problem, eta: f64, update: Update, route: Route) -> Result<Vec<f
         let norm = dot_seq(x, x).sqrt();
         x.iter_mut().for_each(|xk| *xk /= norm);
     });
-    Ok(out)
+    out
 }

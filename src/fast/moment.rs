@@ -10,19 +10,23 @@
 //! Multisets are ordered colexicographically: those with largest element ≤ λ come first, and
 //! the block of those with largest element λ is {ρ + λ : ρ of size r − 1, max ρ ≤ λ}, an initial
 //! segment of the previous size (D_r = C(d + r − 1, r) multisets of size r). The D_q unique
-//! coefficients are stored by blocks B_σ[λ − σ][x] = c_{ρ'_x + σ + λ} (λ ≥ σ, ρ'_x the x-th
-//! multiset of size m − 1), see [`Plan`]. Per neuron, with ν = ρ + max ν,
-//! ∂_k P = Σ_{ρ: max ρ ≤ k} c_{ρ+k} w^ρ + ∂_k[Σ_ρ z_ρ w^ρ], z_ρ = Σ_{λ ≥ max ρ} c_{ρ+λ} w_λ held
-//! fixed, and the same split applies again to the degree-m polynomial Σ_ρ z_ρ w^ρ, down to
-//! degree 0 (reverse-mode differentiation along the colex tree).
-//! - build: B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, one task per block σ, the neurons in
-//!   fixed chunks of 256 and four per vector; D_q FMAs per neuron.
-//! - evaluate, eight neurons per tile (two vectors, lane-major): for each σ,
-//!   Y_λ += w_σ (B_σ u)_{λ−σ} and z = B_σᵀ w[σ..d] (u the monomials of size m − 1), then the
-//!   lower levels; 2 D_q + 2 Σ_{r<q} D_r FMAs per neuron. B_σ is walked in blocks of three rows
-//!   (six Y accumulators and six w vectors held in registers), one column at a time: each
-//!   coefficient is broadcast once and feeds four vector FMAs (two for Y, two for z), so the
-//!   tensor is streamed once per eight neurons.
+//! coefficients are grouped in blocks B_σ[λ − σ][x] = c_{ρ'_x + σ + λ} (λ ≥ σ, ρ'_x the x-th
+//! multiset of size m − 1, max ρ'_x ≤ σ), see [`Plan`]. With u = (w^{ρ'_x})_x,
+//! P(w) = Σ_σ Σ_r w_σ w_{σ+r} (B_σ u)_r, so (reverse-mode differentiation along the colex tree)
+//! ∂_k P = Y_k + G_k + ∂_k[Σ_x next_x u_x]_{next fixed} with
+//! Y_λ = Σ_{σ ≤ λ} w_σ (B_σ u)_{λ−σ}, G_σ = Σ_r w_{σ+r} (B_σ u)_r and
+//! next_x = Σ_{σ ≥ max ρ'_x} Σ_r B_σ[r][x] w_σ w_{σ+r}; the last bracket is a degree-(m − 1)
+//! polynomial in u's variables, split again level by level down to degree 0; P = Σ_λ w_λ Y_λ.
+//! - build: B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, the neurons in [`PARTS`] fixed parts
+//!   and, within a part, in chunks of [`CHUNK`] taken in order; a 4 × 12 block of outputs is
+//!   held in registers while the chunk streams past (outer products: one broadcast pair product
+//!   and three vectors of monomials per neuron); D_q FMAs per neuron.
+//! - evaluate, eight neurons per tile (two vectors, lane-major), one block σ at a time:
+//!   ydot = B_σ u in blocks of up to six rows (twelve accumulators; B_σ is stored in the
+//!   panel layout of `build`, so that a column's coefficients are adjacent), then Y and G from
+//!   ydot, then next += B_σᵀ φ (φ_r = w_σ w_{σ+r}) in blocks of up to six columns, reading B_σ
+//!   a second time while it is in cache; 2 D_q + 2 Σ_{r<m} D_r + D_2 FMAs per neuron. Every
+//!   coefficient broadcast serves eight neurons.
 //!
 //! Accuracy contract (proofs-notes/fast-path.md §4): only products and sums of the inputs and of
 //! exact integer multinomials, so each computed entry of ∇P_m(w_i) is within γ_h of the sum of
@@ -41,15 +45,19 @@ const MAX_ENTRIES: u128 = 1 << 24;
 /// number of threads).
 const TASK: usize = 64;
 /// Neurons per chunk of the build (the reduction dimension held in cache).
-const CHUNK: usize = 256;
+const CHUNK: usize = 128;
 /// Fixed number of neuron parts (rayon tasks, partial tensors) of the build.
-const PARTS: usize = 8;
-/// Neurons per SIMD vector in the build kernel (lane-major layout: entry x holds L neurons).
+const PARTS: usize = 16;
+/// f64 lanes per SIMD vector.
 const L: usize = 4;
 type Lanes = [f64; L];
-/// Neurons per tile of the evaluation kernel: two SIMD vectors, so that every coefficient
-/// loaded (broadcast) from the tensor serves eight neurons.
-const LE: usize = 2 * L;
+/// Columns of one build tile (three vectors): the output block B_σ[r0..r0+4][x0..x0+12] is
+/// held in twelve registers while the chunk's neurons stream past.
+const XB: usize = 12;
+/// Vectors per evaluation tile: every coefficient loaded (broadcast) from the tensor serves
+/// LE = L·KV neurons.
+const KV: usize = 2;
+const LE: usize = L * KV;
 type ELanes = [f64; LE];
 
 /// Number of multisets of size r over an alphabet of `a` letters, C(a + r − 1, r).
@@ -167,8 +175,8 @@ fn powers(p: &Problem, q: Quantities) -> Option<(Vec<(usize, f64, f64)>, f64, f6
     Some((out, pk[0], rk[0]))
 }
 
-/// Flop model of the route (build 2, Y and z 2 + 2, lower levels 4 per entry), None when
-/// the route is not available.
+/// Flop model of the route (per tensor entry: build 2, Y and next 2 + 2; lower levels 4 per
+/// entry of sizes 1..m − 1), None when the route is not available.
 pub(crate) fn flops(p: &Problem, q: Quantities) -> Option<f64> {
     let (pw, _, _) = powers(p, q)?;
     let d = p.d;
@@ -176,16 +184,18 @@ pub(crate) fn flops(p: &Problem, q: Quantities) -> Option<f64> {
         .iter()
         .map(|&(m, _, _)| {
             let tensor = msets(d, m + 1) as f64;
-            let levels: f64 = (1..=m).map(|r| msets(d, r) as f64).sum();
+            let levels: f64 = (1..m).map(|r| msets(d, r) as f64).sum();
             6.0 * tensor + 4.0 * levels + 4.0 * d as f64
         })
         .sum();
     Some(p.n as f64 * per_neuron)
 }
 
-/// Rounding depth of one entry of ∇P_m or P_m (proofs-notes/fast-path.md §4): N sums over
-/// neurons, m + 2 products forming a_j w_j^ν, one multinomial, m products of w_i^ρ, and the
-/// sums of the evaluation, at most D_r + 2d per level r.
+/// Rounding depth of one entry of ∇P_m or P_m (proofs-notes/fast-path.md §4): at most
+/// N + m + 1 roundings in the build (m products forming a_j w_j^ν, N − 1 sums, one
+/// multinomial), and along any path of the evaluation at most m products of w_i^ρ plus the sums
+/// of the levels it passes (the top level's next over at most D_2 pairs, level r over at most
+/// D_r + 2d terms); N + 2m + 8 + Σ_{r ≤ m} (D_r + 2d) + (m + 1) d bounds both with room.
 pub(crate) fn depth(n: usize, d: usize, m: usize) -> f64 {
     let levels: f64 = (0..=m).map(|r| msets(d, r) as f64 + 2.0 * d as f64).sum();
     n as f64 + 2.0 * m as f64 + 8.0 + levels + (m as f64 + 1.0) * d as f64
@@ -219,29 +229,33 @@ pub(crate) fn interaction(p: &Problem, q: Quantities) -> Interaction {
             .zip(lsum.par_chunks_mut(TASK))
             .zip(rsum.par_chunks_mut(TASK))
             .enumerate()
-            .for_each(|(b, ((s_blk, l_blk), r_blk))| {
-                let rows = l_blk.len();
-                let mut grad = vec![0.0; rows * d];
-                let mut val = vec![0.0; rows];
-                let mut scratch = Scratch::new(plan.as_ref(), d);
-                for t0 in (0..rows).step_by(LE) {
-                    let nl = LE.min(rows - t0);
-                    let i0 = b * TASK + t0;
-                    let w = &p.w[i0 * d..(i0 + nl) * d];
-                    let (g, v) = (&mut grad[t0 * d..(t0 + nl) * d], &mut val[t0..t0 + nl]);
-                    match &plan {
-                        Some(plan) => eval_tile(plan, &c, w, &mut scratch, g, v),
-                        None => eval_first(&c, w, g, v),
+            .for_each_init(
+                // Work space per worker, every entry rewritten before it is read.
+                || {
+                    let scratch = Scratch::new(plan.as_ref(), d);
+                    (scratch, vec![0.0; TASK * d], vec![0.0; TASK])
+                },
+                |(scratch, grad, val), (b, ((s_blk, l_blk), r_blk))| {
+                    let rows = l_blk.len();
+                    for t0 in (0..rows).step_by(LE) {
+                        let nl = LE.min(rows - t0);
+                        let i0 = b * TASK + t0;
+                        let w = &p.w[i0 * d..(i0 + nl) * d];
+                        let (g, v) = (&mut grad[t0 * d..(t0 + nl) * d], &mut val[t0..t0 + nl]);
+                        match &plan {
+                            Some(plan) => eval_tile(plan, &c, w, scratch, g, v),
+                            None => eval_first(&c, w, g, v),
+                        }
                     }
-                }
-                for (x, g) in s_blk.iter_mut().zip(&grad) {
-                    *x += pc * g;
-                }
-                for i in 0..rows {
-                    l_blk[i] += pc * val[i];
-                    r_blk[i] += rc * val[i];
-                }
-            });
+                    for (x, g) in s_blk.iter_mut().zip(grad.iter()) {
+                        *x += pc * g;
+                    }
+                    for i in 0..rows {
+                        l_blk[i] += pc * val[i];
+                        r_blk[i] += rc * val[i];
+                    }
+                },
+            );
     }
     Interaction { s, lsum, rsum }
 }
@@ -273,15 +287,19 @@ fn eval_first(c: &[f64], w: &[f64], grad: &mut [f64], val: &mut [f64]) {
 /// The coefficients c_ν = mult(ν) Σ_j a_j w_j^ν in the blocked layout of [`Plan::boff`].
 /// The neurons are split into [`PARTS`] fixed contiguous parts (whole chunks), one rayon task
 /// each with its own partial tensor; within a part, neurons are taken in chunks of [`CHUNK`] (in
-/// order) and each block σ accumulates B_σ[r][x] += Σ_j (a_j w_jσ w_j,σ+r) w_j^{ρ'_x}, four
-/// neurons per vector. The partial tensors are then added in part order. One fork–join in
-/// all (no barrier per chunk), and the partition does not depend on the number of threads.
+/// order) and every entry accumulates B_σ[r][x] += (a_j w_jσ w_j,σ+r) w_j^{ρ'_x} over the
+/// chunk's neurons in order ([`build_chunk`]). The partial tensors are then added in part
+/// order. One fork–join in all (no barrier per chunk), and the partition does not depend on the
+/// number of threads.
 fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
     let (n, d, m) = (p.n, p.d, plan.m);
     let part = n.div_ceil(PARTS).next_multiple_of(CHUNK);
     let mut partials: Vec<Vec<f64>> = (0..n.div_ceil(part))
         .into_par_iter()
-        .map(|pi| build_part(p, plan, pi * part..n.min((pi + 1) * part)))
+        .map_init(
+            || BuildScratch::new(plan),
+            |sc, pi| build_part(p, plan, pi * part..n.min((pi + 1) * part), sc),
+        )
         .collect();
     let mut c = std::mem::take(&mut partials[0]);
     if partials.len() > 1 {
@@ -293,67 +311,97 @@ fn build(p: &Problem, plan: &Plan) -> Vec<f64> {
             }
         });
     }
+    // Multinomials, and the evaluation's layout (see `to_panels`).
     let q = m as u128 + 1;
     let mults = plan.row_multinomials();
+    let mut out = vec![0.0; plan.boff[d]];
     for sigma in 0..d {
-        let len = plan.len[m][sigma];
+        let (rows, len, base) = (d - sigma, plan.len[m][sigma], plan.boff[sigma]);
         let st = plan.start[m][sigma];
-        for r in 0..d - sigma {
+        let mut r0 = 0;
+        while r0 < rows {
+            let rb = block(rows - r0, RY);
             for x in 0..len {
                 let (mult, _, nlast) = mults[st + x];
-                let nl = if r == 0 { nlast + 1 } else { 1 };
-                c[plan.boff[sigma] + r * len + x] *= (mult * q / nl) as f64;
+                for k in 0..rb {
+                    let r = r0 + k;
+                    let nl = if r == 0 { nlast + 1 } else { 1 };
+                    let from = base + r * len + x;
+                    out[base + r0 * len + x * rb + k] = c[from] * (mult * q / nl) as f64;
+                }
             }
+            r0 += rb;
         }
     }
-    c
+    out
 }
 
+// The evaluation's layout of B_σ ("panels"): its rows cut into blocks by [`block`] (at most
+// [`RY`] rows), a block of R rows from row r0 stored column by column, entry (r, x) at
+// boff[σ] + r0·len + x·R + (r − r0), so that the R coefficients of one column are adjacent.
+
+/// Work space of [`build_part`], reused across the parts a worker takes (fully rewritten for
+/// every chunk before it is read).
+struct BuildScratch {
+    up: Vec<f64>,
+    af: Vec<f64>,
+    wpad: Vec<f64>,
+    mono: Vec<[f64; 1]>,
+    wj: Vec<[f64; 1]>,
+}
+
+impl BuildScratch {
+    fn new(plan: &Plan) -> BuildScratch {
+        let (d, m) = (plan.d, plan.m);
+        BuildScratch {
+            up: vec![0.0; plan.dims[m - 1].div_ceil(XB) * UP_PANEL],
+            af: vec![0.0; CHUNK * d],
+            wpad: vec![0.0; CHUNK * (d + L)],
+            mono: vec![[0.0; 1]; plan.off[m]],
+            wj: vec![[0.0; 1]; d],
+        }
+    }
+}
+
+/// Doubles per packed panel of monomials in the build: CHUNK rows of XB numbers plus one cache
+/// line, so that a neuron's entries in successive panels are not a multiple of 4 KiB apart
+/// (which would map them all to one set of the L1 cache).
+const UP_PANEL: usize = CHUNK * XB + 8;
+
 /// Σ_{j ∈ range} of the build's terms (without multinomials) in the blocked layout.
-fn build_part(p: &Problem, plan: &Plan, range: std::ops::Range<usize>) -> Vec<f64> {
+///
+/// Per chunk: `up`, the monomials u_j = (w_j^{ρ'_x})_x of size m − 1 packed in panels of [`XB`]
+/// columns, up[(x/XB)·UP_PANEL + j·XB + x mod XB] (fixed strides, whatever the chunk's
+/// length), and `wpad`, the chunk's rows of W followed by four zeros each (a_j and w_jσ are
+/// combined per block in [`build_chunk`]).
+fn build_part(
+    p: &Problem,
+    plan: &Plan,
+    range: std::ops::Range<usize>,
+    sc: &mut BuildScratch,
+) -> Vec<f64> {
     let (d, m) = (p.d, plan.m);
     let low = plan.dims[m - 1];
     let mut c = vec![0.0; plan.boff[d]];
-    // Lane-major across the chunk: mt[x][j] = w_j^{ρ'_x} (size m − 1), wt[λ][j] = w_jλ,
-    // aw[j] = a_j; zero-padded to a multiple of L neurons.
-    let mut mt = vec![0.0; low * CHUNK];
-    let mut wt = vec![0.0; d * CHUNK];
-    let mut aw = vec![0.0; CHUNK];
-    let mut v = vec![0.0; d * CHUNK];
-    let mut mono = vec![[0.0; L]; plan.off[m]];
     for j0 in range.clone().step_by(CHUNK) {
         let kk = CHUNK.min(range.end - j0);
-        let kp = kk.next_multiple_of(L);
-        mt.fill(0.0);
-        wt.fill(0.0);
-        aw.fill(0.0);
         for jj in 0..kk {
-            for l in 0..d {
-                wt[l * kp + jj] = p.w[(j0 + jj) * d + l];
+            let w = &p.w[(j0 + jj) * d..][..d];
+            for (o, x) in sc.wj.iter_mut().zip(w) {
+                *o = [*x];
             }
-            aw[jj] = p.a[j0 + jj];
-        }
-        for jj in (0..kp).step_by(L) {
-            let lane_w: Vec<Lanes> = (0..d)
-                .map(|l| wt[l * kp + jj..l * kp + jj + L].try_into().unwrap())
-                .collect();
-            monomials(plan, &lane_w, &mut mono);
-            for x in 0..low {
-                mt[x * kp + jj..x * kp + jj + L].copy_from_slice(&mono[plan.off[m - 1] + x]);
-            }
-        }
-        let (mt, wt, aw) = (&mt[..low * kp], &wt[..d * kp], &aw[..kp]);
-        for sigma in 0..d {
-            let rows = d - sigma;
-            // v[r][j] = a_j w_jσ w_j,σ+r.
-            for r in 0..rows {
-                for j in 0..kp {
-                    v[r * kp + j] = aw[j] * wt[sigma * kp + j] * wt[(sigma + r) * kp + j];
+            monomials(plan, &sc.wj, &mut sc.mono);
+            let u = &sc.mono[plan.off[m - 1]..][..low];
+            for (xb, panel) in u.chunks(XB).enumerate() {
+                let at = xb * UP_PANEL + jj * XB;
+                for (o, x) in sc.up[at..at + panel.len()].iter_mut().zip(panel) {
+                    *o = x[0];
                 }
             }
-            let out = &mut c[plan.boff[sigma]..plan.boff[sigma + 1]];
-            build_block(&v[..rows * kp], mt, kp, rows, plan.len[m][sigma], out);
+            sc.wpad[jj * (d + L)..][..d].copy_from_slice(w);
         }
+        let a = &p.a[j0..j0 + kk];
+        build_chunk(plan, &sc.up, &sc.wpad, a, &mut sc.af, &mut c);
     }
     c
 }
@@ -375,109 +423,143 @@ fn monomials<const W: usize>(plan: &Plan, w: &[[f64; W]], out: &mut [[f64; W]]) 
 }
 
 crate::fast::simd::dispatch! {
-    /// out[r·len + x] += Σ_j v[r][j] mt[x][j] (j < kp, kp a multiple of L).
-    fn build_block(v: &[f64], mt: &[f64], kp: usize, rows: usize, len: usize, out: &mut [f64]) => build_block_generic
+    /// B_σ[r][x] += Σ_{j < kk} (a_j w_jσ w_j,σ+r) up[j][x] for every block σ (operands as packed
+    /// by [`build_part`], kk = a.len(); `af` is work space).
+    fn build_chunk(plan: &Plan, up: &[f64], wpad: &[f64], a: &[f64], af: &mut [f64], c: &mut [f64]) => build_chunk_generic
 }
 
 #[inline(always)]
-fn build_block_generic<const FMA: bool>(
-    v: &[f64],
-    mt: &[f64],
-    kp: usize,
-    rows: usize,
-    len: usize,
-    out: &mut [f64],
+fn build_chunk_generic<const FMA: bool>(
+    plan: &Plan,
+    up: &[f64],
+    wpad: &[f64],
+    a: &[f64],
+    af: &mut [f64],
+    c: &mut [f64],
 ) {
-    let mut x0 = 0;
-    while x0 < len {
-        let xs = 3.min(len - x0);
-        let mut r0 = 0;
-        while r0 < rows {
-            let rs = 3.min(rows - r0);
-            match (rs, xs) {
-                (3, 4) => build_cell::<FMA, 3, 4>(v, mt, kp, r0, x0, len, out),
-                (3, 3) => build_cell::<FMA, 3, 3>(v, mt, kp, r0, x0, len, out),
-                (3, 2) => build_cell::<FMA, 3, 2>(v, mt, kp, r0, x0, len, out),
-                (3, 1) => build_cell::<FMA, 3, 1>(v, mt, kp, r0, x0, len, out),
-                (2, 4) => build_cell::<FMA, 2, 4>(v, mt, kp, r0, x0, len, out),
-                (2, 3) => build_cell::<FMA, 2, 3>(v, mt, kp, r0, x0, len, out),
-                (2, 2) => build_cell::<FMA, 2, 2>(v, mt, kp, r0, x0, len, out),
-                (2, 1) => build_cell::<FMA, 2, 1>(v, mt, kp, r0, x0, len, out),
-                (1, 4) => build_cell::<FMA, 1, 4>(v, mt, kp, r0, x0, len, out),
-                (1, 3) => build_cell::<FMA, 1, 3>(v, mt, kp, r0, x0, len, out),
-                (1, 2) => build_cell::<FMA, 1, 2>(v, mt, kp, r0, x0, len, out),
-                _ => build_cell::<FMA, 1, 1>(v, mt, kp, r0, x0, len, out),
+    let (d, m, kk) = (plan.d, plan.m, a.len());
+    for sigma in 0..d {
+        let (rows, len) = (d - sigma, plan.len[m][sigma]);
+        // The pair products af[j][r] = a_j w_jσ w_j,σ+r (kk × rows, row-major).
+        let af = &mut af[..kk * rows];
+        for ((o, wj), aj) in af
+            .chunks_exact_mut(rows)
+            .zip(wpad.chunks_exact(d + L))
+            .zip(a)
+        {
+            let s = aj * wj[sigma];
+            for (ok, wl) in o.iter_mut().zip(&wj[sigma..d]) {
+                *ok = s * wl;
             }
-            r0 += rs;
         }
-        x0 += xs;
+        let af = &*af;
+        let out = &mut c[plan.boff[sigma]..plan.boff[sigma + 1]];
+        for x0 in (0..len).step_by(XB) {
+            let u = &up[(x0 / XB) * UP_PANEL..][..kk * XB];
+            let cols = XB.min(len - x0);
+            let mut r0 = 0;
+            while r0 < rows {
+                let r = 4.min(rows - r0);
+                let t = Tile {
+                    r0,
+                    rows,
+                    x0,
+                    cols,
+                    len,
+                };
+                match r {
+                    4 => build_tile::<FMA, 4>(af, u, t, out),
+                    3 => build_tile::<FMA, 3>(af, u, t, out),
+                    2 => build_tile::<FMA, 2>(af, u, t, out),
+                    _ => build_tile::<FMA, 1>(af, u, t, out),
+                }
+                r0 += r;
+            }
+        }
     }
 }
 
-/// One R × X block of outputs, the neuron sum split over L lanes (added in a fixed order).
-#[inline(always)]
-fn build_cell<const FMA: bool, const R: usize, const X: usize>(
-    v: &[f64],
-    mt: &[f64],
-    kp: usize,
+/// Position of one build tile: rows r0.. of a block with `rows` rows, columns x0..x0 + cols
+/// (cols ≤ XB) of a block with `len` columns.
+#[derive(Clone, Copy)]
+struct Tile {
     r0: usize,
+    rows: usize,
     x0: usize,
+    cols: usize,
     len: usize,
-    out: &mut [f64],
-) {
-    let vr: [&[f64]; R] = std::array::from_fn(|r| &v[(r0 + r) * kp..(r0 + r + 1) * kp]);
-    let ur: [&[f64]; X] = std::array::from_fn(|k| &mt[(x0 + k) * kp..(x0 + k + 1) * kp]);
-    let mut acc = [[V4::splat::<FMA>(0.0); X]; R];
-    for j in (0..kp).step_by(L) {
-        let vv: [V4; R] = std::array::from_fn(|r| V4::load::<FMA>(&vr[r][j..]));
-        let uu: [V4; X] = std::array::from_fn(|k| V4::load::<FMA>(&ur[k][j..]));
+}
+
+/// One R × XB output tile in registers: out[r][x] += Σ_j af[j][r] u[j][x], the neurons j in
+/// order (a running sum per entry); padding columns (x ≥ cols) are computed and discarded.
+#[inline(always)]
+fn build_tile<const FMA: bool, const R: usize>(af: &[f64], u: &[f64], t: Tile, out: &mut [f64]) {
+    const XV: usize = XB / L;
+    let mut acc = [[V4::splat::<FMA>(0.0); XV]; R];
+    for r in 0..R {
+        let row = &out[(t.r0 + r) * t.len + t.x0..][..t.cols];
+        for v in 0..XV {
+            let mut x = [0.0; L];
+            for (k, xk) in x.iter_mut().enumerate() {
+                if v * L + k < t.cols {
+                    *xk = row[v * L + k];
+                }
+            }
+            acc[r][v] = V4::load::<FMA>(&x);
+        }
+    }
+    for (uj, aj) in u.chunks_exact(XB).zip(af.chunks_exact(t.rows)) {
+        let ar: &[f64; R] = aj[t.r0..t.r0 + R].try_into().unwrap();
+        let uu: [V4; XV] = std::array::from_fn(|v| V4::load::<FMA>(&uj[v * L..]));
         for r in 0..R {
-            for k in 0..X {
-                acc[r][k] = vv[r].mul_add::<FMA>(uu[k], acc[r][k]);
+            let s = V4::splat::<FMA>(ar[r]);
+            for v in 0..XV {
+                acc[r][v] = s.mul_add::<FMA>(uu[v], acc[r][v]);
             }
         }
     }
     for r in 0..R {
-        for k in 0..X {
-            let a = acc[r][k].to_array();
-            out[(r0 + r) * len + x0 + k] += (a[0] + a[1]) + (a[2] + a[3]);
+        let row = &mut out[(t.r0 + r) * t.len + t.x0..][..t.cols];
+        for v in 0..XV {
+            let x = acc[r][v].to_array();
+            for k in 0..L {
+                if v * L + k < t.cols {
+                    row[v * L + k] = x[k];
+                }
+            }
         }
     }
 }
 
-/// Eight neurons: two AVX vectors (lane-major tiles of the evaluation).
+/// LE neurons: KV AVX vectors (lane-major tiles of the evaluation).
 #[derive(Clone, Copy)]
-struct V8([V4; 2]);
+struct VT([V4; KV]);
 
-impl V8 {
+impl VT {
     #[inline(always)]
-    fn load<const F: bool>(x: &ELanes) -> V8 {
-        V8([V4::load::<F>(&x[..L]), V4::load::<F>(&x[L..])])
+    fn load<const F: bool>(x: &ELanes) -> VT {
+        VT(std::array::from_fn(|k| V4::load::<F>(&x[k * L..])))
     }
     #[inline(always)]
-    fn zero<const F: bool>() -> V8 {
-        V8([V4::splat::<F>(0.0); 2])
+    fn zero<const F: bool>() -> VT {
+        VT([V4::splat::<F>(0.0); KV])
     }
     /// self · b + c, lane-wise.
     #[inline(always)]
-    fn mul_add<const F: bool>(self, b: V8, c: V8) -> V8 {
-        V8([
-            self.0[0].mul_add::<F>(b.0[0], c.0[0]),
-            self.0[1].mul_add::<F>(b.0[1], c.0[1]),
-        ])
+    fn mul_add<const F: bool>(self, b: VT, c: VT) -> VT {
+        VT(std::array::from_fn(|k| {
+            self.0[k].mul_add::<F>(b.0[k], c.0[k])
+        }))
     }
     /// s · b + c with a broadcast scalar s.
     #[inline(always)]
-    fn smul_add<const F: bool>(s: V4, b: V8, c: V8) -> V8 {
-        V8([
-            s.mul_add::<F>(b.0[0], c.0[0]),
-            s.mul_add::<F>(b.0[1], c.0[1]),
-        ])
+    fn smul_add<const F: bool>(s: V4, b: VT, c: VT) -> VT {
+        VT(std::array::from_fn(|k| s.mul_add::<F>(b.0[k], c.0[k])))
     }
     #[inline(always)]
     fn to_array(self) -> ELanes {
-        let (a, b) = (self.0[0].to_array(), self.0[1].to_array());
-        std::array::from_fn(|i| if i < L { a[i] } else { b[i - L] })
+        let a: [Lanes; KV] = std::array::from_fn(|k| self.0[k].to_array());
+        std::array::from_fn(|i| a[i / L][i % L])
     }
 }
 
@@ -485,10 +567,9 @@ impl V8 {
 struct Scratch {
     w: Vec<ELanes>,
     mono: Vec<ELanes>,
+    phi: Vec<ELanes>,
     next: Vec<ELanes>,
     coef: Vec<ELanes>,
-    zblk: Vec<ELanes>,
-    ydot: Vec<ELanes>,
     y: Vec<ELanes>,
     g: Vec<ELanes>,
 }
@@ -500,10 +581,9 @@ impl Scratch {
         Scratch {
             w: z.clone(),
             mono: vec![[0.0; LE]; mono],
+            phi: z.clone(),
             next: vec![[0.0; LE]; low],
             coef: vec![[0.0; LE]; low],
-            zblk: vec![[0.0; LE]; low],
-            ydot: z.clone(),
             y: z.clone(),
             g: z,
         }
@@ -524,12 +604,12 @@ fn dot_axpy<const FMA: bool>(
     s: &ELanes,
     next: &mut [ELanes],
 ) -> ELanes {
-    let sv = V8::load::<FMA>(s);
-    let mut acc = [V8::zero::<FMA>(); 2];
+    let sv = VT::load::<FMA>(s);
+    let mut acc = [VT::zero::<FMA>(); 2];
     for (x, (zx, ux)) in z.iter().zip(u).enumerate() {
-        let zv = V8::load::<FMA>(zx);
-        acc[x % 2] = zv.mul_add::<FMA>(V8::load::<FMA>(ux), acc[x % 2]);
-        next[x] = sv.mul_add::<FMA>(zv, V8::load::<FMA>(&next[x])).to_array();
+        let zv = VT::load::<FMA>(zx);
+        acc[x % 2] = zv.mul_add::<FMA>(VT::load::<FMA>(ux), acc[x % 2]);
+        next[x] = sv.mul_add::<FMA>(zv, VT::load::<FMA>(&next[x])).to_array();
     }
     let a: [ELanes; 2] = std::array::from_fn(|k| acc[k].to_array());
     std::array::from_fn(|i| a[0][i] + a[1][i])
@@ -538,8 +618,8 @@ fn dot_axpy<const FMA: bool>(
 /// acc ← x·y + acc, lane-wise.
 #[inline(always)]
 fn fma_lanes<const FMA: bool>(acc: &mut ELanes, x: &ELanes, y: &ELanes) {
-    *acc = V8::load::<FMA>(x)
-        .mul_add::<FMA>(V8::load::<FMA>(y), V8::load::<FMA>(acc))
+    *acc = VT::load::<FMA>(x)
+        .mul_add::<FMA>(VT::load::<FMA>(y), VT::load::<FMA>(acc))
         .to_array();
 }
 
@@ -558,37 +638,63 @@ fn eval_tile_generic<const FMA: bool>(
         *wl = std::array::from_fn(|i| if i < nl { w[i * d + l] } else { 0.0 });
     }
     let wt = &sc.w;
-    sc.y.fill([0.0; LE]);
     sc.g.fill([0.0; LE]);
-    {
-        monomials(plan, wt, &mut sc.mono);
-        // Top level, one block σ at a time: with u = w^{ρ'} (size m − 1) and B = B_σ,
-        // Y_λ += w_σ (B u)_{λ−σ},  z = Bᵀ w[σ..d],  G_σ += ⟨z, u⟩,  next += w_σ z.
-        let low = plan.dims[m - 1];
-        sc.next[..low].fill([0.0; LE]);
-        let u_all = &sc.mono[plan.off[m - 1]..];
-        for sigma in 0..d {
-            let len = plan.len[m][sigma];
-            let rows = d - sigma;
-            let b = &c[plan.boff[sigma]..plan.boff[sigma + 1]];
-            sigma_kernel::<FMA>(
-                b,
-                len,
-                rows,
-                len,
-                &u_all[..len],
-                &wt[sigma..],
-                &mut sc.ydot[..rows],
-                &mut sc.zblk[..len],
-            );
-            let ws = wt[sigma];
-            for r in 0..rows {
-                fma_lanes::<FMA>(&mut sc.y[sigma + r], &ws, &sc.ydot[r]);
+    monomials(plan, wt, &mut sc.mono);
+    let low = plan.dims[m - 1];
+    let u = &sc.mono[plan.off[m - 1]..][..low];
+    // Top level, one block σ at a time (B_σ is read twice, the second time from cache):
+    // (1) ydot = B_σ u (u = w^{ρ'}, size m − 1), then Y_λ += w_σ ydot_{λ−σ} and
+    //     G_σ = Σ_r w_{σ+r} ydot_r (= ⟨B_σᵀ w[σ..d], u⟩);
+    // (2) when m ≥ 2, next_x += Σ_r B_σ[r][x] φ_r with the pair products φ_r = w_σ w_{σ+r}, so
+    //     that in the end next_x = Σ_σ w_σ (B_σᵀ w[σ..d])_x, the coefficients of the degree-m
+    //     polynomial of the lower levels.
+    sc.next[..low].fill([0.0; LE]);
+    for sigma in 0..d {
+        let (rows, len) = (d - sigma, plan.len[m][sigma]);
+        let b = &c[plan.boff[sigma]..plan.boff[sigma + 1]];
+        let ws = VT::load::<FMA>(&wt[sigma]);
+        let mut gacc = VT::zero::<FMA>();
+        let mut r0 = 0;
+        while r0 < rows {
+            let r = block(rows - r0, RY);
+            let ys = YStep { r0, len, ws };
+            let (wr, yr) = (&wt[sigma..], &mut sc.y[sigma..]);
+            match r {
+                6 => y_rows::<FMA, 6, 1>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
+                5 => y_rows::<FMA, 5, 1>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
+                4 => y_rows::<FMA, 4, 1>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
+                3 => y_rows::<FMA, 3, 1>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
+                2 => y_rows::<FMA, 2, 2>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
+                _ => y_rows::<FMA, 1, 2>(b, u, ys, wr, yr, &mut gacc, sigma == 0),
             }
-            let gs = dot_axpy::<FMA>(&sc.zblk[..len], &u_all[..len], &ws, &mut sc.next[..len]);
-            let g = &mut sc.g[sigma];
-            *g = std::array::from_fn(|i| g[i] + gs[i]);
+            r0 += r;
         }
+        sc.g[sigma] = gacc.to_array();
+        if m >= 2 {
+            let phi = &mut sc.phi[..rows];
+            for (f, wr) in phi.iter_mut().zip(&wt[sigma..]) {
+                *f = ws
+                    .mul_add::<FMA>(VT::load::<FMA>(wr), VT::zero::<FMA>())
+                    .to_array();
+            }
+            let next = &mut sc.next[..len];
+            let mut x0 = 0;
+            while x0 < len {
+                let x = block(len - x0, XZ);
+                let zs = (b, rows, len, x0);
+                match x {
+                    6 => z_cols::<FMA, 6>(zs, phi, &mut next[x0..]),
+                    5 => z_cols::<FMA, 5>(zs, phi, &mut next[x0..]),
+                    4 => z_cols::<FMA, 4>(zs, phi, &mut next[x0..]),
+                    3 => z_cols::<FMA, 3>(zs, phi, &mut next[x0..]),
+                    2 => z_cols::<FMA, 2>(zs, phi, &mut next[x0..]),
+                    _ => z_cols::<FMA, 1>(zs, phi, &mut next[x0..]),
+                }
+                x0 += x;
+            }
+        }
+    }
+    if m >= 2 {
         // Lower levels: the same split with per-neuron coefficients.
         for q in (1..m).rev() {
             std::mem::swap(&mut sc.coef, &mut sc.next);
@@ -620,93 +726,119 @@ fn eval_tile_generic<const FMA: bool>(
     }
 }
 
-/// Columns per unrolled cell of [`row_block`] (rows are blocked by three).
-const XB: usize = 1;
+/// Rows per register block of the first pass and columns per block of the second (at most 6).
+const RY: usize = 6;
+const XZ: usize = 6;
 
-/// ydot_r = Σ_x B[r][x] u_x (r < rows) and zblk_x = Σ_r B[r][x] w_r (x < len), with
-/// B[r][x] = b[r·ld + x]: blocks of three rows, each coefficient broadcast once for eight
-/// neurons (two vectors) and used for both products.
+/// The next block of a run of `left` rows (or columns), at most `max` and leaving no remainder
+/// below 3 when that can be avoided (short blocks have fewer independent FMA chains).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn sigma_kernel<const FMA: bool>(
-    b: &[f64],
-    ld: usize,
-    rows: usize,
-    len: usize,
-    u: &[ELanes],
-    w: &[ELanes],
-    ydot: &mut [ELanes],
-    zblk: &mut [ELanes],
-) {
-    zblk.fill([0.0; LE]);
-    // Blocks of 3 rows (6 accumulators and 6 w vectors in registers), ending with 2 + 2
-    // rather than 3 + 1.
-    let (mut r0, mut left) = (0, rows);
-    while left > 0 {
-        let r = match left {
-            1 => 1,
-            2 | 4 => 2,
-            _ => 3,
-        };
-        match r {
-            3 => row_block::<FMA, 3>(b, ld, r0, len, u, w, ydot, zblk),
-            2 => row_block::<FMA, 2>(b, ld, r0, len, u, w, ydot, zblk),
-            _ => row_block::<FMA, 1>(b, ld, r0, len, u, w, ydot, zblk),
-        }
-        r0 += r;
-        left -= r;
+fn block(left: usize, max: usize) -> usize {
+    if left <= max {
+        left
+    } else if left - max < 3 {
+        (left - 3).min(max)
+    } else {
+        max
     }
 }
 
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn row_block<const FMA: bool, const R: usize>(
-    b: &[f64],
-    ld: usize,
+/// Rows r0.. of block σ (row length `len`) and the broadcast w_σ, for [`y_rows`].
+#[derive(Clone, Copy)]
+struct YStep {
     r0: usize,
     len: usize,
+    ws: VT,
+}
+
+/// R rows of ydot = B u (the sum over x split into S interleaved partial sums, added in a fixed
+/// order, so that short blocks still have 2·R·S independent FMA chains), then
+/// Y_{σ+r} += w_σ ydot_r (Y_{σ+r} ← w_σ ydot_r when `first`, the block σ = 0 that opens every
+/// Y_λ) and gacc += w_{σ+r} ydot_r. `w` and `y` start at σ.
+#[inline(always)]
+fn y_rows<const FMA: bool, const R: usize, const S: usize>(
+    b: &[f64],
     u: &[ELanes],
+    t: YStep,
     w: &[ELanes],
-    ydot: &mut [ELanes],
-    zblk: &mut [ELanes],
+    y: &mut [ELanes],
+    gacc: &mut VT,
+    first: bool,
 ) {
-    let wv: [V8; R] = std::array::from_fn(|r| V8::load::<FMA>(&w[r0 + r]));
-    let brow: [&[f64]; R] = std::array::from_fn(|r| &b[(r0 + r) * ld..(r0 + r) * ld + len]);
-    let mut acc = [V8::zero::<FMA>(); R];
-    let mut x = 0;
-    while x + XB <= len {
-        cell::<FMA, R, XB>(&brow, x, u, zblk, &wv, &mut acc);
-        x += XB;
-    }
-    while x < len {
-        cell::<FMA, R, 1>(&brow, x, u, zblk, &wv, &mut acc);
-        x += 1;
+    let len = t.len;
+    let panel = &b[t.r0 * len..(t.r0 + R) * len];
+    let mut acc = [[VT::zero::<FMA>(); R]; S];
+    for (x, (bx, ux)) in panel.chunks_exact(R).zip(u).enumerate() {
+        let bb: &[f64; R] = bx.try_into().unwrap();
+        let uv = VT::load::<FMA>(ux);
+        let a = &mut acc[x % S];
+        for r in 0..R {
+            a[r] = VT::smul_add::<FMA>(V4::splat::<FMA>(bb[r]), uv, a[r]);
+        }
     }
     for r in 0..R {
-        ydot[r0 + r] = acc[r].to_array();
+        let mut yd = acc[0][r];
+        for s in 1..S {
+            yd = VT(std::array::from_fn(|k| {
+                V4::from_array(std::array::from_fn(|i| {
+                    yd.0[k].to_array()[i] + acc[s][r].0[k].to_array()[i]
+                }))
+            }));
+        }
+        let old = if first {
+            VT::zero::<FMA>()
+        } else {
+            VT::load::<FMA>(&y[t.r0 + r])
+        };
+        y[t.r0 + r] = t.ws.mul_add::<FMA>(yd, old).to_array();
+        *gacc = VT::load::<FMA>(&w[t.r0 + r]).mul_add::<FMA>(yd, *gacc);
     }
 }
 
+/// Columns x0..x0 + X of next: next_x += Σ_r B[r][x] φ_r over the rows of one block σ (in
+/// the panel layout of [`to_panels`], `zs` = (block, rows, len, x0)), in row order.
 #[inline(always)]
-fn cell<const FMA: bool, const R: usize, const X: usize>(
-    brow: &[&[f64]; R],
-    x: usize,
-    u: &[ELanes],
-    zblk: &mut [ELanes],
-    wv: &[V8; R],
-    acc: &mut [V8; R],
+fn z_cols<const FMA: bool, const X: usize>(
+    zs: (&[f64], usize, usize, usize),
+    phi: &[ELanes],
+    next: &mut [ELanes],
 ) {
-    let bv: [&[f64; X]; R] = std::array::from_fn(|r| brow[r][x..x + X].try_into().unwrap());
-    let u: &[ELanes; X] = u[x..x + X].try_into().unwrap();
-    let z: &mut [ELanes; X] = (&mut zblk[x..x + X]).try_into().unwrap();
-    for k in 0..X {
-        let uv = V8::load::<FMA>(&u[k]);
-        let mut zv = V8::load::<FMA>(&z[k]);
-        for r in 0..R {
-            let bb = V4::splat::<FMA>(bv[r][k]);
-            acc[r] = V8::smul_add::<FMA>(bb, uv, acc[r]);
-            zv = V8::smul_add::<FMA>(bb, wv[r], zv);
-        }
-        z[k] = zv.to_array();
+    let (b, rows, len, x0) = zs;
+    let mut acc: [VT; X] = std::array::from_fn(|k| VT::load::<FMA>(&next[k]));
+    let mut r0 = 0;
+    while r0 < rows {
+        let r = block(rows - r0, RY);
+        let at = r0 * len + x0 * r;
+        let (blk, f) = (&b[at..at + X * r], &phi[r0..r0 + r]);
+        acc = match r {
+            6 => z_panel::<FMA, X, 6>(blk, f, acc),
+            5 => z_panel::<FMA, X, 5>(blk, f, acc),
+            4 => z_panel::<FMA, X, 4>(blk, f, acc),
+            3 => z_panel::<FMA, X, 3>(blk, f, acc),
+            2 => z_panel::<FMA, X, 2>(blk, f, acc),
+            _ => z_panel::<FMA, X, 1>(blk, f, acc),
+        };
+        r0 += r;
     }
+    for k in 0..X {
+        next[k] = acc[k].to_array();
+    }
+}
+
+/// acc_k += Σ_{r < R} blk[k·R + r] φ_r (X columns of one panel of R rows), r in order.
+#[inline(always)]
+fn z_panel<const FMA: bool, const X: usize, const R: usize>(
+    blk: &[f64],
+    phi: &[ELanes],
+    mut acc: [VT; X],
+) -> [VT; X] {
+    let blk: &[[f64; R]; X] = &std::array::from_fn(|k| blk[k * R..][..R].try_into().unwrap());
+    let phi: &[ELanes; R] = phi.try_into().unwrap();
+    for r in 0..R {
+        let fv = VT::load::<FMA>(&phi[r]);
+        for k in 0..X {
+            acc[k] = VT::smul_add::<FMA>(V4::splat::<FMA>(blk[k][r]), fv, acc[k]);
+        }
+    }
+    acc
 }

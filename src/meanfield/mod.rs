@@ -17,6 +17,8 @@
 //! outputs), `oracle` (MPFR, independent of `flow`). Proofs-note:
 //! `proofs-notes/meanfield-reduction.md`.
 
+pub mod flow;
 pub mod model;
+pub mod oracle;
 
 pub use model::{Model, ModelError, SeriesKernel};

@@ -192,9 +192,7 @@ impl Model {
         let psi = product(&sv, &tv, tails(rs, rt, poly_s || poly_t));
         let kappa_radial = product(&zs_vals, &sv, tails(rz, rs, poly_s));
         let psi_radial = product(&zs_vals, &tv, tails(rz, rt, poly_s || poly_t));
-        let teacher_norm = t_side.norms[0]
-            .clone()
-            .expect("E σ*² is always computed");
+        let teacher_norm = t_side.norms[0].clone().expect("E σ*² is always computed");
         Ok(Model {
             student: student.clone(),
             teacher: teacher.clone(),

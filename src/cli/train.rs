@@ -1,0 +1,249 @@
+//! `mforacle train`: finite-width projected GD on the exact population loss, every neuron
+//! coupled to its ideal mean-field particle (src/dynamics).
+//!
+//! Outputs (with `--out DIR`, each written atomically): `train.csv` (one row per recorded step,
+//! width and draw; columns of [`crate::dynamics::Row`]), `histograms.csv` (overlap, ‖Δ(i)‖ and
+//! √N‖Δ(i)‖ histograms), `run.json` (every parameter, the crate version, the seed, the steps
+//! and the wall time). Without `--out`, train.csv goes to standard output. A checkpoint
+//! `DIR/checkpoint.bin` is written every `--checkpoint-seconds` (default 300) and removed when
+//! the run completes; `--resume` continues from it (same parameters required).
+
+use super::{CliError, Scale};
+use crate::dynamics::{checkpoint, Config, HistRow, Row, Run, TrainError};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long)]
+    student: String,
+    /// Default: the student.
+    #[arg(long)]
+    teacher: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    d: usize,
+    /// Strictly increasing widths, comma separated; smaller networks are the first neurons of
+    /// the largest one.
+    #[arg(long, value_delimiter = ',', required = true)]
+    widths: Vec<usize>,
+    /// Learning rate η (the weights move with ηN; one step is mean-field time η).
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    eta: f64,
+    #[arg(long, default_value_t = 15.0, allow_negative_numbers = true)]
+    t_end: f64,
+    #[arg(long, default_value_t = 1)]
+    draws: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = UpdateArg::Euclidean)]
+    update: UpdateArg,
+    #[arg(long, value_enum, default_value_t = Scale::Full)]
+    loss_scale: Scale,
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    noise_variance: f64,
+    /// Series degree of non-polynomial kernels.
+    #[arg(long, default_value_t = 60)]
+    degree: usize,
+    /// Record every this many steps (and the last).
+    #[arg(long, default_value_t = 1)]
+    record_every: usize,
+    /// Histograms every this many steps (and the last).
+    #[arg(long, default_value_t = 100)]
+    histogram_every: usize,
+    /// Panels per side of the mean-field flow's node layout.
+    #[arg(long, default_value_t = 200)]
+    panels: usize,
+    /// Relative tolerance of the mean-field flow's integrator.
+    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
+    rtol: f64,
+    /// Initial neurons: i.i.d. uniform on the sphere (the paper's), or stratified in the
+    /// overlap with θ (variance reduction: each nested width is stratified at resolution 1/N).
+    #[arg(long, value_enum, default_value_t = InitArg::Uniform)]
+    init: InitArg,
+    /// Output directory (train.csv, histograms.csv, run.json, checkpoint.bin).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue from DIR/checkpoint.bin.
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// Seconds of wall time between checkpoints.
+    #[arg(long, default_value_t = 300.0)]
+    checkpoint_seconds: f64,
+    /// Stop after this many steps of this invocation, leaving a checkpoint (for tests of
+    /// --resume: simulates a run killed after a checkpoint).
+    #[arg(long, hide = true, requires = "out")]
+    halt_after: Option<usize>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitArg {
+    Uniform,
+    Stratified,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateArg {
+    /// w ← w − ηN(g + ρw), then normalise (the primary paper's code).
+    Euclidean,
+    /// w ← w − ηN g, then normalise.
+    Tangent,
+    /// The exponential map.
+    Geodesic,
+}
+
+fn err(e: TrainError) -> CliError {
+    match e {
+        TrainError::Usage(m) => CliError::Usage(m),
+        TrainError::Failure(m) => CliError::Failure(m),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RunDoc<'a> {
+    command: &'static str,
+    version: &'static str,
+    config: &'a Config,
+    steps: usize,
+    series_degree: usize,
+    kernels_exact: bool,
+    outputs: [&'static str; 2],
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    if !(args.checkpoint_seconds.is_finite() && args.checkpoint_seconds > 0.0) {
+        return Err(CliError::Usage(
+            "--checkpoint-seconds must be a positive number".into(),
+        ));
+    }
+    let config = Config {
+        teacher: args.teacher.clone().unwrap_or_else(|| args.student.clone()),
+        student: args.student,
+        d: args.d,
+        widths: args.widths,
+        eta: args.eta,
+        t_end: args.t_end,
+        draws: args.draws,
+        seed: args.seed,
+        update: match args.update {
+            UpdateArg::Euclidean => "euclidean",
+            UpdateArg::Tangent => "tangent",
+            UpdateArg::Geodesic => "geodesic",
+        }
+        .into(),
+        loss_scale: match args.loss_scale {
+            Scale::Full => "full",
+            Scale::Half => "half",
+        }
+        .into(),
+        noise_variance: args.noise_variance,
+        degree: args.degree,
+        record_every: args.record_every,
+        histogram_every: args.histogram_every,
+        panels: args.panels,
+        rtol: args.rtol,
+        init: match args.init {
+            InitArg::Uniform => "uniform",
+            InitArg::Stratified => "stratified",
+        }
+        .into(),
+    };
+    let started = Instant::now();
+    let run = Run::new(config).map_err(err)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let ckpt = args.out.as_ref().map(|d| d.join("checkpoint.bin"));
+    let mut state = match (&ckpt, args.resume) {
+        (Some(p), true) => checkpoint::load(p, &run).map_err(err)?,
+        _ => run.start().map_err(err)?,
+    };
+    let steps = run.config.steps();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(steps as u64 + 1);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] step {pos}/{len} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_position(state.step as u64);
+        Some(b)
+    } else {
+        None
+    };
+    let mut last_ckpt = Instant::now();
+    let mut taken = 0usize;
+    while state.step <= steps {
+        run.advance(&mut state).map_err(err)?;
+        taken += 1;
+        if let Some(b) = &bar {
+            b.set_position(state.step as u64);
+        }
+        let halt = args.halt_after.is_some_and(|h| taken >= h) && state.step <= steps;
+        if let Some(p) = &ckpt {
+            if halt || last_ckpt.elapsed().as_secs_f64() >= args.checkpoint_seconds {
+                checkpoint::save(p, &run, &state).map_err(err)?;
+                last_ckpt = Instant::now();
+            }
+        }
+        if halt {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            eprintln!(
+                "mforacle: halted after step {} of {steps}; continue with --resume",
+                state.step
+            );
+            return Ok(());
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut csv = String::from(Row::HEADER);
+    csv.push('\n');
+    for r in &state.rows {
+        csv.push_str(&r.csv());
+        csv.push('\n');
+    }
+    match &args.out {
+        None => super::emit(&csv, None),
+        Some(dir) => {
+            let mut hist = String::from(HistRow::HEADER);
+            hist.push('\n');
+            for r in &state.hist {
+                hist.push_str(&r.csv());
+                hist.push('\n');
+            }
+            let doc = RunDoc {
+                command: "train",
+                version: env!("CARGO_PKG_VERSION"),
+                config: &run.config,
+                steps,
+                series_degree: run.model.degree,
+                kernels_exact: run.model.exact,
+                outputs: ["train.csv", "histograms.csv"],
+            };
+            let json = serde_json::to_string_pretty(&doc)
+                .map_err(|e| CliError::Failure(format!("JSON: {e}")))?;
+            super::emit(&csv, Some(&dir.join("train.csv")))?;
+            super::emit(&hist, Some(&dir.join("histograms.csv")))?;
+            super::emit(&(json + "\n"), Some(&dir.join("run.json")))?;
+            if let Some(p) = &ckpt {
+                let _ = std::fs::remove_file(p);
+            }
+            // run.json holds only what determines the numbers (byte-identical across runs);
+            // the wall time goes to the terminal.
+            eprintln!(
+                "mforacle: wrote {}/{{train.csv,histograms.csv,run.json}} in {:.1} s ({} threads{})",
+                dir.display(),
+                started.elapsed().as_secs_f64(),
+                rayon::current_num_threads(),
+                if args.resume { ", resumed" } else { "" }
+            );
+            Ok(())
+        }
+    }
+}

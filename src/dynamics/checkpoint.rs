@@ -1,0 +1,167 @@
+//! Checkpoints of a training run: the complete state at a step boundary, so that a run that
+//! is killed loses at most the interval since the last checkpoint and resumes to the same bits.
+//!
+//! Layout (one file, written atomically by [`crate::output::write_atomic`]):
+//! 1. the line `mforacle-checkpoint 1`;
+//! 2. one line of JSON: `{"version", "config", "step", "rows", "hist", "floats"}`, where `rows`
+//!    and `hist` are the CSV lines recorded so far (the exact text that will be written:
+//!    shortest round-trip decimals, which parse back to the same f64), and `floats` the number
+//!    of f64 that follow;
+//! 3. the f64 values, little-endian: every network's weights (draw-major, then width), then
+//!    the ideal particles' state ([`super::Ideal::state`]).
+//!
+//! Resuming checks that the configuration is identical (every field of
+//! [`super::Config`]) and refuses otherwise: a checkpoint from different parameters is a
+//! usage error.
+
+use super::{Config, HistRow, Row, Run, State, TrainError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &str = "mforacle-checkpoint 1\n";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    version: String,
+    config: Config,
+    step: usize,
+    rows: Vec<String>,
+    hist: Vec<String>,
+    floats: usize,
+}
+
+/// Writes the state of `run` to `path` atomically.
+pub fn save(path: &Path, run: &Run, state: &State) -> Result<(), TrainError> {
+    let mut floats: Vec<f64> = Vec::new();
+    for draw in &state.networks {
+        for w in draw {
+            floats.extend_from_slice(w);
+        }
+    }
+    floats.extend(state.ideal.state());
+    let header = Header {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config: run.config.clone(),
+        step: state.step,
+        rows: state.rows.iter().map(Row::csv).collect(),
+        hist: state.hist.iter().map(HistRow::csv).collect(),
+        floats: floats.len(),
+    };
+    let mut bytes = MAGIC.as_bytes().to_vec();
+    let json = serde_json::to_string(&header)
+        .map_err(|e| TrainError::Failure(format!("checkpoint: {e}")))?;
+    bytes.extend_from_slice(json.as_bytes());
+    bytes.push(b'\n');
+    for x in floats {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    crate::output::write_atomic(path, &bytes)
+        .map_err(|e| TrainError::Failure(format!("{}: {e}", path.display())))
+}
+
+fn bad(path: &Path, why: &str) -> TrainError {
+    TrainError::Usage(format!(
+        "{}: not a usable checkpoint ({why})",
+        path.display()
+    ))
+}
+
+/// Reads a checkpoint written by [`save`] for the same configuration.
+pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        TrainError::Usage(format!("{}: cannot read checkpoint: {e}", path.display()))
+    })?;
+    let rest = bytes
+        .strip_prefix(MAGIC.as_bytes())
+        .ok_or_else(|| bad(path, "wrong magic line"))?;
+    let nl = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| bad(path, "no header"))?;
+    let header: Header =
+        serde_json::from_slice(&rest[..nl]).map_err(|e| bad(path, &format!("header: {e}")))?;
+    if header.config != run.config {
+        return Err(TrainError::Usage(format!(
+            "{}: the checkpoint was written with different parameters ({}); rerun without --resume or with the same parameters",
+            path.display(),
+            serde_json::to_string(&header.config).unwrap_or_default()
+        )));
+    }
+    let data = &rest[nl + 1..];
+    if data.len() != 8 * header.floats {
+        return Err(bad(path, "truncated data"));
+    }
+    let floats: Vec<f64> = data
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let mut state = run.start()?;
+    let mut at = 0;
+    for draw in state.networks.iter_mut() {
+        for w in draw.iter_mut() {
+            let len = w.len();
+            if at + len > floats.len() {
+                return Err(bad(path, "too few weights"));
+            }
+            w.copy_from_slice(&floats[at..at + len]);
+            at += len;
+        }
+    }
+    state
+        .ideal
+        .restore(&floats[at..])
+        .map_err(|why| bad(path, &why))?;
+    state.step = header.step;
+    state.rows = header
+        .rows
+        .iter()
+        .map(|l| parse_row(l).ok_or_else(|| bad(path, "a malformed row")))
+        .collect::<Result<_, _>>()?;
+    state.hist = header
+        .hist
+        .iter()
+        .map(|l| parse_hist(l).ok_or_else(|| bad(path, "a malformed histogram row")))
+        .collect::<Result<_, _>>()?;
+    Ok(state)
+}
+
+fn parse_row(line: &str) -> Option<Row> {
+    let f: Vec<&str> = line.split(',').collect();
+    if f.len() != 14 {
+        return None;
+    }
+    let x = |i: usize| f[i].parse::<f64>().ok();
+    Some(Row {
+        width: f[0].parse().ok()?,
+        draw: f[1].parse().ok()?,
+        step: f[2].parse().ok()?,
+        t: x(3)?,
+        loss: x(4)?,
+        mf_loss: x(5)?,
+        n_mean_gap_sq: x(6)?,
+        mean_n_gap_sq: x(7)?,
+        max_sqrt_n_gap: x(8)?,
+        n_function_gap: x(9)?,
+        mf_loss_discrete: x(10)?,
+        n_mean_gap_sq_discrete: x(11)?,
+        mean_n_gap_sq_discrete: x(12)?,
+        max_sqrt_n_gap_discrete: x(13)?,
+    })
+}
+
+fn parse_hist(line: &str) -> Option<HistRow> {
+    let f: Vec<&str> = line.split(',').collect();
+    if f.len() != 8 {
+        return None;
+    }
+    Some(HistRow {
+        width: f[0].parse().ok()?,
+        draw: f[1].parse().ok()?,
+        step: f[2].parse().ok()?,
+        t: f[3].parse().ok()?,
+        quantity: f[4].to_string(),
+        lo: f[5].parse().ok()?,
+        hi: f[6].parse().ok()?,
+        fraction: f[7].parse().ok()?,
+    })
+}

@@ -1,0 +1,151 @@
+//! The local Hessian in the symmetric (rotation-invariant) case, in closed form.
+//!
+//! A particle at w = αθ + βu (β = √(1 − α²) > 0) under a law invariant under the rotations
+//! fixing θ moves with v(w) = g(α) e, e = βθ − αu (background §4). Writing v = G(α)(θ − αw) with
+//! G = g/β (θ − αw = βe), the covariant derivative at fixed law is (proofs-notes/local-hessian.md
+//! §1)
+//!
+//!   H = β²G'(α) e eᵀ − αG(α) I_T,
+//!
+//! so the eigenvalue along e is λ_e = β²G' − αG, the eigenvalue on the d − 2 directions ⊥ {w, e}
+//! is λ_⊥ = −αG, and ‖v‖ = β|G|. Substituting G = g/β, G' = g'/β + αg/β³:
+//!
+//!   λ_e = β g'(α),   λ_⊥ = −α g(α)/β,   ‖v‖ = |g(α)|,
+//!
+//! where g' = dg/dα along the sphere at fixed law. Without interaction g = 2·scale·βψ'(α), so
+//! λ_e = 2·scale·(β²ψ''(α) − αψ'(α)) and λ_⊥ = −2·scale·αψ'(α). With interaction
+//! g = 2·scale·[(ψ' − A)β + Bα] and
+//! g' = 2·scale·[(ψ'' − A')β − (ψ' − A)α/β + B'α + B].
+//!
+//! H is symmetric (v is minus the Riemannian gradient of a potential), so ‖H‖ = max(|λ_e|, |λ_⊥|)
+//! (for d ≥ 3, when the ⊥ directions exist). R1 = ‖H‖/‖v‖ and R2 = |α|·R1 are independent of the
+//! loss scale. Accuracy: plain f64 formulas (a few ulps relative to the magnitudes of the terms);
+//! the MPFR twin [`symmetric_hessian_rug`] is the oracle. Tests: tests/hessian.rs (`symmetric_*`).
+
+use rug::Float;
+
+/// The closed-form local Hessian of one particle in the symmetric case (f64).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SymmetricHessian {
+    pub alpha: f64,
+    pub beta: f64,
+    /// Eigenvalue along e (the direction towards θ).
+    pub lambda_e: f64,
+    /// Eigenvalue on the d − 2 directions ⊥ {w, e}.
+    pub lambda_perp: f64,
+    /// ‖v‖ = |g|.
+    pub speed: f64,
+}
+
+impl SymmetricHessian {
+    /// ‖H‖ = max(|λ_e|, |λ_⊥|).
+    pub fn norm(&self) -> f64 {
+        self.lambda_e.abs().max(self.lambda_perp.abs())
+    }
+    /// The largest eigenvalue max(λ_e, λ_⊥) (the logarithmic norm of the symmetric H).
+    pub fn lambda_max(&self) -> f64 {
+        self.lambda_e.max(self.lambda_perp)
+    }
+    /// R1 = ‖H‖/‖v‖ (+∞ where v = 0 and H ≠ 0).
+    pub fn r1(&self) -> f64 {
+        self.norm() / self.speed
+    }
+    /// R2 = |α|·‖H‖/‖v‖.
+    pub fn r2(&self) -> f64 {
+        self.alpha.abs() * self.norm() / self.speed
+    }
+}
+
+/// H from the velocity coefficient g(α) and its derivative g'(α) along the sphere (law fixed),
+/// for |α| < 1.
+pub fn symmetric_hessian(alpha: f64, g: f64, g_prime: f64) -> SymmetricHessian {
+    let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+    SymmetricHessian {
+        alpha,
+        beta,
+        lambda_e: beta * g_prime,
+        lambda_perp: -alpha * g / beta,
+        speed: g.abs(),
+    }
+}
+
+/// ψ as an f64 power series with its first two derivatives (Horner).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PowerSeries {
+    /// c_0, c_1, … (coefficient of s^k).
+    pub c: Vec<f64>,
+}
+
+impl PowerSeries {
+    pub fn new(c: Vec<f64>) -> Self {
+        PowerSeries { c }
+    }
+    /// The r-th derivative at s, r = 0, 1, 2, by Horner on k(k−1)…(k−r+1)c_k.
+    pub fn derivative(&self, r: usize, s: f64) -> f64 {
+        let mut acc = 0.0;
+        for k in (r..self.c.len()).rev() {
+            let f = (0..r).map(|i| (k - i) as f64).product::<f64>();
+            acc = acc * s + f * self.c[k];
+        }
+        acc
+    }
+}
+
+/// The interaction-free symmetric Hessian: g = 2·scale·βψ'(α),
+/// λ_e = 2·scale·(β²ψ'' − αψ'), λ_⊥ = −2·scale·αψ', ‖v‖ = 2·scale·β|ψ'|.
+pub fn interaction_free(psi: &PowerSeries, scale: f64, alpha: f64) -> SymmetricHessian {
+    let beta2 = (1.0 - alpha * alpha).max(0.0);
+    let beta = beta2.sqrt();
+    let (p1, p2) = (psi.derivative(1, alpha), psi.derivative(2, alpha));
+    SymmetricHessian {
+        alpha,
+        beta,
+        lambda_e: 2.0 * scale * (beta2 * p2 - alpha * p1),
+        lambda_perp: -2.0 * scale * alpha * p1,
+        speed: 2.0 * scale * beta * p1.abs(),
+    }
+}
+
+/// With interaction: g = 2·scale·[(ψ' − A)β + Bα] and g' as in the module doc, from A, B and their
+/// derivatives dA/dα, dB/dα along the sphere at fixed law.
+pub fn with_interaction(
+    psi: &PowerSeries,
+    scale: f64,
+    alpha: f64,
+    ab: (f64, f64),
+    dab: (f64, f64),
+) -> SymmetricHessian {
+    let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+    let (a, b) = ab;
+    let (da, db) = dab;
+    let (p1, p2) = (psi.derivative(1, alpha), psi.derivative(2, alpha));
+    let g = 2.0 * scale * ((p1 - a) * beta + b * alpha);
+    let gp = 2.0 * scale * ((p2 - da) * beta - (p1 - a) * alpha / beta + db * alpha + b);
+    symmetric_hessian(alpha, g, gp)
+}
+
+/// The MPFR closed form (the oracle): λ_e, λ_⊥, ‖v‖ of the interaction-free velocity at `prec`
+/// bits from the series coefficients of ψ (exact polynomial or truncated series as given):
+/// λ_e = 2·scale·(β²ψ''(α) − αψ'(α)), λ_⊥ = −2·scale·αψ'(α), ‖v‖ = 2·scale·β|ψ'(α)|.
+/// Returned as [λ_e, λ_⊥, ‖v‖]; every value is correctly rounded per operation (error a few ulps
+/// of the largest term).
+pub fn symmetric_hessian_rug(psi: &[Float], scale: &Float, alpha: &Float, prec: u32) -> [Float; 3] {
+    let mut p1 = Float::new(prec);
+    let mut p2 = Float::new(prec);
+    for k in (1..psi.len()).rev() {
+        p1 *= alpha;
+        p1 += Float::with_val(prec, &psi[k] * (k as u64));
+    }
+    for k in (2..psi.len()).rev() {
+        p2 *= alpha;
+        p2 += Float::with_val(prec, &psi[k] * ((k * (k - 1)) as u64));
+    }
+    let beta2 = Float::with_val(prec, 1u32 - Float::with_val(prec, alpha.square_ref()));
+    let beta = Float::with_val(prec, beta2.sqrt_ref());
+    let two_s = Float::with_val(prec, scale * 2u32);
+    let ap1 = Float::with_val(prec, alpha * &p1);
+    let le = Float::with_val(prec, &beta2 * &p2 - &ap1) * &two_s;
+    let lp = -Float::with_val(prec, &ap1 * &two_s);
+    let sp = Float::with_val(prec, &beta * &p1).abs() * &two_s;
+    [le, lp, sp]
+}

@@ -1,0 +1,654 @@
+//! `mforacle golden` / `mforacle check` end to end (proofs-notes/golden-files.md): the oracle's
+//! own values pass; perturbations beyond tolerance fail naming the quantity, within half of it
+//! pass; malformed results are exit 2 with one line; golden files are reproducible byte for
+//! byte; and an honest f64 backend (the crate's fast path, `mforacle::fast`) passes the
+//! `population` and `step` suites while deliberately wrong ones (radial j = i term omitted,
+//! ½ loss scale) fail.
+
+use mforacle::fast;
+use mforacle::golden::npy;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mforacle"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mforacle-golden-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The golden directory of a suite, generated once per test binary.
+fn golden(suite: &'static str) -> PathBuf {
+    static DIRS: OnceLock<std::sync::Mutex<BTreeMap<&'static str, PathBuf>>> = OnceLock::new();
+    let m = DIRS.get_or_init(|| std::sync::Mutex::new(BTreeMap::new()));
+    let mut m = m.lock().unwrap();
+    if let Some(p) = m.get(suite) {
+        return p.clone();
+    }
+    let dir = scratch(&format!("gold-{suite}")).join("g");
+    let o = run(&["golden", "--suite", suite, "--out", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "golden {suite}: {}", stderr(&o));
+    m.insert(suite, dir.clone());
+    dir
+}
+
+fn manifest(g: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(g.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn cases(g: &Path) -> Vec<String> {
+    manifest(g)["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn read_npy(p: &Path) -> npy::Array {
+    npy::from_bytes(&std::fs::read(p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn write_npy(p: &Path, shape: &[usize], data: &[f64]) {
+    std::fs::write(p, npy::to_bytes(shape, data).unwrap()).unwrap();
+}
+
+/// Results = the golden expected values (expected/<q>.npy copied to <case>/<q>.npy).
+fn results_from_expected(g: &Path, name: &str) -> PathBuf {
+    let r = scratch(name);
+    for c in cases(g) {
+        std::fs::create_dir_all(r.join(&c)).unwrap();
+        for e in std::fs::read_dir(g.join(&c).join("expected")).unwrap() {
+            let p = e.unwrap().path();
+            let f = p.file_name().unwrap().to_string_lossy().to_string();
+            if !f.ends_with(".tol.npy") {
+                std::fs::copy(&p, r.join(&c).join(&f)).unwrap();
+            }
+        }
+    }
+    r
+}
+
+/// Per-entry tolerance of a quantity, from expected.json.
+fn tolerance(g: &Path, case: &str, q: &str) -> Vec<f64> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(g.join(case).join("expected.json")).unwrap())
+            .unwrap();
+    let qd = v["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == q)
+        .unwrap()
+        .clone();
+    let n: usize = qd["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .product();
+    match qd.get("tolerance_entrywise") {
+        Some(t) => t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect(),
+        None => vec![qd["tolerance"]["value"].as_f64().unwrap(); n],
+    }
+}
+
+fn check(suite: &str, results: &Path, g: Option<&Path>) -> Output {
+    let mut args = vec!["check", "--suite", suite, results.to_str().unwrap()];
+    if let Some(g) = g {
+        args.push("--golden");
+        args.push(g.to_str().unwrap());
+    }
+    run(&args)
+}
+
+fn one_line_exit2(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stderr: {e}\nstdout: {}",
+        stdout(o)
+    );
+    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
+    assert!(e.contains(needle), "{needle:?} not in {e}");
+}
+
+#[test]
+fn oracle_values_pass_every_suite() {
+    for suite in ["hermite", "kernel", "population", "step"] {
+        let g = golden(suite);
+        let r = results_from_expected(&g, &format!("self-{suite}"));
+        let o = check(suite, &r, Some(&g));
+        assert!(o.status.success(), "{suite}: {}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("0 failed"), "{}", stdout(&o));
+    }
+    // Without --golden the suite is recomputed by the oracle: the same verdict.
+    let g = golden("hermite");
+    let r = results_from_expected(&g, "self-hermite-recomputed");
+    let o = run(&[
+        "check",
+        "--suite",
+        "hermite",
+        r.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pass"], true);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn perturbation_beyond_tolerance_fails_naming_the_quantity() {
+    let g = golden("population");
+    let r = results_from_expected(&g, "beyond");
+    let case = "he4-he4-n8-d16";
+    let p = r.join(case).join("tangent_gradient.npy");
+    let mut a = read_npy(&p);
+    let tol = tolerance(&g, case, "tangent_gradient");
+    let i = 2 * 16 + 5;
+    a.data[i] += 2.0 * tol[i];
+    write_npy(&p, &a.shape, &a.data);
+    let o = check("population", &r, Some(&g));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("he4-he4-n8-d16/tangent_gradient"), "{e}");
+    assert!(e.contains("[2, 5]"), "worst index named: {e}");
+    assert!(!e.contains("velocity"), "{e}");
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with(case) && l.contains("tangent_gradient"))
+        .unwrap()
+        .to_string();
+    assert!(line.ends_with("FAIL"), "{line}");
+    // JSON format: the same verdict, per row.
+    let o = run(&[
+        "check",
+        "--suite",
+        "population",
+        r.to_str().unwrap(),
+        "--golden",
+        g.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed: Vec<_> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["pass"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["quantity"], "tangent_gradient");
+    assert!((failed[0]["max_error_over_tolerance"].as_f64().unwrap() - 2.0).abs() < 1e-3);
+}
+
+#[test]
+fn perturbation_within_half_tolerance_passes() {
+    let g = golden("population");
+    let r = results_from_expected(&g, "within");
+    for case in cases(&g) {
+        for q in ["loss", "tangent_gradient", "radial_gradient", "velocity"] {
+            let p = r.join(&case).join(format!("{q}.npy"));
+            let mut a = read_npy(&p);
+            let tol = tolerance(&g, &case, q);
+            for (k, (x, t)) in a.data.iter_mut().zip(&tol).enumerate() {
+                *x += if k % 2 == 0 { 0.5 * t } else { -0.5 * t };
+            }
+            write_npy(&p, &a.shape, &a.data);
+        }
+    }
+    let o = check("population", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn malformed_results_are_exit_2_with_one_line() {
+    let g = golden("step");
+    let case = "he4-he4-n8-d16";
+    // missing quantity
+    let r = results_from_expected(&g, "missing");
+    std::fs::remove_file(r.join(case).join("w_tangent.npy")).unwrap();
+    one_line_exit2(&check("step", &r, Some(&g)), "missing quantity `w_tangent`");
+    // extra quantity
+    let r = results_from_expected(&g, "extra");
+    write_npy(&r.join(case).join("w_extra.npy"), &[1], &[0.0]);
+    one_line_exit2(&check("step", &r, Some(&g)), "extra quantity `w_extra`");
+    // extra case
+    let r = results_from_expected(&g, "extra-case");
+    std::fs::create_dir_all(r.join("no-such-case")).unwrap();
+    one_line_exit2(
+        &check("step", &r, Some(&g)),
+        "extra case directory `no-such-case`",
+    );
+    // wrong shape (transposed)
+    let r = results_from_expected(&g, "shape");
+    let p = r.join(case).join("w_euclidean.npy");
+    let a = read_npy(&p);
+    write_npy(&p, &[a.shape[1], a.shape[0]], &a.data);
+    one_line_exit2(
+        &check("step", &r, Some(&g)),
+        "has shape [16, 8], expected [8, 16]",
+    );
+    // NaN in an .npy
+    let r = results_from_expected(&g, "nan");
+    let p = r.join(case).join("w_geodesic.npy");
+    let mut a = read_npy(&p);
+    a.data[3] = f64::NAN;
+    write_npy(&p, &a.shape, &a.data);
+    one_line_exit2(&check("step", &r, Some(&g)), "is NaN");
+    // NaN in results.json (Python's json writes the non-JSON token NaN), or null
+    for (text, needle) in [
+        ("{\"w_geodesic\": [[NaN]]}", "not valid JSON"),
+        ("{\"w_geodesic\": null}", "null"),
+    ] {
+        let r = results_from_expected(&g, "nan-json");
+        std::fs::remove_file(r.join(case).join("w_geodesic.npy")).unwrap();
+        std::fs::write(r.join(case).join("results.json"), text).unwrap();
+        one_line_exit2(&check("step", &r, Some(&g)), needle);
+    }
+    // float32 instead of float64
+    let r = results_from_expected(&g, "f32");
+    let p = r.join(case).join("w_tangent.npy");
+    std::fs::write(&p, f32_npy(&[8, 16])).unwrap();
+    one_line_exit2(&check("step", &r, Some(&g)), "float64");
+    // the same quantity twice
+    let r = results_from_expected(&g, "twice");
+    std::fs::write(r.join(case).join("results.json"), "{\"w_tangent\": 1.0}").unwrap();
+    one_line_exit2(&check("step", &r, Some(&g)), "given twice");
+    // a missing results directory
+    one_line_exit2(
+        &check("step", &g.join("no-such-dir"), Some(&g)),
+        "does not exist",
+    );
+}
+
+/// A float32 .npy of zeros (what `np.save` writes for a float32 array).
+fn f32_npy(shape: &[usize]) -> Vec<u8> {
+    let n: usize = shape.iter().product();
+    let dims: Vec<String> = shape.iter().map(|x| x.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((header.len() as u16).to_le_bytes());
+    b.extend(header.as_bytes());
+    b.extend(vec![0u8; 4 * n]);
+    b
+}
+
+#[test]
+fn results_json_is_accepted() {
+    let g = golden("step");
+    let r = results_from_expected(&g, "json");
+    let case = "relu-relu-n5-d6";
+    let a = read_npy(&r.join(case).join("w_tangent.npy"));
+    std::fs::remove_file(r.join(case).join("w_tangent.npy")).unwrap();
+    let rows: Vec<Vec<f64>> = a.data.chunks(a.shape[1]).map(|x| x.to_vec()).collect();
+    std::fs::write(
+        r.join(case).join("results.json"),
+        serde_json::to_string(&serde_json::json!({ "w_tangent": rows })).unwrap(),
+    )
+    .unwrap();
+    let o = check("step", &r, Some(&g));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_suite_lists_the_known_ones() {
+    let d = scratch("unknown");
+    for args in [
+        vec![
+            "golden",
+            "--suite",
+            "nope",
+            "--out",
+            d.join("x").to_str().unwrap(),
+        ],
+        vec!["check", "--suite", "nope", d.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        one_line_exit2(&o, "unknown suite `nope`");
+        assert!(
+            stderr(&o).contains("hermite, kernel, population, step"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // --out on a directory that is not a golden directory is refused
+    std::fs::write(d.join("precious.txt"), "keep me").unwrap();
+    let o = run(&["golden", "--suite", "step", "--out", d.to_str().unwrap()]);
+    one_line_exit2(&o, "not a golden directory");
+    assert!(d.join("precious.txt").exists());
+}
+
+fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn golden_twice_is_byte_identical() {
+    for suite in ["hermite", "step"] {
+        let d = scratch(&format!("twice-{suite}"));
+        let (a, b) = (d.join("a"), d.join("b"));
+        for x in [&a, &b] {
+            let o = run(&["golden", "--suite", suite, "--out", x.to_str().unwrap()]);
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+        // writing over an existing golden directory works and gives the same bytes
+        let o = run(&["golden", "--suite", suite, "--out", b.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (fa, fb) = (all_files(&a), all_files(&b));
+        assert!(fa.len() > 5);
+        assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+        for (k, v) in &fa {
+            assert!(v == &fb[k], "{suite}: {} differs", k.display());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An honest f64 backend: the crate's fast path fed with the case's inputs.
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Honest,
+    /// Leaves out the j = i term of the radial gradient.
+    NoSelfRadial,
+    /// Uses ½E[(f − y)²].
+    HalfScale,
+}
+
+struct Inputs {
+    w: Vec<f64>,
+    n: usize,
+    d: usize,
+    a: Vec<f64>,
+    theta: Vec<f64>,
+    constant: f64,
+    kernels: [fast::Kernel; 4],
+    eta: Option<f64>,
+}
+
+fn load_inputs(case_dir: &Path) -> Inputs {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case_dir.join("inputs.json")).unwrap())
+            .unwrap();
+    let arr = |name: &str| read_npy(&case_dir.join(format!("{name}.npy")));
+    let w = arr("w");
+    let kernels = match doc["parameters"]["kernel_form"].as_str().unwrap() {
+        "relu-closed-form" => std::array::from_fn(|_| fast::Kernel::ReluRelu),
+        "power-series" => ["kappa", "psi", "kappa_radial", "psi_radial"]
+            .map(|k| fast::Kernel::PowerSeries(arr(&format!("{k}_series")).data)),
+        other => panic!("unknown kernel form {other}"),
+    };
+    let eta = case_dir
+        .join("eta.npy")
+        .exists()
+        .then(|| arr("eta").data[0]);
+    Inputs {
+        n: w.shape[0],
+        d: w.shape[1],
+        w: w.data,
+        a: arr("a").data,
+        theta: arr("theta").data,
+        constant: arr("constant").data[0],
+        kernels,
+        eta,
+    }
+}
+
+fn problem(x: &Inputs, scale: fast::LossScale) -> fast::Problem<'_> {
+    let [kappa, psi, kappa_radial, psi_radial] = x.kernels.clone();
+    fast::Problem {
+        w: &x.w,
+        n: x.n,
+        d: x.d,
+        a: &x.a,
+        theta: &x.theta,
+        kappa,
+        psi,
+        kappa_radial,
+        psi_radial,
+        constant: x.constant,
+        loss_scale: scale,
+    }
+}
+
+/// Runs the backend on every case of the population suite, writing RESULTS_DIR.
+fn population_backend(g: &Path, backend: Backend, name: &str) -> PathBuf {
+    let r = scratch(name);
+    for case in cases(g) {
+        let x = load_inputs(&g.join(&case));
+        let scale = if backend == Backend::HalfScale {
+            fast::LossScale::Half
+        } else {
+            fast::LossScale::Full
+        };
+        let p = problem(&x, scale);
+        let mut ev = fast::evaluate(&p, fast::Route::Auto).unwrap();
+        if backend == Backend::NoSelfRadial {
+            let self_term = p.kappa_radial.value(1.0);
+            for i in 0..x.n {
+                ev.radial_gradient[i] -= 2.0 * x.a[i] * x.a[i] * self_term;
+            }
+        }
+        let out = r.join(&case);
+        std::fs::create_dir_all(&out).unwrap();
+        write_npy(&out.join("loss.npy"), &[], &[ev.loss]);
+        write_npy(
+            &out.join("tangent_gradient.npy"),
+            &[x.n, x.d],
+            &ev.tangent_gradient,
+        );
+        write_npy(
+            &out.join("radial_gradient.npy"),
+            &[x.n],
+            &ev.radial_gradient,
+        );
+        write_npy(&out.join("velocity.npy"), &[x.n, x.d], &ev.velocity);
+    }
+    r
+}
+
+#[test]
+fn f64_fast_path_passes_population_and_wrong_backends_fail() {
+    let g = golden("population");
+    let r = population_backend(&g, Backend::Honest, "fast-honest");
+    let o = check("population", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // How close to the tolerances an honest f64 backend comes (for the note): printed.
+    let o = run(&[
+        "check",
+        "--suite",
+        "population",
+        r.to_str().unwrap(),
+        "--golden",
+        g.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let worst = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["max_error_over_tolerance"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    println!("fast path: largest error/tolerance over the population suite = {worst:.3e}");
+    assert!(worst < 1.0);
+
+    let r = population_backend(&g, Backend::NoSelfRadial, "fast-no-self");
+    let o = check("population", &r, Some(&g));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(e.contains("/radial_gradient"), "{e}");
+    assert!(
+        !e.contains("/tangent_gradient") && !e.contains("/loss"),
+        "{e}"
+    );
+
+    let r = population_backend(&g, Backend::HalfScale, "fast-half");
+    let o = check("population", &r, Some(&g));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let e = stderr(&o);
+    for q in [
+        "/loss",
+        "/tangent_gradient",
+        "/radial_gradient",
+        "/velocity",
+    ] {
+        assert!(e.contains(q), "{q} not in {e}");
+    }
+}
+
+#[test]
+fn f64_fast_path_passes_step() {
+    let g = golden("step");
+    let r = scratch("fast-step");
+    for case in cases(&g) {
+        let x = load_inputs(&g.join(&case));
+        let p = problem(&x, fast::LossScale::Full);
+        let out = r.join(&case);
+        std::fs::create_dir_all(&out).unwrap();
+        for (u, q) in [
+            (fast::Update::Euclidean, "w_euclidean"),
+            (fast::Update::Tangent, "w_tangent"),
+            (fast::Update::Geodesic, "w_geodesic"),
+        ] {
+            let w = fast::step(&p, x.eta.unwrap(), u, fast::Route::Auto).unwrap();
+            write_npy(&out.join(format!("{q}.npy")), &[x.n, x.d], &w);
+        }
+    }
+    let o = check("step", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+/// The README's NumPy script (examples/check_numpy.py), where python3 has numpy.
+#[test]
+fn numpy_example_passes_where_numpy_is_available() {
+    let has_numpy = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_numpy {
+        println!("note: python3 with numpy is not available; examples/check_numpy.py not run");
+        return;
+    }
+    let g = golden("population");
+    let r = scratch("numpy");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/check_numpy.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .args([g.to_str().unwrap(), r.to_str().unwrap()])
+        .env("MFORACLE", env!("CARGO_BIN_EXE_mforacle"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("0 failed"), "{}", stdout(&o));
+}
+
+/// An independent f64 backend for the `hermite` suite: the trapezoid rule on [−40, 40] with
+/// step 1/32 (spectrally accurate for these smooth, Gaussian-weighted integrands) and the
+/// normalised recurrence for h_k; relu by Stein's identity c_k = φ(0)h_{k−2}(0)/√(k(k−1)).
+#[test]
+fn f64_quadrature_passes_hermite() {
+    let g = golden("hermite");
+    let r = scratch("f64-hermite");
+    let kmax = 30;
+    let hermite = |z: f64| {
+        let mut h = vec![1.0, z];
+        for k in 1..kmax {
+            let next = (z * h[k] - (k as f64).sqrt() * h[k - 1]) / ((k + 1) as f64).sqrt();
+            h.push(next);
+        }
+        h
+    };
+    for case in cases(&g) {
+        let doc: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(g.join(&case).join("inputs.json")).unwrap(),
+        )
+        .unwrap();
+        let src = doc["parameters"]["activation"].as_str().unwrap();
+        let c: Vec<f64> = if src == "relu" {
+            let phi0 = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+            let h0 = hermite(0.0);
+            (0..=kmax)
+                .map(|k| match k {
+                    0 => phi0,
+                    1 => 0.5,
+                    _ => phi0 * h0[k - 2] / ((k * (k - 1)) as f64).sqrt(),
+                })
+                .collect()
+        } else {
+            let spec = mforacle::activation::Spec::parse(src).unwrap();
+            let step = 1.0 / 32.0;
+            let mut c = vec![0.0; kmax + 1];
+            for j in -1280i32..=1280 {
+                let z = j as f64 * step;
+                let wgt = step * (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                let f = spec.eval_f64(z) * wgt;
+                for (ck, hk) in c.iter_mut().zip(hermite(z)) {
+                    *ck += f * hk;
+                }
+            }
+            c
+        };
+        std::fs::create_dir_all(r.join(&case)).unwrap();
+        std::fs::write(
+            r.join(&case).join("results.json"),
+            serde_json::to_string(&serde_json::json!({ "c": c })).unwrap(),
+        )
+        .unwrap();
+    }
+    let o = check("hermite", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    println!("{}", stdout(&o));
+}

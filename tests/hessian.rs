@@ -1,0 +1,571 @@
+//! Tests of `mforacle::hessian` (proofs-note: proofs-notes/local-hessian.md). Every comparison
+//! is between two independent computations, with a tolerance derived from an error bound.
+
+use mforacle::activation::Spec;
+use mforacle::fast::{self, Kernel, LossScale, Problem, Route};
+use mforacle::hessian::dual::{jacobian_dual, RugProblem};
+use mforacle::hessian::interval::Interval;
+use mforacle::hessian::{
+    self, certify_r2, general, interaction_free, interaction_free_trajectory, PowerSeries,
+    ReducedLaw, SelfTerm, Weight,
+};
+use mforacle::meanfield::flow::{Flow, Layout, Tolerance};
+use mforacle::meanfield::Model;
+use mforacle::population::LossScale as PopScale;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rug::Float;
+
+const U: f64 = f64::EPSILON / 2.0;
+
+fn model(s: &str, t: &str, d: usize) -> Model {
+    Model::new(
+        &Spec::parse(s).unwrap(),
+        &Spec::parse(t).unwrap(),
+        d,
+        30,
+        40,
+        PopScale::Full,
+        0.0,
+    )
+    .unwrap()
+}
+
+fn unit(rng: &mut ChaCha8Rng, d: usize) -> Vec<f64> {
+    let v: Vec<f64> = (0..d).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
+    let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+/// Symmetric case, interaction-free: the closed-form eigenvalues (MPFR) equal the dual-number
+/// Jacobian of the MPFR velocity to working precision, for a polynomial and a series pair.
+#[test]
+fn symmetric_closed_form_matches_dual() {
+    let prec = 200;
+    for (s, t) in [
+        ("he4", "he4"),
+        ("he4+0.5*he3", "0.3*he3+he4"),
+        ("tanh", "erf"),
+    ] {
+        let m = model(s, t, 5);
+        let d = 6;
+        let psi: Vec<Float> = m
+            .psi
+            .coefficients
+            .iter()
+            .map(|c| Float::with_val(prec, c))
+            .collect();
+        let scale = Float::with_val(prec, 1);
+        for &a in &[0.05, -0.3, 0.7, 0.95] {
+            let alpha = Float::with_val(prec, a);
+            let beta = Float::with_val(prec, 1 - Float::with_val(prec, alpha.square_ref())).sqrt();
+            let mut w0 = vec![Float::new(prec); d];
+            w0[0] = alpha.clone();
+            w0[1] = beta.clone();
+            let mut theta = vec![Float::new(prec); d];
+            theta[0] = Float::with_val(prec, 1);
+            let p = RugProblem {
+                prec,
+                w: vec![],
+                a: vec![],
+                theta,
+                kappa: vec![Float::new(prec)],
+                psi: psi.clone(),
+                scale: scale.clone(),
+            };
+            let h = jacobian_dual(&p, &w0, None);
+            // e = βθ − αu, f = e_3.
+            let mut e = vec![Float::new(prec); d];
+            e[0] = beta.clone();
+            e[1] = -alpha.clone();
+            let he: Vec<Float> = (0..d)
+                .map(|r| {
+                    let mut s = Float::new(prec);
+                    for c in 0..d {
+                        s += Float::with_val(prec, &h[r][c] * &e[c]);
+                    }
+                    s
+                })
+                .collect();
+            let [le, lp, _] = hessian::symmetric::symmetric_hessian_rug(&psi, &scale, &alpha, prec);
+            let mag: Float =
+                Float::with_val(prec, le.abs_ref()) + Float::with_val(prec, lp.abs_ref()) + 1u32;
+            let tol = Float::with_val(prec, &mag >> (prec - 24));
+            for r in 0..d {
+                let want = Float::with_val(prec, &le * &e[r]);
+                let diff = Float::with_val(prec, &he[r] - &want).abs();
+                assert!(diff < tol, "{s}/{t} alpha {a}: H e - lambda_e e = {diff}");
+            }
+            for k in 2..d {
+                for r in 0..d {
+                    let want = if r == k { lp.clone() } else { Float::new(prec) };
+                    let diff = Float::with_val(prec, &h[r][k] - &want).abs();
+                    assert!(diff < tol, "{s}/{t} alpha {a}: H[{r}][{k}] off by {diff}");
+                }
+            }
+            // and the f64 closed form agrees with the MPFR one to f64 accuracy
+            let hf = interaction_free(&PowerSeries::new(m.psi.to_f64()), 1.0, a);
+            let rel = |x: f64, y: &Float| (x - y.to_f64()).abs() / mag.to_f64();
+            assert!(rel(hf.lambda_e, &le) < 64.0 * 30.0 * U);
+            assert!(rel(hf.lambda_perp, &lp) < 64.0 * 30.0 * U);
+        }
+    }
+}
+
+fn random_problem(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    d: usize,
+    m: &Model,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut w = Vec::new();
+    for _ in 0..n {
+        w.extend(unit(rng, d));
+    }
+    let a: Vec<f64> = (0..n)
+        .map(|_| 0.5 + rng.gen::<f64>())
+        .map(|x| x / n as f64)
+        .collect();
+    let theta = unit(rng, d);
+    let _ = m;
+    (w, a, theta)
+}
+
+fn problem<'a>(w: &'a [f64], a: &'a [f64], theta: &'a [f64], d: usize, m: &Model) -> Problem<'a> {
+    Problem {
+        w,
+        n: a.len(),
+        d,
+        a,
+        theta,
+        kappa: Kernel::PowerSeries(m.kappa.to_f64()),
+        psi: Kernel::PowerSeries(m.psi.to_f64()),
+        kappa_radial: Kernel::PowerSeries(m.kappa_radial.to_f64()),
+        psi_radial: Kernel::PowerSeries(m.psi_radial.to_f64()),
+        constant: 1.0,
+        loss_scale: LossScale::Full,
+    }
+}
+
+/// sup_{|s|≤1} |f^{(r)}| of a power series: Σ k^{(r)} |c_k|.
+fn sup_deriv(c: &[f64], r: usize) -> f64 {
+    (r..c.len())
+        .map(|k| (0..r).map(|i| (k - i) as f64).product::<f64>() * c[k].abs())
+        .sum()
+}
+
+/// General case: the f64 tangent Jacobian equals the MPFR dual-number Jacobian (frozen and
+/// moving self-term) to the f64 rounding bound γ_n·(sum of the magnitudes of the terms).
+#[test]
+fn general_f64_matches_dual() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let m = model("he4+0.4*he3+0.2*he1", "he4+0.3*he2", 5);
+    let (n, d) = (5, 7);
+    let prec = 160;
+    for _ in 0..3 {
+        let (w, a, theta) = random_problem(&mut rng, n, d, &m);
+        let p = problem(&w, &a, &theta, d, &m);
+        let f = |x: &[f64]| -> Vec<Float> { x.iter().map(|v| Float::with_val(prec, *v)).collect() };
+        let rp = RugProblem {
+            prec,
+            w: w.chunks(d).map(f).collect(),
+            a: f(&a),
+            theta: f(&theta),
+            kappa: f(&m.kappa.to_f64()),
+            psi: f(&m.psi.to_f64()),
+            scale: Float::with_val(prec, 1),
+        };
+        let (k, ps) = (m.kappa.to_f64(), m.psi.to_f64());
+        let asum: f64 = a.iter().sum();
+        let mag = 2.0
+            * (sup_deriv(&ps, 2)
+                + sup_deriv(&ps, 1)
+                + asum * (sup_deriv(&k, 2) + sup_deriv(&k, 1)));
+        let tol = 4.0 * (2.0 * (k.len() + d + n + 10) as f64) * U * mag;
+        for i in 0..n {
+            for (st, moving) in [(SelfTerm::Frozen, None), (SelfTerm::Moving, Some(i))] {
+                let h = general::tangent_jacobian(&p, i, st);
+                let hd = jacobian_dual(&rp, &rp.w[i], moving);
+                for r in 0..d {
+                    for c in 0..d {
+                        let diff = (h[r * d + c] - hd[r][c].to_f64()).abs();
+                        assert!(
+                            diff <= tol,
+                            "neuron {i} {st:?} H[{r}][{c}] off by {diff} > {tol}"
+                        );
+                    }
+                }
+                // symmetric, and H w_i = 0
+                for r in 0..d {
+                    for c in 0..d {
+                        assert!((h[r * d + c] - h[c * d + r]).abs() <= 2.0 * tol);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// General case against central finite differences of `fast::velocity` along tangent geodesics
+/// w(h) = cos h·w + sin h·ξ. Frozen law: a probe neuron with a = 0 at w(h) (the law, including
+/// neuron i's atom at w_i, does not move). Moving: neuron i itself moves. Tolerance:
+/// h²/6·sup‖v'''‖ + (ε_v + 8u·L + 2u·‖F‖)/h (truncation + rounding; proofs-note §3), with the a-priori
+/// bounds sup‖v'''‖ ≤ 2F₃ + 6F₂ + 12F₁ + 8F₀ and L ≤ 2(F₁ + F₀). The test also checks that the FD
+/// separates the two conventions (their difference 2a_iκ'(1) is far above the tolerance).
+#[test]
+fn general_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let m = model("he4+0.4*he3", "he4", 5);
+    let (n, d) = (6, 9);
+    let (k, ps) = (m.kappa.to_f64(), m.psi.to_f64());
+    for trial in 0..2 {
+        let (w, a, theta) = random_problem(&mut rng, n, d, &m);
+        let i = trial % n;
+        let asum: f64 = a.iter().sum();
+        let ka = |r: usize| sup_deriv(&k, r);
+        let pa = |r: usize| sup_deriv(&ps, r);
+        let f0 = 2.0 * (pa(1) + asum * ka(1));
+        let f1 = 2.0 * (pa(2) + asum * (ka(2) + ka(1)));
+        let f2 = 2.0 * (pa(3) + pa(2) + asum * (ka(3) + ka(2) + ka(1)));
+        let f3 = 2.0 * (pa(4) + 3.0 * pa(3) + pa(2) + asum * (ka(4) + 3.0 * ka(3) + ka(2) + ka(1)));
+        let v3 = 2.0 * f3 + 6.0 * f2 + 12.0 * f1 + 8.0 * f0;
+        let lip = 2.0 * (f1 + f0);
+        let wi = w[i * d..(i + 1) * d].to_vec();
+        // tangent unit ξ
+        let r = unit(&mut rng, d);
+        let c: f64 = r.iter().zip(&wi).map(|(x, y)| x * y).sum();
+        let xi: Vec<f64> = r.iter().zip(&wi).map(|(x, y)| x - c * y).collect();
+        let nx = xi.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let xi: Vec<f64> = xi.iter().map(|x| x / nx).collect();
+        for st in [SelfTerm::Frozen, SelfTerm::Moving] {
+            let vel = |hh: f64| -> (Vec<f64>, f64) {
+                let wh: Vec<f64> = wi
+                    .iter()
+                    .zip(&xi)
+                    .map(|(x, y)| hh.cos() * x + hh.sin() * y)
+                    .collect();
+                let (mut ww, mut aa) = (w.clone(), a.clone());
+                let row = match st {
+                    SelfTerm::Frozen => {
+                        ww.extend(&wh);
+                        aa.push(0.0);
+                        n
+                    }
+                    SelfTerm::Moving => {
+                        ww[i * d..(i + 1) * d].copy_from_slice(&wh);
+                        i
+                    }
+                };
+                let p = problem(&ww, &aa, &theta, d, &m);
+                let v = fast::velocity(&p, Route::Tiled).unwrap();
+                let eb = fast::error_bound(&p, Route::Tiled).unwrap();
+                let ev = eb.velocity[row * d..(row + 1) * d]
+                    .iter()
+                    .cloned()
+                    .fold(0.0, f64::max);
+                (v[row * d..(row + 1) * d].to_vec(), ev)
+            };
+            let (_, ev) = vel(0.0);
+            let num = ev + 8.0 * U * lip + 2.0 * U * f0;
+            let h = (3.0 * num / v3).cbrt();
+            let (vp, evp) = vel(h);
+            let (vm, evm) = vel(-h);
+            let num = evp.max(evm) + 8.0 * U * lip + 2.0 * U * f0;
+            let tol = h * h / 6.0 * v3 + num / h + 64.0 * (d + n) as f64 * U * (f1 + f0);
+            let fd: Vec<f64> = vp
+                .iter()
+                .zip(&vm)
+                .map(|(x, y)| (x - y) / (2.0 * h))
+                .collect();
+            let cc: f64 = fd.iter().zip(&wi).map(|(x, y)| x * y).sum();
+            let fd: Vec<f64> = fd.iter().zip(&wi).map(|(x, y)| x - cc * y).collect();
+            let p = problem(&w, &a, &theta, d, &m);
+            let other = if st == SelfTerm::Frozen {
+                SelfTerm::Moving
+            } else {
+                SelfTerm::Frozen
+            };
+            let apply = |st: SelfTerm| -> Vec<f64> {
+                let hm = general::tangent_jacobian(&p, i, st);
+                (0..d)
+                    .map(|r| (0..d).map(|c| hm[r * d + c] * xi[c]).sum())
+                    .collect()
+            };
+            let (hx, hy) = (apply(st), apply(other));
+            let err = hx
+                .iter()
+                .zip(&fd)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                err <= tol,
+                "{st:?}: FD error {err} > tolerance {tol} (h = {h})"
+            );
+            let sep = hy
+                .iter()
+                .zip(&fd)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                sep > 10.0 * tol,
+                "{st:?}: FD does not separate the conventions ({sep} vs {tol})"
+            );
+        }
+    }
+}
+
+/// The Jacobi eigenvalues of the test-particle Hessian in a symmetric configuration reproduce the
+/// closed form (λ_e once, λ_⊥ d − 2 times, 0 on w).
+#[test]
+fn general_test_particle_symmetric_eigenvalues() {
+    let m = model("he4", "he4", 5);
+    let d = 8;
+    let mut theta = vec![0.0; d];
+    theta[0] = 1.0;
+    let alpha: f64 = 0.3;
+    let mut w = vec![0.0; d];
+    w[0] = alpha;
+    w[1] = (1.0 - alpha * alpha).sqrt();
+    let p = problem(&[], &[], &theta, d, &m);
+    let p = Problem { n: 0, ..p };
+    let h = general::test_particle(&p, &w);
+    let mut ev = general::symmetric_eigenvalues(&h, d);
+    ev.sort_by(|a, b| a.total_cmp(b));
+    let hs = interaction_free(&PowerSeries::new(m.psi.to_f64()), 1.0, alpha);
+    let mut want = vec![hs.lambda_perp; d - 2];
+    want.push(hs.lambda_e);
+    want.push(0.0);
+    want.sort_by(|a, b| a.total_cmp(b));
+    for (x, y) in ev.iter().zip(&want) {
+        assert!((x - y).abs() < 1e-12, "{ev:?} vs {want:?}");
+    }
+}
+
+/// Interval operations enclose the MPFR values at a higher precision (random inputs).
+#[test]
+fn interval_encloses() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let p = 30;
+    for _ in 0..500 {
+        let mut draw = || {
+            let c = rng.gen::<f64>() * 4.0 - 2.0;
+            let r = rng.gen::<f64>() * 0.5;
+            let x = c + r * (rng.gen::<f64>() * 2.0 - 1.0);
+            (
+                Interval::new(
+                    &Float::with_val(200, c - r),
+                    &Float::with_val(200, c + r),
+                    p,
+                ),
+                x,
+            )
+        };
+        let ((a, x), (b, y)) = (draw(), draw());
+        let inside = |i: &Interval, v: Float| assert!(i.lo <= v && v <= i.hi, "{i:?} !∋ {v}");
+        let (fx, fy) = (Float::with_val(200, x), Float::with_val(200, y));
+        inside(&a.add(&b), Float::with_val(200, &fx + &fy));
+        inside(&a.sub(&b), Float::with_val(200, &fx - &fy));
+        inside(&a.mul(&b), Float::with_val(200, &fx * &fy));
+        inside(&a.square(), Float::with_val(200, fx.square_ref()));
+        if let Some(q) = a.div(&b) {
+            inside(&q, Float::with_val(200, &fx / &fy));
+        }
+        inside(&a.square().sqrt(), Float::with_val(200, fx.abs_ref()));
+    }
+}
+
+/// sup R2 for ψ = s⁴ on [0, 0.9]: R2 = max(|3 − 4α²|, α²)/β is decreasing then increasing with
+/// sup 3 at α = 0 (Q = k − 1 = 3); on [0, 0.99] the endpoint wins; β·R2 on [0, 1] has sup 3.
+#[test]
+fn certify_he4_closed_form() {
+    let m = model("he4", "he4", 5);
+    let c = certify_r2(&m.psi, 0.0, 0.9, 1e-8, Weight::R2, 128, 100_000).unwrap();
+    assert!(
+        c.upper >= 3.0 && c.upper <= 3.0 * (1.0 + 1e-8) + 1e-15,
+        "{c:?}"
+    );
+    assert_eq!(c.order_at_zero, 3);
+    let c = certify_r2(&m.psi, -0.5, 0.99, 1e-8, Weight::R2, 128, 100_000).unwrap();
+    let at = |a: f64| (3.0f64 - 4.0 * a * a).abs().max(a * a) / (1.0 - a * a).sqrt();
+    assert!(
+        c.upper >= at(0.99) && c.upper <= at(0.99) * (1.0 + 1e-8 + 1e-14),
+        "{c:?}"
+    );
+    let c = certify_r2(&m.psi, 0.0, 1.0, 1e-8, Weight::BetaR2, 128, 100_000).unwrap();
+    assert!(
+        c.upper >= 3.0 && c.upper <= 3.0 * (1.0 + 1e-8) + 1e-15,
+        "{c:?}"
+    );
+    // the certified bound is above a dense grid of the closed form
+    let c = certify_r2(&m.psi, 0.2, 0.95, 1e-6, Weight::R2, 128, 100_000).unwrap();
+    for i in 0..=10_000 {
+        let a = 0.2 + 0.75 * i as f64 / 10_000.0;
+        assert!(
+            at(a) <= c.upper * (1.0 + 1e-12),
+            "R2({a}) = {} > {}",
+            at(a),
+            c.upper
+        );
+    }
+    // R2 ~ 1/β: α_max = 1 is refused for R2
+    assert!(certify_r2(&m.psi, 0.0, 1.0, 1e-6, Weight::R2, 128, 1000).is_err());
+}
+
+/// A non-polynomial pair (series with tail bounds) certifies, and the bound is above the f64
+/// closed form on a grid.
+#[test]
+fn certify_series_pair() {
+    let m = model("he3+0.2*tanh", "he3", 5);
+    let c = certify_r2(&m.psi, -0.5, 0.9, 1e-5, Weight::R2, 128, 200_000).unwrap();
+    let psi = PowerSeries::new(m.psi.to_f64());
+    for i in 0..=2000 {
+        let a = -0.5 + 1.4 * i as f64 / 2000.0;
+        if a == 0.0 {
+            continue;
+        }
+        let r2 = interaction_free(&psi, 1.0, a).r2();
+        assert!(r2 <= c.upper * (1.0 + 1e-9), "R2({a}) = {r2} > {}", c.upper);
+    }
+}
+
+/// ψ = s⁴ − s²/2 (student he4 + he2, teacher he4 − he2/2... scaled): ψ' vanishes at α = 1/2, where
+/// R2 is unbounded; relu–relu has no bound on ψ'': both refused.
+#[test]
+fn certify_refusals() {
+    let m = model("he4+he2", "he4-0.5*he2", 5);
+    match certify_r2(&m.psi, 0.1, 0.9, 1e-6, Weight::R2, 128, 100_000) {
+        Err(hessian::CertifyError::Unbounded { near, .. }) => {
+            assert!((near - 0.5).abs() < 1e-6, "near {near}")
+        }
+        other => panic!("expected Unbounded, got {other:?}"),
+    }
+    let m = Model::new(
+        &Spec::parse("relu").unwrap(),
+        &Spec::parse("relu").unwrap(),
+        5,
+        30,
+        20,
+        PopScale::Full,
+        0.0,
+    )
+    .unwrap();
+    assert!(matches!(
+        certify_r2(&m.psi, 0.0, 0.9, 1e-6, Weight::R2, 128, 1000),
+        Err(hessian::CertifyError::NoSecondDerivative(_))
+    ));
+}
+
+/// Interaction-free trajectories: ∫λ_e = ln(g(α_T)/g(α_0)) and ∫λ_⊥ = ln(β_T/β_0) (autonomous
+/// flow), and for ψ = s² the logistic solution α_T² = 1/(1 + (1/α_0² − 1)e^{−8t}).
+#[test]
+fn trajectory_integrals_closed_form() {
+    let psi = PowerSeries::new(model("he4", "he4", 5).psi.to_f64());
+    let lip = hessian::interaction_free_lipschitz(&psi, 1.0);
+    assert!((lip - 8.0).abs() < 1e-9, "Lip {lip}");
+    for &(a0, t) in &[(0.1, 6.0), (0.3, 0.9), (-0.2, 1.8)] {
+        let s = interaction_free_trajectory(&psi, 1.0, a0, t, lip, 0.9);
+        // (horizons chosen so that 1 − |α_T| ≫ u: the closed forms need g(α_T) ≠ 0 in f64)
+        assert!(
+            s.alpha_end.abs() > 0.35 && s.alpha_end.abs() < 0.99999,
+            "{s:?}"
+        );
+        let g = |a: f64| 2.0 * (1.0 - a * a).sqrt() * psi.derivative(1, a);
+        let b = |a: f64| (1.0 - a * a).sqrt();
+        let want_e = (g(s.alpha_end) / g(a0)).ln();
+        let want_p = (b(s.alpha_end) / b(a0)).ln();
+        assert!(
+            (s.integral_lambda_e - want_e).abs() < 1e-6 * (1.0 + want_e.abs()),
+            "{s:?}"
+        );
+        assert!(
+            (s.integral_lambda_perp - want_p).abs() < 1e-6 * (1.0 + want_p.abs()),
+            "{s:?}"
+        );
+        let gg = hessian::linearised_gap(&psi, 1.0, a0, t);
+        assert_eq!(gg.ln_growth_e, s.integral_lambda_e);
+    }
+    let psi2 = PowerSeries::new(vec![0.0, 0.0, 1.0]);
+    let lip2 = hessian::interaction_free_lipschitz(&psi2, 1.0);
+    let s = interaction_free_trajectory(&psi2, 1.0, 0.2, 0.7, lip2, 0.9);
+    let want = (1.0 / (1.0 + (1.0 / 0.04 - 1.0) * (-8.0f64 * 0.7).exp())).sqrt();
+    assert!(
+        (s.alpha_end - want).abs() < 1e-9,
+        "{} vs {want}",
+        s.alpha_end
+    );
+}
+
+/// R1 at initialisation (median particle) grows like √d and R2 stays ≈ k − 1 = 3 for h_4.
+#[test]
+fn r1_at_init_scales_like_sqrt_d() {
+    let psi = PowerSeries::new(model("he4", "he4", 5).psi.to_f64());
+    let ds = [32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0];
+    let r1: Vec<f64> = ds
+        .iter()
+        .map(|&d| interaction_free(&psi, 1.0, hessian::abs_overlap_quantile(d as usize, 0.5)).r1())
+        .collect();
+    let fit = hessian::fit_power_law(&ds, &r1).unwrap();
+    assert!((fit.exponent - 0.5).abs() < 0.02, "{fit:?}");
+    for &d in &ds {
+        let r2 = interaction_free(&psi, 1.0, hessian::abs_overlap_quantile(d as usize, 0.5)).r2();
+        assert!(r2 > 2.9 && r2 < 3.0, "{r2}");
+    }
+}
+
+#[test]
+fn fit_power_law_recovers_exponent() {
+    let x = [2.0, 4.0, 8.0, 16.0];
+    let y: Vec<f64> = x.iter().map(|v: &f64| 3.0 * v.powf(0.75)).collect();
+    let f = hessian::fit_power_law(&x, &y).unwrap();
+    assert!((f.exponent - 0.75).abs() < 1e-12 && f.exponent_error.unwrap() < 1e-10);
+    let y2 = [3.0, 5.5, 8.0, 15.0];
+    let f = hessian::fit_power_law(&x, &y2).unwrap();
+    assert!(f.exponent_error.unwrap() > 0.01);
+    assert!(hessian::fit_power_law(&x[..2], &y2[..2])
+        .unwrap()
+        .exponent_error
+        .is_none());
+}
+
+/// The independent A, B, A', B' of `ReducedLaw` agree with the f64 flow's accessors, and A', B'
+/// with central differences of A, B (h = 1e-5, truncation ~h²).
+#[test]
+fn law_matches_flow() {
+    let m = model("he4+0.3*he3", "he4", 16);
+    let layout = Layout {
+        panels: 20,
+        order: 8,
+        grading: 3.0,
+    };
+    let mut flow = Flow::new(&m, layout, Tolerance::new(1e-10)).unwrap();
+    flow.advance_to(3.0).unwrap();
+    let law = ReducedLaw::new(&m.kappa.to_f64(), 16, &flow.alpha(), &flow.nodes().weights);
+    for &a in &[-0.6, -0.1, 0.05, 0.4, 0.9] {
+        let (x, y) = law.interaction(a);
+        let (fx, fy) = flow.interaction(a);
+        assert!(
+            (x - fx).abs() < 1e-13 && (y - fy).abs() < 1e-13,
+            "{a}: {x} {y} vs {fx} {fy}"
+        );
+        let (dx, dy) = law.interaction_derivatives(a);
+        let (fdx, fdy) = flow.interaction_derivatives(a);
+        assert!((dx - fdx).abs() < 1e-12 && (dy - fdy).abs() < 1e-12);
+        let h = 1e-5;
+        let (xp, yp) = law.interaction(a + h);
+        let (xm, ym) = law.interaction(a - h);
+        assert!((dx - (xp - xm) / (2.0 * h)).abs() < 1e-8);
+        assert!((dy - (yp - ym) / (2.0 * h)).abs() < 1e-8);
+        // with the law's A, B the g of the closed form is the flow's velocity coefficient
+        let hs = law.hessian(&PowerSeries::new(m.psi.to_f64()), 1.0, a);
+        let g = flow.velocity_coefficient(a);
+        assert!((hs.speed - g.abs()).abs() < 1e-12, "{} vs {g}", hs.speed);
+        // λ_e = β g'(α): against a central difference of the flow's g at fixed law
+        let gp = (flow.velocity_coefficient(a + h) - flow.velocity_coefficient(a - h)) / (2.0 * h);
+        let want = (1.0 - a * a).sqrt() * gp;
+        assert!(
+            (hs.lambda_e - want).abs() < 1e-7,
+            "{} vs {want}",
+            hs.lambda_e
+        );
+    }
+}
