@@ -86,6 +86,11 @@ impl Ideal {
         self.continuous.kernel_mean_at(alpha)
     }
 
+    /// [`Ideal::kernel_mean_at`] for every α of `alpha` (the law's moments formed once).
+    pub fn kernel_means_at(&self, alpha: &[f64]) -> Vec<f64> {
+        self.continuous.kernel_means_at(alpha)
+    }
+
     /// E[κ(αα' + ββ'z)] under the continuous law.
     pub fn self_kernel_mean(&self) -> f64 {
         self.continuous.self_kernel_mean()

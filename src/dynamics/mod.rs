@@ -493,7 +493,7 @@ impl Run {
         let alphas: Vec<f64> = (0..n).map(|i| w[i * d]).collect();
         let psi_sum: f64 = alphas.iter().map(|&a| horner(&self.psi, a)).sum::<f64>() / nf;
         let ff = loss / scale - self.constant + 2.0 * psi_sum;
-        let cross: f64 = alphas.iter().map(|&a| ideal.kernel_mean_at(a)).sum::<f64>() / nf;
+        let cross: f64 = ideal.kernel_means_at(&alphas).iter().sum::<f64>() / nf;
         let n_function_gap = nf * (ff - 2.0 * cross + ideal.self_kernel_mean());
         let _ = r;
         Row {

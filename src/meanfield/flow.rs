@@ -252,6 +252,14 @@ impl Core {
             .eval(alpha, Self::beta2(alpha))
     }
 
+    fn kernel_means_at(&self, alpha: &[f64]) -> Vec<f64> {
+        let poly = self.exp.kappa_mean_polynomial(&self.moments());
+        alpha
+            .iter()
+            .map(|&a| poly.eval(a, Self::beta2(a)))
+            .collect()
+    }
+
     fn velocity_coefficient(&self, alpha: f64) -> f64 {
         2.0 * self.scale
             * Self::beta(alpha)
@@ -311,6 +319,11 @@ macro_rules! law_accessors {
         /// E_{α',z}[κ(αα' + ββ'z)], β = √(1 − α²), α' from the current law.
         pub fn kernel_mean_at(&self, alpha: f64) -> f64 {
             self.core.kernel_mean_at(alpha)
+        }
+
+        /// [`Self::kernel_mean_at`] for many α: the law's moment sums are formed once.
+        pub fn kernel_means_at(&self, alpha: &[f64]) -> Vec<f64> {
+            self.core.kernel_means_at(alpha)
         }
 
         /// E[κ(αα' + ββ'z)], α, α' independent from the current law.
