@@ -11,7 +11,9 @@ mod concordance;
 mod golden;
 mod kernel;
 mod meanfield;
+mod merge;
 mod population;
+mod reproduce;
 mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -194,6 +196,12 @@ pub enum Command {
     /// Grönwall factors) along the reduced flow for a list of d, with fits in d and an optional
     /// certified bound on sup R2.
     Concordance(concordance::Args),
+    /// Runs a recipe of the primary paper's experiments (default: poc-he4-d32-quick) and writes
+    /// its data (CSV), figures (SVG, PNG) and manifest; `--shard i/n` runs a part for `merge`.
+    Reproduce(reproduce::Args),
+    /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
+    /// to an unsharded run.
+    Merge(merge::Args),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -256,6 +264,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Train(args) => train::run(args),
         Command::Meanfield(args) => meanfield::run(args),
         Command::Concordance(args) => concordance::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Golden { suite, out } => golden::run_golden(&suite, &out),
         Command::Check {
             suite,
