@@ -33,7 +33,6 @@ use crate::activation::{Expr, Func, Spec};
 use crate::coeffs;
 use crate::kernel::{self, Side};
 use crate::population::{Oracle, Teacher, Update};
-use rand::RngCore;
 use rand::SeedableRng;
 use rug::Float;
 
@@ -171,24 +170,8 @@ const STEP: &[Net] = &[
     },
 ];
 
-/// Standard normals by Box–Muller from a ChaCha8 stream (53-bit uniforms, `libm`), so the
-/// bits are the same on every platform.
-fn gaussians(rng: &mut rand_chacha::ChaCha8Rng, count: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(count + 1);
-    while out.len() < count {
-        let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        let u2 = ((rng.next_u64() >> 11) as f64) / (1u64 << 53) as f64;
-        let r = libm::sqrt(-2.0 * libm::log(u1));
-        let t = 2.0 * std::f64::consts::PI * u2;
-        out.push(r * libm::cos(t));
-        out.push(r * libm::sin(t));
-    }
-    out.truncate(count);
-    out
-}
-
 fn unit(rng: &mut rand_chacha::ChaCha8Rng, d: usize) -> Vec<f64> {
-    let g = gaussians(rng, d);
+    let g = crate::sampling::gaussians(rng, d);
     let norm = libm::sqrt(g.iter().map(|x| x * x).sum::<f64>());
     g.iter().map(|x| x / norm).collect()
 }
