@@ -652,3 +652,281 @@ fn f64_quadrature_passes_hermite() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     println!("{}", stdout(&o));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Suites `meanfield` and `concordance` (proofs-notes/golden-files.md, sections of the same
+// names): the oracle's own values pass, an independent f64 computation passes, a perturbation
+// of one entry by twice its tolerance fails naming the quantity.
+
+/// The largest error/tolerance over every row of a passing check (JSON output).
+fn worst_ratio(suite: &str, r: &Path, g: &Path) -> f64 {
+    let o = run(&[
+        "check",
+        "--suite",
+        suite,
+        r.to_str().unwrap(),
+        "--golden",
+        g.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["max_error_over_tolerance"].as_f64().unwrap())
+        .fold(0.0, f64::max)
+}
+
+fn inputs_doc(case_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(case_dir.join("inputs.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn oracle_values_pass_meanfield_and_concordance() {
+    for suite in ["meanfield", "concordance"] {
+        let g = golden(suite);
+        let r = results_from_expected(&g, &format!("self-{suite}"));
+        let o = check(suite, &r, Some(&g));
+        assert!(o.status.success(), "{suite}: {}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("0 failed"), "{}", stdout(&o));
+    }
+}
+
+/// The f64 reduced flow `meanfield::flow::Flow` (Dormand–Prince 5(4), nodes in the latitude;
+/// shares only the kernels' coefficients with the oracle) at its defaults, written in the
+/// results layout; `wrong_scale` swaps the loss scale (a wrong backend).
+fn meanfield_backend(g: &Path, name: &str, wrong_scale: bool) -> PathBuf {
+    use mforacle::meanfield::flow::{Flow, Layout, SummarySpec, Tolerance};
+    use mforacle::population::LossScale;
+    let r = scratch(name);
+    for case in cases(g) {
+        let dir = g.join(&case);
+        let p = &inputs_doc(&dir)["parameters"];
+        let spec = |k: &str| mforacle::activation::Spec::parse(p[k].as_str().unwrap()).unwrap();
+        let mut scale = match p["loss_scale"].as_str().unwrap() {
+            "full" => LossScale::Full,
+            _ => LossScale::Half,
+        };
+        if wrong_scale {
+            scale = if scale == LossScale::Full {
+                LossScale::Half
+            } else {
+                LossScale::Full
+            };
+        }
+        let d = p["d"].as_u64().unwrap() as usize;
+        let model = mforacle::meanfield::Model::new(
+            &spec("student"),
+            &spec("teacher"),
+            d,
+            10,
+            30,
+            scale,
+            0.0,
+        )
+        .unwrap();
+        let times = read_npy(&dir.join("t.npy")).data;
+        let alpha0 = read_npy(&dir.join("alpha0.npy")).data;
+        let t_traj = read_npy(&dir.join("t_traj.npy")).data;
+        let with_abs = dir.join("expected").join("alpha_mean_abs.npy").exists();
+        let mut flow = Flow::new(&model, Layout::default(), Tolerance::default()).unwrap();
+        flow.add_test_particles(&alpha0).unwrap();
+        let (mut loss, mut mean_abs) = (Vec::new(), Vec::new());
+        let mut traj = vec![f64::NAN; alpha0.len() * t_traj.len()];
+        for &t in &times {
+            flow.advance_to(t).unwrap();
+            loss.push(flow.loss());
+            if with_abs {
+                mean_abs.push(flow.snapshot(&SummarySpec::default()).alpha_mean_abs);
+            }
+            if let Some(j) = t_traj.iter().position(|&s| (s - t).abs() < 1e-12) {
+                for (i, a) in flow.test_alpha().iter().enumerate() {
+                    traj[i * t_traj.len() + j] = *a;
+                }
+            }
+        }
+        let out = r.join(&case);
+        std::fs::create_dir_all(&out).unwrap();
+        write_npy(&out.join("loss.npy"), &[times.len()], &loss);
+        if with_abs {
+            write_npy(&out.join("alpha_mean_abs.npy"), &[times.len()], &mean_abs);
+        }
+        write_npy(
+            &out.join("alpha_t.npy"),
+            &[alpha0.len(), t_traj.len()],
+            &traj,
+        );
+    }
+    r
+}
+
+#[test]
+fn f64_flow_passes_meanfield() {
+    let g = golden("meanfield");
+    let r = meanfield_backend(&g, "flow-meanfield", false);
+    let o = check("meanfield", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let worst = worst_ratio("meanfield", &r, &g);
+    println!("f64 flow (defaults): largest error/tolerance over the meanfield suite = {worst:.3e}");
+    assert!(worst < 1.0);
+    // The wrong loss scale (½ instead of 1 and back): loss and trajectories fail.
+    let r = meanfield_backend(&g, "flow-meanfield-scale", true);
+    let o = check("meanfield", &r, Some(&g));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let e = stderr(&o);
+    for q in [
+        "he4-d17-t4/loss",
+        "he4-d17-t4/alpha_t",
+        "misspecified-d9-half-t2/loss",
+    ] {
+        assert!(e.contains(q), "{q} not in {e}");
+    }
+}
+
+/// Perturbs entry `index` (flat, C order) of `case/quantity` by twice its tolerance and checks
+/// that exactly that quantity fails, at that index.
+fn perturbed_fails(suite: &'static str, case: &str, q: &str, index: usize, shown: &str) {
+    let g = golden(suite);
+    let r = results_from_expected(&g, &format!("beyond-{suite}"));
+    let p = r.join(case).join(format!("{q}.npy"));
+    let mut a = read_npy(&p);
+    let tol = tolerance(&g, case, q);
+    a.data[index] -= 2.0 * tol[index];
+    write_npy(&p, &a.shape, &a.data);
+    let o = check(suite, &r, Some(&g));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("{case}/{q}")), "{e}");
+    assert!(e.contains(shown), "worst index {shown} named: {e}");
+    let failing: Vec<String> = stdout(&o)
+        .lines()
+        .filter(|l| l.ends_with("FAIL"))
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(
+        failing[0].starts_with(case) && failing[0].contains(q),
+        "{failing:?}"
+    );
+}
+
+#[test]
+fn meanfield_perturbation_beyond_tolerance_fails_naming_the_quantity() {
+    // trajectory of alpha0[3] at t_traj[2]: flat index 3*4 + 2
+    perturbed_fails("meanfield", "he4-d17-t4", "alpha_t", 3 * 4 + 2, "[3, 2]");
+    perturbed_fails("meanfield", "misspecified-d9-half-t2", "loss", 4, "[4]");
+}
+
+#[test]
+fn concordance_perturbation_beyond_tolerance_fails_naming_the_quantity() {
+    perturbed_fails("concordance", "he4-d64", "r1", 2, "[2]");
+    perturbed_fails("concordance", "erf-half", "lambda_e", 5, "[5]");
+}
+
+/// An independent f64 backend for `concordance`: `hessian::symmetric::interaction_free` (f64
+/// Horner on the given coefficients) and its r1(), r2(). And, for erf, the golden values
+/// (computed from the Hermite-series ψ) against the MPFR closed form
+/// ψ = (2/π)asin(2s/3) (`kernel::closed_value`), within the sum of both bounds.
+#[test]
+fn f64_closed_form_passes_concordance() {
+    use mforacle::hessian::symmetric::{interaction_free, PowerSeries};
+    let g = golden("concordance");
+    let r = scratch("f64-concordance");
+    for case in cases(&g) {
+        let dir = g.join(&case);
+        let alpha = read_npy(&dir.join("alpha.npy")).data;
+        let psi = PowerSeries::new(read_npy(&dir.join("psi_series.npy")).data);
+        let scale = read_npy(&dir.join("scale.npy")).data[0];
+        let h: Vec<_> = alpha
+            .iter()
+            .map(|&a| interaction_free(&psi, scale, a))
+            .collect();
+        let out = r.join(&case);
+        std::fs::create_dir_all(&out).unwrap();
+        let n = alpha.len();
+        for q in ["lambda_e", "lambda_perp", "speed", "r1", "r2"] {
+            let v: Vec<f64> = h
+                .iter()
+                .map(|x| match q {
+                    "lambda_e" => x.lambda_e,
+                    "lambda_perp" => x.lambda_perp,
+                    "speed" => x.speed,
+                    "r1" => x.r1(),
+                    _ => x.r2(),
+                })
+                .collect();
+            write_npy(&out.join(format!("{q}.npy")), &[n], &v);
+        }
+    }
+    let o = check("concordance", &r, Some(&g));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let worst = worst_ratio("concordance", &r, &g);
+    println!(
+        "f64 interaction_free: largest error/tolerance over the concordance suite = {worst:.3e}"
+    );
+
+    // erf: series route (golden) against the closed form in MPFR.
+    use mforacle::kernel::{closed_value, ClosedKernel};
+    use rug::Float;
+    let prec = 256;
+    let ck = ClosedKernel::ErfErf(rug::Rational::from(1), rug::Rational::from(1));
+    let dir = g.join("erf-half");
+    let alpha = read_npy(&dir.join("alpha.npy")).data;
+    let ex: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let qd = |name: &str| -> (Vec<Float>, Vec<f64>) {
+        let q = ex["quantities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap();
+        let vals = q["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| Float::with_val(prec, Float::parse(s.as_str().unwrap()).unwrap()))
+            .collect();
+        let b = q["abs_error_bound"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().parse::<f64>().unwrap())
+            .collect();
+        (vals, b)
+    };
+    let (le, le_b) = qd("lambda_e");
+    let (lp, lp_b) = qd("lambda_perp");
+    let (sp, sp_b) = qd("speed");
+    let mut worst_closed = 0.0f64;
+    for (i, &a) in alpha.iter().enumerate() {
+        let af = Float::with_val(prec, a);
+        let d1 = closed_value(&ck, &af, 1, prec).unwrap();
+        let d2 = closed_value(&ck, &af, 2, prec).unwrap();
+        // scale ½: 2·scale = 1
+        let beta2 = Float::with_val(prec, 1 - Float::with_val(prec, af.square_ref()));
+        let beta = Float::with_val(prec, beta2.sqrt_ref());
+        let cl_e =
+            Float::with_val(prec, &beta2 * &d2.value) - Float::with_val(prec, &af * &d1.value);
+        let cl_p = -Float::with_val(prec, &af * &d1.value);
+        let cl_v = Float::with_val(prec, &beta * &d1.value).abs();
+        let cb = d1.abs_error_bound.to_f64() + d2.abs_error_bound.to_f64() + 1e-70;
+        for (gold, gb, cl) in [
+            (&le[i], le_b[i], cl_e),
+            (&lp[i], lp_b[i], cl_p),
+            (&sp[i], sp_b[i], cl_v),
+        ] {
+            let diff = Float::with_val(prec, gold - &cl).abs().to_f64();
+            assert!(
+                diff <= gb + 2.0 * cb,
+                "erf alpha = {a}: golden {gold} closed form {cl} differ by {diff:e} > {:e}",
+                gb + 2.0 * cb
+            );
+            worst_closed = worst_closed.max(diff);
+        }
+    }
+    println!("erf: golden (series) vs closed form: largest difference {worst_closed:.3e}");
+}

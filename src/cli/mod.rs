@@ -157,7 +157,7 @@ pub enum Command {
     /// Writes golden files (inputs, oracle values, tolerances; JSON and .npy) of a suite for
     /// checking other backends.
     Golden {
-        /// The suite (hermite, kernel, population, step, ...).
+        /// The suite (hermite, kernel, population, step, meanfield, concordance).
         #[arg(long)]
         suite: String,
         /// The directory to write (replaced if it is a golden directory).

@@ -40,8 +40,10 @@
 
 pub mod npy;
 
+mod concordance;
 mod hermite;
 mod kernel;
+mod meanfield;
 mod population;
 
 pub use npy::Array;
@@ -75,6 +77,8 @@ pub const SUITES: &[SuiteEntry] = &[
     kernel::SUITE,
     population::SUITE,
     population::STEP_SUITE,
+    meanfield::SUITE,
+    concordance::SUITE,
 ];
 
 /// One case: inputs and oracle quantities.
