@@ -167,3 +167,145 @@ fn bad_input_exits_2_with_one_line() {
     ]);
     assert!(err.contains("kink"), "{err}");
 }
+
+/// `--oracle` with interaction: the median particle followed in MPFR along the flow (a zero-weight
+/// tracer of the oracle). The new JSON fields parse; each D-digit string matches its f64 twin
+/// within the reported relative difference; and the oracle agrees with the f64 flow within the
+/// derived tolerance: both approximate the same exact value, each within twice its own error
+/// estimate (oracle: the sum of its check reruns' relative changes; f64: the change against a flow
+/// with twice the panels and 1/100 of the tolerance; a rule whose error at least halves on
+/// refinement is within 2× that change), plus f64 rounding ≤ (M + 4K² + 64)·u·(majorant/|value|)
+/// ≤ 1e-12 (M = 640 nodes, K = 4, majorant/|value| ≤ 10 here). At t = 0 the law is uniform, so
+/// A = cα, B = cβ and the flow's first row must equal the interaction-free closed form of the
+/// `oracle` block (to the t = 0 node estimate and the printing of two 20-digit strings).
+#[test]
+fn oracle_along_the_flow_with_interaction() {
+    let (code, out, err) = run(&[
+        "--student",
+        "he4",
+        "--d",
+        "16",
+        "--t-end",
+        "2",
+        "--particles",
+        "5",
+        "--panels",
+        "20",
+        "--dt",
+        "0.05",
+        "--oracle",
+        "--digits",
+        "20",
+        "--oracle-panels",
+        "8",
+        "--oracle-outputs",
+        "4",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("null") && !out.contains("NaN"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = &v["per_d"][0];
+    let o = &p["oracle"];
+    let f = &o["flow"];
+    let num = |x: &serde_json::Value| x.as_f64().unwrap();
+    let prec = 256;
+    let dec = |x: &serde_json::Value| mforacle::output::parse_decimal(x.as_str().unwrap(), prec);
+    assert_eq!(dec(&f["alpha0"]).to_f64(), num(&p["alpha0_median"]));
+    assert!(f["precision_bits"].as_u64().unwrap() >= 66 + 32);
+    let rows = f["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    let names = ["alpha", "r1", "r2", "lambda_e", "lambda_perp", "speed"];
+    let (mut dmax, mut emax) = (0.0f64, 0.0f64);
+    for (i, r) in rows.iter().enumerate() {
+        assert!((num(&r["t"]) - 0.5 * i as f64).abs() < 1e-15);
+        let est = num(&r["relative_error_estimate"]);
+        let fest = num(&r["f64_relative_error_estimate"]);
+        let diff = num(&r["f64_relative_difference"]);
+        assert!(
+            (num(&r["err_time"]) + num(&r["err_rounding"]) + num(&r["err_nodes"]) - est).abs()
+                <= 1e-12 * est
+        );
+        let mut worst = 0.0f64;
+        for q in names {
+            let s = r[q].as_str().unwrap();
+            // 20 significant digits
+            let mant: String = s
+                .split('e')
+                .next()
+                .unwrap()
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect();
+            assert_eq!(mant.len(), 20, "{q}: {s}");
+            let x = dec(&r[q]);
+            let y = num(&r["f64"][q]);
+            let rel = (rug::Float::with_val(prec, y - &x) / &x).to_f64().abs();
+            worst = worst.max(rel);
+            let tol = 2.0 * (est + fest) + 1e-12;
+            assert!(
+                rel <= tol,
+                "t = {} {q}: oracle {s} f64 {y}: {rel:e} > {tol:e}",
+                num(&r["t"])
+            );
+        }
+        assert!(
+            (worst - diff).abs() <= 1e-12 * diff.max(1e-300) + 1e-15,
+            "{worst} {diff}"
+        );
+        dmax = dmax.max(diff);
+        emax = emax.max(num(&r["f64_relative_difference_eigenvalues"]));
+        assert!(num(&r["loss_digits"]) > 3.0);
+    }
+    assert_eq!(num(&f["f64_relative_difference_max"]), dmax);
+    assert_eq!(num(&f["f64_relative_difference_eigenvalues_max"]), emax);
+    // t = 0: the interacting law is uniform, the interaction-free closed form is exact.
+    let est0 = num(&rows[0]["relative_error_estimate"]);
+    for (q, init) in [
+        ("lambda_e", "lambda_e"),
+        ("lambda_perp", "lambda_perp"),
+        ("speed", "speed"),
+        ("r1", "r1_at_init"),
+    ] {
+        let (x, y) = (dec(&rows[0][q]), dec(&o[init]));
+        let rel = (rug::Float::with_val(prec, &x - &y) / &y).to_f64().abs();
+        assert!(rel <= 2.0 * est0 + 2e-19, "{q}: {rel:e}");
+    }
+}
+
+#[test]
+fn oracle_flow_bad_input_exits_2() {
+    for args in [
+        &[
+            "--student",
+            "he4",
+            "--d",
+            "16",
+            "--oracle",
+            "--oracle-panels",
+            "0",
+        ][..],
+        &[
+            "--student",
+            "he4",
+            "--d",
+            "16",
+            "--oracle",
+            "--oracle-outputs",
+            "-3",
+        ],
+        &[
+            "--student",
+            "he4",
+            "--d",
+            "16",
+            "--oracle",
+            "--oracle-tolerance",
+            "0",
+        ],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}

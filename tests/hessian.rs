@@ -569,3 +569,437 @@ fn law_matches_flow() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The MPFR local Hessian with interaction (oracle::Field::velocity_and_derivative,
+// symmetric::with_interaction_rug), proofs-notes/local-hessian.md §1 and §5.
+
+/// sup_{|s|≤1} |κ^{(r)}| ≤ Σ_k k^{(r)}|c_k| from MPFR coefficients.
+fn sup_deriv_rug(c: &[Float], r: usize) -> f64 {
+    c.iter()
+        .enumerate()
+        .map(|(k, x)| {
+            (0..r)
+                .map(|i| k as f64 - i as f64)
+                .product::<f64>()
+                .max(0.0)
+                * x.to_f64().abs()
+        })
+        .sum()
+}
+
+/// A random law of `n` weighted particles (α_j, β_j = √(1 − α_j²), w_j > 0, Σw = 1) at `prec`.
+fn random_law(rng: &mut ChaCha8Rng, n: usize, prec: u32) -> (Vec<Float>, Vec<Float>, Vec<Float>) {
+    let al: Vec<Float> = (0..n)
+        .map(|_| Float::with_val(prec, rng.gen_range(-0.99..0.99f64)))
+        .collect();
+    let be: Vec<Float> = al
+        .iter()
+        .map(|a| Float::with_val(prec, 1 - Float::with_val(prec, a.square_ref())).sqrt())
+        .collect();
+    let raw: Vec<f64> = (0..n).map(|_| rng.gen_range(0.1..1.0f64)).collect();
+    let tot: f64 = raw.iter().sum();
+    let w = raw.iter().map(|x| Float::with_val(prec, x / tot)).collect();
+    (al, be, w)
+}
+
+/// g' of `Field::velocity_and_derivative` (the γ-polynomial differentiated term by term) equals
+/// the ε-part of dual numbers pushed through the term-by-term A, B formula plus ψ'
+/// (`dual::reduced_velocity_dual`, its own z-moments, binomials and moment sums), and g equals
+/// the value part and `Field::velocity`, on random non-uniform laws.
+///
+/// Bound: both sides evaluate the same terms (regrouped differently) with round-to-nearest at
+/// p bits. A term is a product of ≤ K + 6 factors (coefficient, binomial, z-moment, P, powers of
+/// α and β), the ε-part of a product of n duals is a sum of n products, and P_{p,l} is a sum over
+/// n_law nodes of products of ≤ K + 1 factors; the sums over terms have ≤ K² + 2K summands. So
+/// each side is within (K² + 4K + n_law + 20)·2^{−p} of the sum of the absolute values of the
+/// terms, which `reduced_velocity_majorant` computes (inputs and moments in absolute value):
+/// |difference| ≤ 2(K² + 4K + n_law + 20)·2^{−p}·majorant.
+#[test]
+fn oracle_g_prime_matches_dual() {
+    use mforacle::hessian::dual::{reduced_velocity_dual, reduced_velocity_majorant, Dual};
+    use mforacle::meanfield::oracle::Field;
+    let prec = 200;
+    let u = Float::with_val(prec, Float::i_exp(1, -(prec as i32)));
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for (s, t, d) in [
+        ("he4", "he4", 16usize),
+        ("he4+0.3*he3", "he4-0.2*he2", 7),
+        ("tanh", "erf", 12),
+    ] {
+        let m = model(s, t, d);
+        let field = Field::new(&m, prec);
+        let n = 37;
+        let (al, be, w) = random_law(&mut rng, n, prec);
+        let mo = field.moments(&al, &be, &w);
+        let moment = |p: usize, l: usize, abs: bool| -> Float {
+            let mut s = Float::new(prec);
+            for ((a, b), wj) in al.iter().zip(&be).zip(&w) {
+                let mut x = Float::with_val(prec, wj);
+                for _ in 0..p {
+                    x *= a;
+                }
+                for _ in 0..l {
+                    x *= b;
+                }
+                s += if abs { x.abs() } else { x };
+            }
+            s
+        };
+        let kappa: Vec<Float> = m
+            .kappa
+            .coefficients
+            .iter()
+            .map(|c| Float::with_val(prec, c))
+            .collect();
+        let psi: Vec<Float> = m
+            .psi
+            .coefficients
+            .iter()
+            .map(|c| Float::with_val(prec, c))
+            .collect();
+        let scale = Float::with_val(prec, m.scale());
+        let k = kappa.len().max(psi.len()) as u32;
+        let nops = 2 * (k * k + 4 * k + n as u32 + 20);
+        for &a in &[-0.8, -0.2, 0.03, 0.5, 0.9] {
+            let alpha = Float::with_val(prec, a);
+            let beta = Float::with_val(prec, 1 - Float::with_val(prec, alpha.square_ref())).sqrt();
+            let (g, gp) = field.velocity_and_derivative(&mo, &alpha, &beta);
+            let seed = -Float::with_val(prec, &alpha / &beta);
+            let xa = Dual::new(alpha.clone(), Float::with_val(prec, 1));
+            let xb = Dual::new(beta.clone(), seed);
+            let dual = reduced_velocity_dual(
+                &kappa,
+                &psi,
+                &scale,
+                d,
+                &|p, l| moment(p, l, false),
+                &xa,
+                &xb,
+            );
+            let maj = reduced_velocity_majorant(
+                &kappa,
+                &psi,
+                &scale,
+                d,
+                &|p, l| moment(p, l, true),
+                &xa,
+                &xb,
+            );
+            let tol_g = Float::with_val(prec, &maj.v * &u) * nops;
+            let tol_gp = Float::with_val(prec, &maj.d * &u) * nops;
+            let dg = Float::with_val(prec, &g - &dual.v).abs();
+            let dgp = Float::with_val(prec, &gp - &dual.d).abs();
+            assert!(
+                dg <= tol_g,
+                "{s}/{t} alpha {a}: g {g} vs dual {} (diff {dg}, tol {tol_g})",
+                dual.v
+            );
+            assert!(
+                dgp <= tol_gp,
+                "{s}/{t} alpha {a}: g' {gp} vs dual {} (diff {dgp}, tol {tol_gp})",
+                dual.d
+            );
+            let gv = field.velocity(&mo, &alpha, &beta);
+            assert!(
+                Float::with_val(prec, &gv - &g).abs() <= tol_g,
+                "{s}/{t}: velocity vs g"
+            );
+            // Not vacuous: the law is far from uniform, so the interaction moves g' by far more
+            // than the tolerance (g' without interaction: 2·scale·(βψ'' − αψ'/β)).
+            let free = hessian::symmetric::symmetric_hessian_rug(&psi, &scale, &alpha, prec);
+            let gp_free = Float::with_val(prec, &free[0] / &beta);
+            assert!(
+                Float::with_val(prec, &gp - &gp_free).abs()
+                    > Float::with_val(prec, &tol_gp << 100u32)
+            );
+        }
+    }
+}
+
+/// Tracers (zero-weight nodes of `oracle::run_with`) leave the run bit-identical, and a tracer
+/// started at a node's exact α_0 follows that node bit for bit (main pass), in the half-node mode
+/// (he4) and the full mode (ψ with an odd term).
+#[test]
+fn oracle_tracers_do_not_change_the_run() {
+    use mforacle::meanfield::oracle::{self, Layout as OLayout, OracleOptions, PassKind};
+    for (s, t, sym) in [("he4", "he4", true), ("he4+0.3*he3", "he4+he3", false)] {
+        let m = model(s, t, 10);
+        let opts = OracleOptions {
+            layout: OLayout {
+                panels: 3,
+                order: 8,
+                grading: 3,
+            },
+            digits: 20,
+            t_end: 1.0,
+            dt_out: 0.5,
+            check_nodes: true,
+            check_steps: true,
+            check_precision: false,
+            ..OracleOptions::default()
+        };
+        let plain = oracle::run(&m, &opts).unwrap();
+        assert_eq!(plain.symmetric, sym);
+        let j = plain.alpha0.len() - 5; // a node with α_0 > 0 (kept in the half-node mode)
+        let tracers = [
+            plain.alpha0[j].clone(),
+            Float::with_val(plain.precision, 0.123),
+        ];
+        let mut seen = Vec::new();
+        let traced = oracle::run_with(&m, &opts, &tracers, &mut |o| {
+            seen.push((o.kind, o.index));
+            if o.kind == PassKind::Main {
+                // node j of the full layout is node j − M/2 of the half state
+                let i = if sym { j - plain.alpha0.len() / 2 } else { j };
+                assert_eq!(o.tracers.len(), 4);
+                assert_eq!(o.tracers[0], o.nodes[2 * i], "alpha at t = {}", o.t);
+                assert_eq!(o.tracers[1], o.nodes[2 * i + 1], "beta at t = {}", o.t);
+                assert_eq!(o.weights.len() * 2, o.nodes.len());
+            }
+        })
+        .unwrap();
+        assert_eq!(plain.steps, traced.steps);
+        assert_eq!(plain.alpha_end, traced.alpha_end);
+        assert_eq!(plain.beta_end, traced.beta_end);
+        for (a, b) in plain.rows.iter().zip(&traced.rows) {
+            assert_eq!(a.loss, b.loss);
+            assert_eq!(a.dissipation, b.dissipation);
+            assert_eq!(a.alpha_mean_abs, b.alpha_mean_abs);
+            assert_eq!(a.err_nodes, b.err_nodes);
+            assert_eq!(a.err_time, b.err_time);
+        }
+        let want: Vec<(PassKind, usize)> = [
+            PassKind::Main,
+            PassKind::HalvedSteps,
+            PassKind::RefinedNodes,
+        ]
+        .iter()
+        .flat_map(|&k| (0..3).map(move |i| (k, i)))
+        .collect();
+        assert_eq!(seen, want);
+    }
+}
+
+/// [λ_e, λ_⊥, ‖v‖] of the MPFR closed form with interaction at (α, √(1 − α²)) under the law of
+/// an oracle observation, as f64.
+fn oracle_hessian_at(o: &mforacle::meanfield::oracle::Observation, a: f64) -> [f64; 3] {
+    let prec = o.field.prec();
+    let al = Float::with_val(prec, a);
+    let be = Float::with_val(prec, 1 - Float::with_val(prec, al.square_ref())).sqrt();
+    let (g, gp) = o.field.velocity_and_derivative(o.moments, &al, &be);
+    let h = hessian::symmetric::with_interaction_rug(&al, &be, &g, &gp, prec);
+    [h[0].to_f64(), h[1].to_f64(), h[2].to_f64()]
+}
+
+/// The MPFR eigenvalues at the oracle's states (law of the oracle's nodes at t) equal the f64
+/// `symmetric::with_interaction` with A, B, A', B' from `ReducedLaw` of the f64 flow's nodes at
+/// the same t, at fixed α, for he4 (half-node mode) and a pair with odd ψ (full mode), d = 16,
+/// t ≤ 2.
+///
+/// Tolerance (proofs-notes/local-hessian.md §5). Both are evaluations of the same functional
+/// Q(α; ρ) at two discrete laws approximating the exact ρ_t:
+/// - node rule: each law's quadrature error, estimated by the same computation with twice the
+///   panels (oracle: its `RefinedNodes` pass; f64: a second flow), counted twice (a convergent
+///   rule whose error at least halves on doubling has |Q_n − Q_∞| ≤ 2|Q_n − Q_2n|);
+/// - the f64 flow's state error: with ρ = Σ w_j δ_{φ_j} (φ the colatitude) and
+///   s = cos φ cos φ' + sin φ sin φ' z, every mixed derivative of s in (φ, φ') is ≤ 1 in absolute
+///   value (Cauchy–Schwarz, |z| ≤ 1). The interaction part of g is 2·scale·∂_φ∫κ(s)dρ(φ') (since
+///   Aβ − Bα = E[κ'(s)(α'β − β'zα)] = −E[κ'(s)∂_φ s]), so moving node j by δφ_j changes g by
+///   ≤ 2·scale·(K₂ + K₁)w_j|δφ_j| and dg/dφ by ≤ 2·scale·(K₃ + 3K₂ + K₁)w_j|δφ_j|, K_r = sup|κ^{(r)}|
+///   ≤ Σk^{(r)}|κ_k|. With g' = −(dg/dφ)/β: |δλ_e| = β|δg'| ≤ 2·scale·(K₃ + 3K₂ + K₁)·E,
+///   |δλ_⊥| ≤ (|α|/β)·2·scale·(K₂ + K₁)·E, |δ‖v‖| ≤ 2·scale·(K₂ + K₁)·E, E = Σ_j w_j|δφ_j|, measured
+///   as twice Σ_j w_j|φ_j(tol) − φ_j(tol/100)| (the documented tolerance check of the f64 flow);
+/// - f64 rounding of `ReducedLaw` (node sums of ≤ M terms, ≤ 2K² monomials of ≤ 2K + 4 rounded
+///   factors): ≤ (M + 4K² + 64)·u·2·scale·[Σk|ψ_k| + Σk²|ψ_k| + 2^{K/2}(K₁ + K₂)(2 + 1/β)²].
+///
+/// The test also requires the interaction to change every eigenvalue by ≫ the tolerance at
+/// t ≥ 1 (against the interaction-free closed form) and the tolerance to be ≤ 1e-6·(1 + |value|),
+/// so it can fail. Measured: the difference is 2e-11 … 1e-7, dominated at t = 2 by both node rules
+/// (16 panels of 16 nodes each: ~1e-7 on λ_e).
+#[test]
+fn oracle_hessian_matches_f64_flow() {
+    use mforacle::meanfield::oracle::{self, Layout as OLayout, OracleOptions, PassKind};
+    let d = 16;
+    let (t_end, dt_out, nout) = (2.0, 0.5, 4usize);
+    let points = [-0.7, -0.15, 0.08, 0.35, 0.8];
+    for (s, t) in [("he4", "he4"), ("he4+0.3*he3", "he4+he3")] {
+        let m = model(s, t, d);
+        let opts = OracleOptions {
+            layout: OLayout {
+                panels: 16,
+                order: 16,
+                grading: 3,
+            },
+            digits: 20,
+            t_end,
+            dt_out,
+            check_nodes: true,
+            check_steps: false,
+            check_precision: false,
+            ..OracleOptions::default()
+        };
+        let mut main: Vec<Vec<[f64; 3]>> = Vec::new();
+        let mut refined: Vec<Vec<[f64; 3]>> = Vec::new();
+        oracle::run_with(&m, &opts, &[], &mut |o| {
+            let v: Vec<[f64; 3]> = points.iter().map(|&a| oracle_hessian_at(o, a)).collect();
+            match o.kind {
+                PassKind::Main => main.push(v),
+                PassKind::RefinedNodes => refined.push(v),
+                _ => {}
+            }
+        })
+        .unwrap();
+        assert_eq!((main.len(), refined.len()), (nout + 1, nout + 1));
+        let psi = PowerSeries::new(m.psi.to_f64());
+        let kappa = m.kappa.to_f64();
+        // (values per time and point, latitudes per time, weights)
+        let run_f = |panels: usize, tol: f64| {
+            let layout = Layout {
+                panels,
+                order: 16,
+                grading: 3.0,
+            };
+            let mut flow = Flow::new(&m, layout, Tolerance::new(tol)).unwrap();
+            let mut vals = Vec::new();
+            let mut lats = Vec::new();
+            for i in 0..=nout {
+                flow.advance_to(i as f64 * dt_out).unwrap();
+                let law = ReducedLaw::new(&kappa, d, flow.alpha(), &flow.nodes().weights);
+                let v: Vec<[f64; 3]> = points
+                    .iter()
+                    .map(|&a| {
+                        let h = law.hessian(&psi, 1.0, a);
+                        [h.lambda_e, h.lambda_perp, h.speed]
+                    })
+                    .collect();
+                vals.push(v);
+                lats.push(flow.alpha().iter().map(|a| a.asin()).collect::<Vec<f64>>());
+            }
+            (vals, lats, flow.nodes().weights.clone())
+        };
+        let (f_n, lat_n, w) = run_f(16, 1e-10);
+        let (f_2n, _, _) = run_f(32, 1e-10);
+        let (_, lat_t, _) = run_f(16, 1e-12);
+        let k1 = sup_deriv_rug(&m.kappa.coefficients, 1);
+        let k2 = sup_deriv_rug(&m.kappa.coefficients, 2);
+        let k3 = sup_deriv_rug(&m.kappa.coefficients, 3);
+        let p1 = sup_deriv(&m.psi.to_f64(), 1);
+        let p2 = sup_deriv(&m.psi.to_f64(), 2);
+        // K: the highest degree with a nonzero coefficient of κ.
+        let kdeg = kappa.iter().rposition(|c| *c != 0.0).unwrap_or(0).max(1) as f64;
+        let nodes = w.len() as f64;
+        for i in 0..=nout {
+            let e_state: f64 = 2.0
+                * w.iter()
+                    .zip(lat_n[i].iter().zip(&lat_t[i]))
+                    .map(|(wj, (x, y))| wj * (x - y).abs())
+                    .sum::<f64>();
+            for (pi, &a) in points.iter().enumerate() {
+                let beta = (1.0 - a * a).sqrt();
+                let mag = 2.0
+                    * (p1 + p2 + 2f64.powf(kdeg / 2.0) * (k1 + k2) * (2.0 + 1.0 / beta).powi(2));
+                let round = (nodes + 4.0 * kdeg * kdeg + 64.0) * U * mag;
+                let c = [
+                    2.0 * (k3 + 3.0 * k2 + k1),
+                    a.abs() / beta * 2.0 * (k2 + k1),
+                    2.0 * (k2 + k1),
+                ];
+                let free = interaction_free(&psi, 1.0, a);
+                let free = [free.lambda_e, free.lambda_perp, free.speed];
+                for q in 0..3 {
+                    let (x, y) = (main[i][pi][q], f_n[i][pi][q]);
+                    let nodes_err =
+                        2.0 * ((x - refined[i][pi][q]).abs() + (y - f_2n[i][pi][q]).abs());
+                    let tol = nodes_err + c[q] * e_state + round;
+                    assert!(
+                        (x - y).abs() <= tol,
+                        "{s}/{t} t = {} alpha {a} q {q}: oracle {x} f64 {y} diff {:e} tol {tol:e} \
+                         (nodes {nodes_err:e}, state {:e}, rounding {round:e})",
+                        i as f64 * dt_out,
+                        (x - y).abs(),
+                        c[q] * e_state
+                    );
+                    assert!(
+                        tol < 1e-6 * (1.0 + x.abs()),
+                        "{s}/{t}: tolerance {tol:e} too loose to test anything"
+                    );
+                    if i >= 2 {
+                        assert!(
+                            (x - free[q]).abs() > 100.0 * tol,
+                            "{s}/{t}: no interaction seen"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Precision doubling: the tracers' λ_e, λ_⊥, ‖v‖, R1, R2 along the oracle flow at p bits and at
+/// ≥ 2p bits on the same fixed steps agree to 2^{−p+40} relative to the eigenvalue scale
+/// |λ_e| + |λ_⊥| + ‖v‖ (R1, R2: to their own size). A priori the rounding error of the state is
+/// ≤ N·C·e^{Lt}·2^{−p}: N = 16 GBS steps, C ≤ 2^{20} (145 field evaluations per step, each of
+/// ≤ 2^6 operations per node, times ≤ 2^6 for the extrapolation tableau's amplification),
+/// e^{Lt} ≤ 2^{16} for t ≤ 1 and L = sup‖H‖ ≤ 2(Σk²|ψ_k| + 2Σk²|κ_k|) < 11; the closed form adds
+/// (K² + 4K + 20)·2^{−p} of the terms' magnitude. Any f64 step in the chain (≥ 2^{−53}) fails.
+#[test]
+fn oracle_hessian_precision_doubling() {
+    use mforacle::meanfield::oracle::{
+        self, working_precision, Layout as OLayout, OracleOptions, PassKind, Steps,
+    };
+    let m = model("he4+0.3*he3", "he4+he3", 10);
+    let run_at = |digits: u32| {
+        let prec = working_precision(digits);
+        let opts = OracleOptions {
+            layout: OLayout {
+                panels: 3,
+                order: 8,
+                grading: 3,
+            },
+            digits,
+            t_end: 1.0,
+            dt_out: 0.5,
+            steps: Steps::Fixed(8),
+            check_nodes: false,
+            check_steps: false,
+            check_precision: false,
+            ..OracleOptions::default()
+        };
+        let tracers = [Float::with_val(prec, 0.3), Float::with_val(prec, -0.05)];
+        let mut out: Vec<[Float; 5]> = Vec::new();
+        oracle::run_with(&m, &opts, &tracers, &mut |o| {
+            assert_eq!(o.kind, PassKind::Main);
+            for tr in o.tracers.chunks(2) {
+                let (g, gp) = o.field.velocity_and_derivative(o.moments, &tr[0], &tr[1]);
+                let h = hessian::symmetric::with_interaction_rug(&tr[0], &tr[1], &g, &gp, prec);
+                let [r1, r2] = hessian::symmetric::ratios_rug(&tr[0], &h, prec);
+                let [a, b, c] = h;
+                out.push([a, b, c, r1, r2]);
+            }
+        })
+        .unwrap();
+        (prec, out)
+    };
+    let (p, lo) = run_at(20);
+    let (p2, hi) = run_at(50);
+    assert!(p2 >= 2 * p, "{p2} < 2·{p}");
+    let rel = Float::with_val(p2, Float::i_exp(1, 40 - p as i32));
+    for (x, y) in lo.iter().zip(&hi) {
+        let eig = Float::with_val(p2, x[0].abs_ref()) + Float::with_val(p2, x[1].abs_ref()) + &x[2];
+        for q in 0..5 {
+            let scale = if q < 3 {
+                eig.clone()
+            } else {
+                Float::with_val(p2, y[q].abs_ref())
+            };
+            let diff = Float::with_val(p2, &x[q] - &y[q]).abs();
+            assert!(
+                diff <= Float::with_val(p2, &scale * &rel),
+                "q {q}: {} vs {} diff {diff}",
+                x[q],
+                y[q]
+            );
+        }
+    }
+}

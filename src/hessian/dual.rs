@@ -9,9 +9,16 @@
 //! [`velocity_dual`] evaluates v(w) = P_w F(w), F = 2·scale·[ψ'(⟨w,θ⟩)θ − Σ_j a_j κ'(⟨w,w_j⟩)w_j]
 //! at w = w₀ + εξ (w₀ unit, ξ tangent); the tangent projection of the ε-part is the covariant
 //! derivative ∇_ξ v(w₀) (proofs-notes/local-hessian.md §3). [`jacobian_dual`] assembles H column
-//! by column (ξ = P e_k). Accuracy: every operation is rounded to nearest at `prec` bits, so the
-//! result is exact to a relative ~(number of operations)·2^{−prec} of the magnitudes involved.
-//! Tests: tests/hessian.rs (`dual_*`).
+//! by column (ξ = P e_k). [`reduced_velocity_dual`] evaluates the reduced flow's
+//! g = 2·scale·[(ψ' − A)β + Bα] by the term-by-term A, B formula from moment sums at
+//! (α + ε, β − (α/β)ε), so its ε-part is g' = dg/dα along the sphere (the independent check of
+//! `meanfield::oracle::Field::velocity_and_derivative`); [`reduced_velocity_majorant`] gives the
+//! sums of the absolute values of the terms that bound its rounding.
+//!
+//! Accuracy: every operation is rounded to nearest at `prec` bits, so the result is exact to a
+//! relative ~(number of operations)·2^{−prec} of the magnitudes involved. Tests: tests/hessian.rs
+//! (`symmetric_closed_form_matches_dual`, `general_f64_matches_dual`,
+//! `oracle_g_prime_matches_dual`).
 
 use rug::Float;
 
@@ -179,4 +186,129 @@ pub fn jacobian_dual(p: &RugProblem, w0: &[Float], moving: Option<usize>) -> Vec
         }
     }
     h
+}
+
+/// The reduced flow's velocity coefficient g = 2·scale·[(ψ'(α) − A)β + Bα] in dual arithmetic,
+/// with A, B by their term-by-term binomial formula (background §4, `meanfield::oracle::field`
+/// module doc), written here independently of the oracle's code:
+///
+///   A = Σ_k k κ_k Σ_{l even ≤ k−1} C(k−1, l) m_l P_{k−l,l} α^{k−1−l} β^l,
+///   B = Σ_k k κ_k Σ_{l odd ≤ k−1} C(k−1, l) m_{l+1} P_{k−1−l,l+1} α^{k−1−l} β^l,
+///
+/// κ = Σ κ_k s^k, ψ = Σ ψ_k s^k, m_{2i} = Π_{r<i}(2r+1)/(d−1+2r) (m odd = 0, computed here),
+/// binomials by Pascal's rule, P_{p,l} = Σ_j w_j α_j^p β_j^l supplied by `moment`. ψ' and every
+/// power are Horner/products on duals, so with α = α₀ + ε and β = β₀ − (α₀/β₀)ε the ε-part is
+/// dg/dα along the sphere at fixed law by the product rule alone (no formula for g' is used).
+pub fn reduced_velocity_dual(
+    kappa: &[Float],
+    psi: &[Float],
+    scale: &Float,
+    d: usize,
+    moment: &dyn Fn(usize, usize) -> Float,
+    alpha: &Dual,
+    beta: &Dual,
+) -> Dual {
+    reduced_velocity(kappa, psi, scale, d, moment, alpha, beta, false)
+}
+
+/// The same expansion with every input replaced by its absolute value (coefficients, moments,
+/// both parts of α and β) and the subtraction ψ' − A replaced by an addition: every term is then
+/// nonnegative, so the value and ε-parts are the sums of the absolute values of the terms of g
+/// and of g' (the magnitudes that bound rounding errors of any evaluation of the same terms).
+pub fn reduced_velocity_majorant(
+    kappa: &[Float],
+    psi: &[Float],
+    scale: &Float,
+    d: usize,
+    moment: &dyn Fn(usize, usize) -> Float,
+    alpha: &Dual,
+    beta: &Dual,
+) -> Dual {
+    reduced_velocity(kappa, psi, scale, d, moment, alpha, beta, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reduced_velocity(
+    kappa: &[Float],
+    psi: &[Float],
+    scale: &Float,
+    d: usize,
+    moment: &dyn Fn(usize, usize) -> Float,
+    alpha: &Dual,
+    beta: &Dual,
+    absolute: bool,
+) -> Dual {
+    let prec = alpha.v.prec();
+    let fix = |x: Float| if absolute { x.abs() } else { x };
+    let kappa: Vec<Float> = kappa.iter().map(|x| fix(x.clone())).collect();
+    let psi: Vec<Float> = psi.iter().map(|x| fix(x.clone())).collect();
+    let scale = fix(scale.clone());
+    let dual_fix = |x: &Dual| Dual::new(fix(x.v.clone()), fix(x.d.clone()));
+    let (alpha, beta) = (&dual_fix(alpha), &dual_fix(beta));
+    let moment = |p: usize, l: usize| fix(moment(p, l));
+    let deg = kappa.len().max(psi.len());
+    // z moments m_0 … m_deg.
+    let mut m = vec![Float::new(prec); deg + 2];
+    m[0] = Float::with_val(prec, 1u32);
+    for l in (2..m.len()).step_by(2) {
+        let r = (l - 2) as u32;
+        let f = Float::with_val(prec, (r + 1) as f64)
+            / Float::with_val(prec, d as f64 - 1.0 + r as f64);
+        m[l] = Float::with_val(prec, &m[l - 2] * &f);
+    }
+    // Pascal's triangle up to row deg.
+    let mut binom: Vec<Vec<Float>> = vec![vec![Float::with_val(prec, 1u32)]];
+    for n in 1..=deg {
+        let prev = &binom[n - 1];
+        let row: Vec<Float> = (0..=n)
+            .map(|l| {
+                let left = if l > 0 {
+                    prev[l - 1].clone()
+                } else {
+                    Float::new(prec)
+                };
+                let right = if l < n {
+                    prev[l].clone()
+                } else {
+                    Float::new(prec)
+                };
+                Float::with_val(prec, left + right)
+            })
+            .collect();
+        binom.push(row);
+    }
+    let pow = |x: &Dual, n: usize| -> Dual {
+        let mut r = Dual::constant(Float::with_val(prec, 1u32));
+        for _ in 0..n {
+            r = r.mul(x);
+        }
+        r
+    };
+    let mut a = Dual::constant(Float::new(prec));
+    let mut b = Dual::constant(Float::new(prec));
+    for k in 1..kappa.len() {
+        if kappa[k].is_zero() {
+            continue;
+        }
+        let kk = Float::with_val(prec, &kappa[k] * (k as u64));
+        for l in 0..k {
+            let p = k - 1 - l;
+            let mono = pow(alpha, p).mul(&pow(beta, l));
+            let mut c = Float::with_val(prec, &kk * &binom[k - 1][l]);
+            if l % 2 == 0 {
+                c *= &m[l];
+                c *= moment(k - l, l);
+                a = a.add(&mono.scale(&c));
+            } else {
+                c *= &m[l + 1];
+                c *= moment(k - 1 - l, l + 1);
+                b = b.add(&mono.scale(&c));
+            }
+        }
+    }
+    let dpsi = derivative_coefficients(&psi, prec);
+    let p1 = horner(&dpsi, alpha);
+    let two_s = Float::with_val(prec, &scale * 2u32);
+    let inner = if absolute { p1.add(&a) } else { p1.sub(&a) };
+    inner.mul(beta).add(&b.mul(alpha)).scale(&two_s)
 }

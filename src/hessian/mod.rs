@@ -6,12 +6,16 @@
 //!
 //! - [`symmetric`]: the closed form in the rotation-invariant case, H = β²G'(α)eeᵀ − αG(α)I_T
 //!   (λ_e = βg', λ_⊥ = −αg/β, ‖v‖ = |g|), without interaction (G = 2·scale·ψ') and with the
-//!   reduced flow's A, B; f64 and MPFR ([`symmetric::symmetric_hessian_rug`]).
+//!   reduced flow's A, B; f64 and MPFR ([`symmetric::symmetric_hessian_rug`] without interaction,
+//!   [`symmetric::with_interaction_rug`] and [`symmetric::ratios_rug`] from the oracle's exact g, g'
+//!   of `meanfield::oracle::Field::velocity_and_derivative`).
 //! - [`general`]: the d×d tangent Jacobian of a neuron of a finite-width network (any N, any
 //!   positions), H = 2·scale·[ψ''θ_Tθ_Tᵀ − Σ_j a_jκ''(s_j)w_{jT}w_{jT}ᵀ] − ⟨w,F⟩P_w, with the
 //!   neuron's own atom frozen (law fixed) or moving (the finite-width dynamics).
 //! - [`dual`]: forward-mode dual numbers over MPFR applied to an MPFR evaluation of the velocity
-//!   (exact directional derivatives, no step): the independent check of both closed forms.
+//!   (exact directional derivatives, no step): the independent check of both closed forms;
+//!   [`dual::reduced_velocity_dual`] differentiates the reduced velocity g(α) of a law through the
+//!   term-by-term A, B formula (the check of the oracle's g').
 //! - [`interval`], [`certify`]: outward-rounded interval arithmetic and the branch-and-bound proof
 //!   of an upper bound on sup R2 over an α range.
 //! - [`trajectory`]: R1 = ‖H‖/‖v‖, R2 = |α|R1, ∫‖H‖, the eigenvalue integrals and the

@@ -21,6 +21,14 @@
 //! (for d ≥ 3, when the ⊥ directions exist). R1 = ‖H‖/‖v‖ and R2 = |α|·R1 are independent of the
 //! loss scale. Accuracy: plain f64 formulas (a few ulps relative to the magnitudes of the terms);
 //! the MPFR twin [`symmetric_hessian_rug`] is the oracle. Tests: tests/hessian.rs (`symmetric_*`).
+//!
+//! With interaction in MPFR: [`with_interaction_rug`] takes g and g' from the oracle's exact
+//! γ-polynomial (`crate::meanfield::oracle::Field::velocity_and_derivative`) and returns λ_e,
+//! λ_⊥, ‖v‖ to a few roundings of its inputs; [`ratios_rug`] gives R1, R2. Tests: tests/hessian.rs
+//! `oracle_g_prime_matches_dual` (g' against dual numbers on the term-by-term A, B formula, to
+//! working precision), `oracle_hessian_matches_f64_flow` (against the f64 [`with_interaction`]
+//! along the f64 flow, within the flows' measured state and node errors propagated to g, g'),
+//! `oracle_hessian_precision_doubling`.
 
 use rug::Float;
 
@@ -148,4 +156,44 @@ pub fn symmetric_hessian_rug(psi: &[Float], scale: &Float, alpha: &Float, prec: 
     let lp = -Float::with_val(prec, &ap1 * &two_s);
     let sp = Float::with_val(prec, &beta * &p1).abs() * &two_s;
     [le, lp, sp]
+}
+
+/// The MPFR closed form *with* interaction (the oracle along the flow): from the velocity
+/// coefficient g and its derivative g' = dg/dα along the sphere at fixed law (for the reduced
+/// flow, `crate::meanfield::oracle::Field::velocity_and_derivative`, exact from the
+/// γ-polynomial), at the particle (α, β), β ≠ 0:
+///
+///   λ_e = βg',  λ_⊥ = −αg/β,  ‖v‖ = |g|
+///
+/// (module doc; proofs-notes/local-hessian.md §1). α and β are used as given (the oracle's state
+/// carries both; no β = √(1 − α²) is substituted). Returned as [λ_e, λ_⊥, ‖v‖] at `prec` bits;
+/// each is one or two correctly rounded operations on its inputs (relative error ≤ 2·2^{−prec}
+/// beyond the inputs' own). This function shares no code with the f64 [`with_interaction`]
+/// (which builds g, g' from ψ', ψ'', A, B, A', B'); tests/hessian.rs
+/// `oracle_hessian_matches_f64_flow` compares the two along the flow.
+pub fn with_interaction_rug(
+    alpha: &Float,
+    beta: &Float,
+    g: &Float,
+    g_prime: &Float,
+    prec: u32,
+) -> [Float; 3] {
+    let le = Float::with_val(prec, beta * g_prime);
+    let mut lp = Float::with_val(prec, alpha * g);
+    lp /= beta;
+    lp = -lp;
+    let sp = Float::with_val(prec, g.abs_ref());
+    [le, lp, sp]
+}
+
+/// R1 = ‖H‖/‖v‖ and R2 = |α|·R1 in MPFR from [λ_e, λ_⊥, ‖v‖] (as returned by
+/// [`with_interaction_rug`] or [`symmetric_hessian_rug`]), ‖H‖ = max(|λ_e|, |λ_⊥|). Returned as
+/// [R1, R2]; +∞ where ‖v‖ = 0 and H ≠ 0 (MPFR division by zero).
+pub fn ratios_rug(alpha: &Float, h: &[Float; 3], prec: u32) -> [Float; 2] {
+    let e = Float::with_val(prec, h[0].abs_ref());
+    let p = Float::with_val(prec, h[1].abs_ref());
+    let norm = if e > p { e } else { p };
+    let r1 = Float::with_val(prec, &norm / &h[2]);
+    let r2 = Float::with_val(prec, &r1 * Float::with_val(prec, alpha.abs_ref()));
+    [r1, r2]
 }

@@ -59,7 +59,10 @@
 //!
 //! ## API
 //! [`run`]`(&Model, &OracleOptions) -> Result<`[`OracleCurve`]`, `[`OracleError`]`>` (one
-//! call: main run plus the requested checks); [`alphas_at`] (node overlaps at one time);
+//! call: main run plus the requested checks); [`run_with`] (the same run with zero-weight
+//! tracer nodes and an [`Observation`] of the field, the law's moments, the nodes and the tracers
+//! at every output time of every pass: the local Hessian along the flow,
+//! `crate::hessian::symmetric::with_interaction_rug`); [`alphas_at`] (node overlaps at one time);
 //! [`initial_law`], [`gauss_legendre`], [`z_moments`], [`sphere_moments`],
 //! [`sphere_normaliser`]; [`Field`] (moments, A, B, g, loss of a given state).
 
@@ -329,7 +332,34 @@ struct Setup<'a> {
     symmetric: bool,
 }
 
-fn integrate(su: Setup, plan: Plan, full: bool) -> Result<Pass, OracleError> {
+/// Zero-weight tracer nodes and an observer of the output times, for [`run_with`].
+struct Watch<'a, 'b> {
+    tracers: &'a [Float],
+    kind: PassKind,
+    observe: Option<&'a mut (dyn FnMut(&Observation) + 'b)>,
+}
+
+fn watch<'a, 'b>(
+    tracers: &'a [Float],
+    kind: PassKind,
+    observe: &'a mut Option<&'b mut dyn FnMut(&Observation)>,
+) -> Watch<'a, 'b> {
+    Watch {
+        tracers,
+        kind,
+        observe: match observe {
+            Some(f) => Some(&mut **f),
+            None => None,
+        },
+    }
+}
+
+fn integrate(su: Setup, plan: Plan, full: bool, watch: Watch) -> Result<Pass, OracleError> {
+    let Watch {
+        tracers,
+        kind,
+        mut observe,
+    } = watch;
     let Setup {
         model,
         layout,
@@ -345,6 +375,15 @@ fn integrate(su: Setup, plan: Plan, full: bool) -> Result<Pass, OracleError> {
         let half = alpha0.len() / 2;
         alpha0.drain(..half);
         w.drain(..half);
+    }
+    // Tracers: extra nodes of weight exactly 0 after the law's nodes. They add exact zeros to
+    // every weighted sum (moments, E|α|, E g², the GBS estimate), so the law, the steps and the
+    // outputs are bit-identical with and without them, and each tracer moves with the field of
+    // the law like any particle (also in the half-node mode: g is evaluated at its own (α, β)).
+    let nlaw = w.len();
+    for a in tracers {
+        alpha0.push(Float::with_val(prec, a));
+        w.push(Float::new(prec));
     }
     let beta0: Vec<Float> = alpha0
         .iter()
@@ -377,8 +416,25 @@ fn integrate(su: Setup, plan: Plan, full: bool) -> Result<Pass, OracleError> {
         pass.dissipation.push(d);
         pass.est.push(est);
     };
-    push(&mut pass, &y, est);
     let dt = Float::with_val(prec, dt_out);
+    let mut watch_at = |index: usize, y: &[Float]| {
+        if let Some(f) = observe.as_mut() {
+            let t = Float::with_val(prec, &dt * index as u32);
+            let mo = field.moments_interleaved(y, &w);
+            f(&Observation {
+                kind,
+                index,
+                t: &t,
+                field: &field,
+                moments: &mo,
+                nodes: &y[..2 * nlaw],
+                weights: &w[..nlaw],
+                tracers: &y[2 * nlaw..],
+            });
+        }
+    };
+    push(&mut pass, &y, est);
+    watch_at(0, &y);
     let mut t = Float::new(prec);
     let mut h = Float::new(prec);
     let expo = 1.0 / (2.0 * columns as f64 - 1.0);
@@ -454,8 +510,10 @@ fn integrate(su: Setup, plan: Plan, full: bool) -> Result<Pass, OracleError> {
             },
         }
         push(&mut pass, &y, est);
+        watch_at(out, &y);
     }
     pass.rhs = gbs.rhs_count;
+    y.truncate(2 * nlaw);
     if symmetric {
         // Mirror back: node i of the lower half is the image of node M/2 − 1 − i.
         let mut full_y = Vec::with_capacity(2 * y.len());
@@ -505,6 +563,73 @@ fn kernel_bounds(model: &Model) -> (f64, f64) {
 /// Runs the oracle: the main integration and the requested checks (each a full rerun on the
 /// main run's steps). Rows at t = 0, dt_out, …, t_end.
 pub fn run(model: &Model, opts: &OracleOptions) -> Result<OracleCurve, OracleError> {
+    run_inner(model, opts, &[], None)
+}
+
+/// Which integration pass of [`run_with`] an [`Observation`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassKind {
+    /// The main run (its values are the curve's rows).
+    Main,
+    /// The rerun with every step halved (`check_steps`).
+    HalvedSteps,
+    /// The rerun at 64 more bits (`check_precision`).
+    Precision,
+    /// The rerun with twice the panels (`check_nodes`).
+    RefinedNodes,
+}
+
+/// What the observer of [`run_with`] sees at one output time t = index·dt_out of one pass.
+pub struct Observation<'a> {
+    pub kind: PassKind,
+    pub index: usize,
+    pub t: &'a Float,
+    /// The pass's field (its precision; half-node mode as the pass runs).
+    pub field: &'a Field,
+    /// The law's moment sums P_{p,l} at t (already symmetrised in the half-node mode): with
+    /// [`Field::velocity`], [`Field::velocity_and_derivative`], [`Field::interaction`] they give
+    /// the velocity of any particle under the law at t.
+    pub moments: &'a Moments,
+    /// The law's node states, interleaved (α_0, β_0, α_1, β_1, …), in the pass's representation:
+    /// in the half-node mode only the α_0 > 0 half (each carrying its own weight; the mirror
+    /// images are implied).
+    pub nodes: &'a [Float],
+    pub weights: &'a [Float],
+    /// The tracers' states, interleaved (α, β), in the order given to [`run_with`].
+    pub tracers: &'a [Float],
+}
+
+/// [`run`] with zero-weight tracers and an observer. Each initial overlap in `tracers` (in
+/// (−1, 1), rounded to each pass's precision) becomes an extra node of weight exactly 0: it moves with the law's field like every
+/// node but adds exact zeros to every weighted sum, so the law, the accepted steps and the
+/// returned curve are bit-identical to [`run`]'s (test `oracle_tracers_do_not_change_the_run`
+/// in tests/hessian.rs, which also checks a tracer against the node it duplicates). Its accuracy is not controlled by the step-size control (which
+/// weighs nodes by their mass); the checks' reruns see it. `observe` is called at every output
+/// time of every pass (main run first, then the enabled checks in the order halved steps,
+/// precision, nodes), sequentially.
+pub fn run_with(
+    model: &Model,
+    opts: &OracleOptions,
+    tracers: &[Float],
+    observe: &mut dyn FnMut(&Observation),
+) -> Result<OracleCurve, OracleError> {
+    if let Some(a) = tracers
+        .iter()
+        .find(|a| !(a.is_finite() && *a.as_abs() < 1u32))
+    {
+        return Err(OracleError::Options(format!(
+            "tracer alpha_0 = {a} must be in (-1, 1)"
+        )));
+    }
+    run_inner(model, opts, tracers, Some(observe))
+}
+
+fn run_inner(
+    model: &Model,
+    opts: &OracleOptions,
+    tracers: &[Float],
+    mut observe: Option<&mut dyn FnMut(&Observation)>,
+) -> Result<OracleCurve, OracleError> {
     let nout = validate(opts)?;
     let start = Instant::now();
     let prec = working_precision(opts.digits);
@@ -533,7 +658,7 @@ pub fn run(model: &Model, opts: &OracleOptions) -> Result<OracleCurve, OracleErr
         nout,
         symmetric,
     };
-    let mut main = integrate(su, plan, true)?;
+    let mut main = integrate(su, plan, true, watch(tracers, PassKind::Main, &mut observe))?;
     if let Steps::Fixed(_) = opts.steps {
         main.steps = fixed.clone();
     }
@@ -543,7 +668,12 @@ pub fn run(model: &Model, opts: &OracleOptions) -> Result<OracleCurve, OracleErr
         split,
     };
     let halved = if opts.check_steps {
-        Some(integrate(su, replay(2), false)?)
+        Some(integrate(
+            su,
+            replay(2),
+            false,
+            watch(tracers, PassKind::HalvedSteps, &mut observe),
+        )?)
     } else {
         None
     };
@@ -552,7 +682,12 @@ pub fn run(model: &Model, opts: &OracleOptions) -> Result<OracleCurve, OracleErr
             prec: prec + 64,
             ..su
         };
-        Some(integrate(su, replay(1), false)?)
+        Some(integrate(
+            su,
+            replay(1),
+            false,
+            watch(tracers, PassKind::Precision, &mut observe),
+        )?)
     } else {
         None
     };
@@ -561,7 +696,12 @@ pub fn run(model: &Model, opts: &OracleOptions) -> Result<OracleCurve, OracleErr
             layout: opts.layout.refined(),
             ..su
         };
-        Some(integrate(su, replay(1), false)?)
+        Some(integrate(
+            su,
+            replay(1),
+            false,
+            watch(tracers, PassKind::RefinedNodes, &mut observe),
+        )?)
     } else {
         None
     };

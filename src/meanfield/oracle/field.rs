@@ -9,7 +9,11 @@
 //! - g(α, β) = 2·scale·[(ψ'(α) − A)β + Bα] = Σ_{p + l = k, l odd} γ_{p,l} α^p β^l with
 //!   γ_{k−l,l} = 2·scale·k·[a_k C(k−1, l) m_{l+1} P_{k−1−l,l+1} − a_k C(k−1, l−1) m_{l−1}
 //!   P_{k−l+1,l−1} + b_k [l = 1]] (the first term only for l ≤ k − 1),
-//! - L = scale·(Σ_k a_k Σ_{l even ≤ k} C(k, l) m_l P_{k−l,l}² − 2 Σ_k b_k P_{k,0} + E σ*² + ν²).
+//! - L = scale·(Σ_k a_k Σ_{l even ≤ k} C(k, l) m_l P_{k−l,l}² − 2 Σ_k b_k P_{k,0} + E σ*² + ν²),
+//! - g' = dg/dα along the sphere at fixed law (dβ/dα = −α/β), term by term from the γ-polynomial:
+//!   d(α^p β^l)/dα = pα^{p−1}β^l − lα^{p+1}β^{l−2} ([`Field::velocity_and_derivative`], for the
+//!   local Hessian λ_e = βg', λ_⊥ = −αg/β of `crate::hessian::symmetric`; proofs-note
+//!   proofs-notes/local-hessian.md §1).
 //!
 //! Only P_{p,l} with l even and p + l a degree of κ or ψ are needed. A and B are evaluated by
 //! their own formulas ([`Field::interaction`]), independently of the combined γ-polynomial of
@@ -463,6 +467,69 @@ impl Field {
         let b = Float::with_val(self.prec, beta);
         self.g_point(&gam, &a, &b, &mut sc, &mut g);
         g
+    }
+
+    /// (g, g') of a particle at (α, β) under the law whose moment sums are `mo`, where
+    /// g' = dg/dα along the sphere with the law held fixed (dβ/dα = −α/β), from the
+    /// γ-polynomial g = Σ γ_{p,l} α^p β^l (l odd ≥ 1) and, term by term,
+    ///
+    ///   d(α^p β^l)/dα = p α^{p−1} β^l − l α^{p+1} β^{l−2}
+    ///
+    /// (β^{−1} for l = 1). Exact formula; every operation rounds to nearest at the working
+    /// precision, so each of g, g' is within (number of operations)·2^{−prec} of the sum of the
+    /// absolute values of its terms. β ≠ 0 is required (g' ∝ 1/β at the poles); α, β are used as
+    /// given (no β = √(1 − α²) is substituted). This is what the local Hessian needs
+    /// (`crate::hessian::symmetric::with_interaction_rug`: λ_e = βg', λ_⊥ = −αg/β, ‖v‖ = |g|).
+    /// Test: tests/hessian.rs `oracle_g_prime_matches_dual` (against dual numbers applied to the
+    /// term-by-term A, B formula).
+    pub fn velocity_and_derivative(
+        &self,
+        mo: &Moments,
+        alpha: &Float,
+        beta: &Float,
+    ) -> (Float, Float) {
+        let prec = self.prec;
+        let gam = self.gammas(mo);
+        let a = Float::with_val(prec, alpha);
+        let b = Float::with_val(prec, beta);
+        // α^0 … α^{pmax+1}, β^0 … β^{lmax}, β^{−1}.
+        let mut ap = vec![Float::with_val(prec, 1u32); self.g_pmax + 2];
+        for p in 1..ap.len() {
+            let (lo, hi) = ap.split_at_mut(p);
+            hi[0].assign(&lo[p - 1] * &a);
+        }
+        let mut bp = vec![Float::with_val(prec, 1u32); self.g_lmax + 1];
+        for l in 1..bp.len() {
+            let (lo, hi) = bp.split_at_mut(l);
+            hi[0].assign(&lo[l - 1] * &b);
+        }
+        let binv = Float::with_val(prec, 1u32 / &b);
+        let mut g = Float::new(prec);
+        let mut gp = Float::new(prec);
+        let mut tmp = Float::new(prec);
+        for (gr, vals) in self.groups.iter().zip(&gam) {
+            // inner = Σ_l γ β^l, inner2 = Σ_l γ l β^{l−2}.
+            let mut inner = Float::new(prec);
+            let mut inner2 = Float::new(prec);
+            for (t, v) in gr.terms.iter().zip(vals) {
+                tmp.assign(v * &bp[t.l]);
+                inner += &tmp;
+                let bl2 = if t.l >= 2 { &bp[t.l - 2] } else { &binv };
+                tmp.assign(v * bl2);
+                tmp *= t.l as u32;
+                inner2 += &tmp;
+            }
+            tmp.assign(&ap[gr.p] * &inner);
+            g += &tmp;
+            if gr.p > 0 {
+                tmp.assign(&ap[gr.p - 1] * &inner);
+                tmp *= gr.p as u32;
+                gp += &tmp;
+            }
+            tmp.assign(&ap[gr.p + 1] * &inner2);
+            gp -= &tmp;
+        }
+        (g, gp)
     }
 
     /// (A(α, β), B(α, β)) by their own term-by-term formulas.
