@@ -309,3 +309,116 @@ fn oracle_flow_bad_input_exits_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// With interaction, h_4's velocity coefficient g changes sign along the flow at small α (the
+/// interaction term, linear in α once the law has moved, overtakes 2ψ'(α)β = 8α³β), so R1, R2
+/// are unbounded there: the command must say so and drop the suprema's fits. The sign change it
+/// reports is confirmed independently by the MPFR oracle: the reported particle, followed as a
+/// zero-weight tracer of `meanfield::oracle::run_with`, has g of one sign at t = 0 and of the
+/// other at the reported time, on two node layouts (16 and 32 panels) — so the sign is not a
+/// node-quadrature artefact. Without interaction no sign change is possible (a scalar
+/// autonomous ODE cannot cross an equilibrium) and every fit is present.
+#[test]
+fn velocity_sign_change_makes_sups_unbounded_confirmed_by_oracle() {
+    use mforacle::activation::Spec;
+    use mforacle::meanfield::oracle::{self, Layout, OracleOptions, PassKind};
+    use mforacle::meanfield::Model;
+    use mforacle::population::LossScale;
+    use rug::Float;
+
+    let (code, out, err) = run(&[
+        "--student",
+        "he4",
+        "--d",
+        "32,64",
+        "--t-end",
+        "1",
+        "--particles",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for p in v["per_d"].as_array().unwrap() {
+        assert!(p["velocity_sign_changes"].as_u64().unwrap() > 0, "{p}");
+        assert_eq!(p["sups_bounded"], false);
+    }
+    let omitted = v["fits"]["omitted"].as_array().unwrap();
+    for name in ["r1_sup_exponent", "r2_sup_exponent", "beta_r2_sup_exponent"] {
+        assert!(omitted.iter().any(|o| o == name), "{omitted:?}");
+        assert!(v["fits"].get(name).is_none());
+    }
+    assert!(v["fits"]["r1_at_init_exponent"].is_number());
+    let p = &v["per_d"][0];
+    let t_star = p["first_sign_change_t"].as_f64().unwrap();
+    let alpha0 = p["first_sign_change_alpha0"].as_f64().unwrap();
+    assert!(t_star > 0.0 && t_star <= 1.0 && alpha0.abs() < 1.0);
+
+    // The oracle: he4, d = 32, output times 0 and t*, tracer at alpha0.
+    let s = Spec::parse("he4").unwrap();
+    let model = Model::new(&s, &s, 32, 30, 30, LossScale::Full, 0.0).unwrap();
+    let mut signs = Vec::new();
+    for panels in [16, 32] {
+        let opts = OracleOptions {
+            layout: Layout {
+                panels,
+                ..Layout::default()
+            },
+            digits: 20,
+            t_end: t_star,
+            dt_out: t_star,
+            check_nodes: false,
+            check_steps: false,
+            check_precision: false,
+            ..OracleOptions::default()
+        };
+        let tracer = [Float::with_val(128, alpha0)];
+        let mut g = Vec::new();
+        oracle::run_with(&model, &opts, &tracer, &mut |o| {
+            if matches!(o.kind, PassKind::Main) {
+                let (a, b) = (&o.tracers[0], &o.tracers[1]);
+                g.push(o.field.velocity(o.moments, a, b).to_f64());
+            }
+        })
+        .unwrap();
+        assert_eq!(g.len(), 2, "outputs at t = 0 and t*");
+        signs.push((g[0].signum(), g[1].signum()));
+        // At t = 0 the law is uniform: g = 2·βψ'(α) = 8βα³ exactly.
+        let exact0 = 8.0 * (1.0 - alpha0 * alpha0).sqrt() * alpha0.powi(3);
+        assert!(
+            (g[0] - exact0).abs() <= 1e-12 * exact0.abs(),
+            "{} vs {exact0}",
+            g[0]
+        );
+        eprintln!(
+            "panels {panels}: t* = {t_star}, alpha0 = {alpha0}, g(0) = {:e}, g(t*) = {:e}",
+            g[0], g[1]
+        );
+        assert!(
+            g[0] * g[1] < 0.0,
+            "panels {panels}: g(0) = {}, g(t*) = {}",
+            g[0],
+            g[1]
+        );
+    }
+    assert_eq!(signs[0], signs[1]);
+
+    let (code, out, err) = run(&[
+        "--student",
+        "he4",
+        "--d",
+        "32,64",
+        "--t-end",
+        "1",
+        "--particles",
+        "40",
+        "--no-interaction",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for p in v["per_d"].as_array().unwrap() {
+        assert_eq!(p["velocity_sign_changes"], 0);
+        assert_eq!(p["sups_bounded"], true);
+    }
+    assert!(v["fits"].get("omitted").is_none());
+    assert!(v["fits"]["r2_sup_exponent"].is_number());
+}

@@ -12,6 +12,14 @@
 //! - "at initialisation": the particle at α_0 = +median|α_0| (~0.674/√d), t = 0;
 //! - r1_sup, r2_sup: suprema over the family and over the times with |α(t)| ≤ `--alpha-cut`
 //!   (R2 ~ 1/β is unbounded as particles converge to ±θ); beta_r2_sup: sup of β·R2 over all times;
+//! - velocity_sign_changes: the number of family particles whose signed velocity coefficient g
+//!   (v = g·e) changes sign between two consecutive samples with |α| ≤ `--alpha-cut`. Then v
+//!   passed through 0 while H did not, so R1, R2 and β·R2 are unbounded on that trajectory:
+//!   `sups_bounded` is false, `first_sign_change_{t,alpha0,alpha}` says where, the three sampled
+//!   suprema are only grid-dependent lower bounds, and their power-law fits are omitted (listed
+//!   in `fits.omitted` with the reason). This happens with interaction for h_4 (the interaction
+//!   term cancels 2ψ'(α)β at small α once the law has moved; proofs-notes/local-hessian.md §7);
+//!   never for the interaction-free flow;
 //! - integral_h: ∫_0^T ‖H_t(w̄_i)‖dt per particle (median and quantiles over the family), the
 //!   growth factor exp of it, and the Grönwall factor exp(Lip·T) with Lip = sup over the sphere
 //!   of ‖H‖ of the interaction-free velocity; both also as log10 (the factors overflow f64 for
@@ -196,6 +204,14 @@ struct PerD {
     beta_r2_sup: f64,
     #[serde(serialize_with = "finite")]
     beta_r2_sup_alpha: f64,
+    velocity_sign_changes: usize,
+    sups_bounded: bool,
+    #[serde(serialize_with = "finite_opt", skip_serializing_if = "Option::is_none")]
+    first_sign_change_t: Option<f64>,
+    #[serde(serialize_with = "finite_opt", skip_serializing_if = "Option::is_none")]
+    first_sign_change_alpha0: Option<f64>,
+    #[serde(serialize_with = "finite_opt", skip_serializing_if = "Option::is_none")]
+    first_sign_change_alpha: Option<f64>,
     #[serde(serialize_with = "finite")]
     integral_h_median: f64,
     #[serde(serialize_with = "finite")]
@@ -868,6 +884,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
             r2_sup_alpha: s.r2_sup.0.alpha,
             beta_r2_sup: s.beta_r2_sup.0.value,
             beta_r2_sup_alpha: s.beta_r2_sup.0.alpha,
+            velocity_sign_changes: s.velocity_sign_changes,
+            sups_bounded: s.velocity_sign_changes == 0,
+            first_sign_change_t: s.first_sign_change.map(|c| c.0),
+            first_sign_change_alpha0: s.first_sign_change.map(|c| c.1),
+            first_sign_change_alpha: s.first_sign_change.map(|c| c.2),
             integral_h_median: q[2],
             integral_h_q10: q[0],
             integral_h_q25: q[1],
@@ -901,7 +922,17 @@ pub fn run(a: Args) -> Result<(), CliError> {
                 per_d.iter().map(|p| p.integral_h_median).collect(),
             ),
         ];
+        let unbounded: Vec<usize> = per_d
+            .iter()
+            .filter(|p| !p.sups_bounded)
+            .map(|p| p.d)
+            .collect();
+        let mut omitted = Vec::new();
         for (name, y) in cols {
+            if !unbounded.is_empty() && matches!(name, "r1_sup" | "r2_sup" | "beta_r2_sup") {
+                omitted.push(serde_json::Value::from(format!("{name}_exponent")));
+                continue;
+            }
             if let Some(f) = hessian::fit_power_law(&x, &y) {
                 if f.exponent.is_finite() {
                     fits.insert(format!("{name}_exponent"), f.exponent.into());
@@ -910,6 +941,17 @@ pub fn run(a: Args) -> Result<(), CliError> {
                     fits.insert(format!("{name}_exponent_error"), e.into());
                 }
             }
+        }
+        if !omitted.is_empty() {
+            fits.insert("omitted".into(), omitted.into());
+            fits.insert(
+                "omitted_reason".into(),
+                format!(
+                    "the velocity changes sign along the flow at d = {unbounded:?}, so R1, R2 and \
+                 beta*R2 are unbounded there and their sampled suprema are not fitted"
+                )
+                .into(),
+            );
         }
     }
     let report = Report {

@@ -7,6 +7,23 @@
 //! and the wall time). Without `--out`, train.csv goes to standard output. A checkpoint
 //! `DIR/checkpoint.bin` is written every `--checkpoint-seconds` (default 300) and removed when
 //! the run completes; `--resume` continues from it (same parameters required).
+//!
+//! `--linearised` (off by default) also integrates the linearised gap along the discrete ideal
+//! particles (src/dynamics/linear.rs, proofs-notes/linearised-gap.md) and appends four columns
+//! to train.csv (the first 14 columns, histograms.csv and, but for `"linearised": true`,
+//! run.json are unchanged):
+//! - `lin_mean_n_gap_sq`: mean_i N‖δ^loc_i‖², δ^loc the local linearisation (the local Hessian
+//!   of the mean-field law alone: δ_{k+1} = J_loc δ_k + S_k);
+//! - `lin_full_mean_n_gap_sq`: mean_i N‖δ^full_i‖², δ^full the full linearisation (the
+//!   Jacobian of the whole finite-width step at the ideal positions, collective term included:
+//!   δ_{k+1} = DΦ_N(W̄_k)δ_k + S_k, the exact linearisation of the training recursion);
+//! - `lin_rel_error`: √(Σ_i‖δ^loc_i − Δ_i‖² / Σ_i‖Δ_i‖²), Δ_i = w_i − w̄_i against the discrete
+//!   ideal particles (0 when both sums vanish, e.g. at t = 0 where δ_0 = Δ_0);
+//! - `lin_full_rel_error`: the same for δ^full (O(N^{−1/2}): the second-order remainder).
+//!
+//! S_k = Φ_N(W̄_k) − W̄_{k+1} is the source (the network's step from the ideal positions minus
+//! the ideal step). Cost: three extra fast-path steps per step and network. The δ's are part
+//! of the checkpoint; resuming with a different `--linearised` setting is refused (exit 2).
 
 use super::{CliError, Scale};
 use crate::dynamics::{checkpoint, Config, HistRow, Row, Run, TrainError};
@@ -74,6 +91,11 @@ pub struct Args {
     /// --resume: simulates a run killed after a checkpoint).
     #[arg(long, hide = true, requires = "out")]
     halt_after: Option<usize>,
+    /// Also integrate the linearised gap along the discrete ideal particles (local Hessian
+    /// alone, and the full finite-width Jacobian) and add the lin_* columns to train.csv
+    /// (three extra fast-path steps per step and network).
+    #[arg(long)]
+    linearised: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +130,8 @@ struct RunDoc<'a> {
     series_degree: usize,
     kernels_exact: bool,
     outputs: [&'static str; 2],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    linearised: bool,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
@@ -149,7 +173,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .into(),
     };
     let started = Instant::now();
-    let run = Run::new(config).map_err(err)?;
+    let run = Run::with_linearised(config, args.linearised).map_err(err)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::Failure(format!("cannot create {}: {e}", dir.display())))?;
@@ -202,7 +226,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let mut csv = String::from(Row::HEADER);
+    let mut csv = Row::header(run.linearised());
     csv.push('\n');
     for r in &state.rows {
         csv.push_str(&r.csv());
@@ -225,6 +249,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 series_degree: run.model.degree,
                 kernels_exact: run.model.exact,
                 outputs: ["train.csv", "histograms.csv"],
+                linearised: run.linearised(),
             };
             let json = serde_json::to_string_pretty(&doc)
                 .map_err(|e| CliError::Failure(format!("JSON: {e}")))?;

@@ -7,12 +7,16 @@
 //!    and `hist` are the CSV lines recorded so far (the exact text that will be written:
 //!    shortest round-trip decimals, which parse back to the same f64), and `floats` the number
 //!    of f64 that follow;
-//! 3. the f64 values, little-endian: every network's weights (draw-major, then width), then
-//!    the ideal particles' state ([`super::Ideal::state`]).
+//! 3. the f64 values, little-endian: every network's weights (draw-major, then width), then,
+//!    with `--linearised` only, δ^local and δ^full of every network (same order), then the ideal
+//!    particles' state ([`super::Ideal::state`]).
+//!
+//! With `--linearised` the JSON header also has `"linearised": true` (absent otherwise, so a
+//! checkpoint without the flag is byte-for-byte what it was before the flag existed).
 //!
 //! Resuming checks that the configuration is identical (every field of
-//! [`super::Config`]) and refuses otherwise: a checkpoint from different parameters is a
-//! usage error.
+//! [`super::Config`], and the `--linearised` flag) and refuses otherwise: a checkpoint from
+//! different parameters is a usage error.
 
 use super::{Config, HistRow, Row, Run, State, TrainError};
 use serde::{Deserialize, Serialize};
@@ -28,6 +32,8 @@ struct Header {
     rows: Vec<String>,
     hist: Vec<String>,
     floats: usize,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    linearised: bool,
 }
 
 /// Writes the state of `run` to `path` atomically.
@@ -38,6 +44,14 @@ pub fn save(path: &Path, run: &Run, state: &State) -> Result<(), TrainError> {
             floats.extend_from_slice(w);
         }
     }
+    if let Some(lin) = &state.linear {
+        for draw in lin {
+            for g in draw {
+                floats.extend_from_slice(&g.local);
+                floats.extend_from_slice(&g.full);
+            }
+        }
+    }
     floats.extend(state.ideal.state());
     let header = Header {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -46,6 +60,7 @@ pub fn save(path: &Path, run: &Run, state: &State) -> Result<(), TrainError> {
         rows: state.rows.iter().map(Row::csv).collect(),
         hist: state.hist.iter().map(HistRow::csv).collect(),
         floats: floats.len(),
+        linearised: state.linear.is_some(),
     };
     let mut bytes = MAGIC.as_bytes().to_vec();
     let json = serde_json::to_string(&header)
@@ -87,6 +102,15 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
             serde_json::to_string(&header.config).unwrap_or_default()
         )));
     }
+    if header.linearised != run.linearised() {
+        let with = |b: bool| if b { "with" } else { "without" };
+        return Err(TrainError::Usage(format!(
+            "{}: the checkpoint was written {} --linearised and this run is {} it (different parameters); rerun with the same parameters",
+            path.display(),
+            with(header.linearised),
+            with(run.linearised())
+        )));
+    }
     let data = &rest[nl + 1..];
     if data.len() != 8 * header.floats {
         return Err(bad(path, "truncated data"));
@@ -105,6 +129,20 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
             }
             w.copy_from_slice(&floats[at..at + len]);
             at += len;
+        }
+    }
+    if let Some(lin) = state.linear.as_mut() {
+        for draw in lin.iter_mut() {
+            for g in draw.iter_mut() {
+                for v in [&mut g.local, &mut g.full] {
+                    let len = v.len();
+                    if at + len > floats.len() {
+                        return Err(bad(path, "too few linearised gaps"));
+                    }
+                    v.copy_from_slice(&floats[at..at + len]);
+                    at += len;
+                }
+            }
         }
     }
     state
@@ -127,10 +165,20 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
 
 fn parse_row(line: &str) -> Option<Row> {
     let f: Vec<&str> = line.split(',').collect();
-    if f.len() != 14 {
+    if f.len() != 14 && f.len() != 18 {
         return None;
     }
     let x = |i: usize| f[i].parse::<f64>().ok();
+    let linear = if f.len() == 18 {
+        Some(super::LinearColumns {
+            lin_mean_n_gap_sq: x(14)?,
+            lin_full_mean_n_gap_sq: x(15)?,
+            lin_rel_error: x(16)?,
+            lin_full_rel_error: x(17)?,
+        })
+    } else {
+        None
+    };
     Some(Row {
         width: f[0].parse().ok()?,
         draw: f[1].parse().ok()?,
@@ -146,6 +194,7 @@ fn parse_row(line: &str) -> Option<Row> {
         n_mean_gap_sq_discrete: x(11)?,
         mean_n_gap_sq_discrete: x(12)?,
         max_sqrt_n_gap_discrete: x(13)?,
+        linear,
     })
 }
 

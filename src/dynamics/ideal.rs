@@ -71,6 +71,16 @@ impl Ideal {
         Self::pairs(self.discrete.latitudes(), self.nodes + offset, n)
     }
 
+    /// Latitudes ϑ (unwrapped) of the discrete ideal particles `offset..offset + n`.
+    pub fn discrete_latitudes(&self, offset: usize, n: usize) -> &[f64] {
+        &self.discrete.latitudes()[self.nodes + offset..self.nodes + offset + n]
+    }
+
+    /// The discrete mean-field map (its law: nodes, weights, coefficients).
+    pub fn discrete_flow(&self) -> &DiscreteFlow {
+        &self.discrete
+    }
+
     /// Loss of the continuous mean-field law at the current time.
     pub fn continuous_loss(&self) -> f64 {
         self.continuous.loss()

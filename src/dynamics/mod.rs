@@ -25,6 +25,11 @@
 //! flow at its tolerance and node layout. N·E_x(f_N − f_MF)² is a difference of O(1) terms
 //! scaled by N: its rounding error is about N·1e−16 relative to the terms.
 //!
+//! With [`Run::with_linearised`] (`train --linearised`), two linear recursions ride along
+//! the discrete ideal particles on the training grid ([`linear`]): the local one (the local
+//! Hessian of the mean-field law alone) and the full one (the exact linearisation of the
+//! training step at the ideal positions); [`Row::linear`] holds their columns.
+//!
 //! Determinism and checkpoints: every quantity is a deterministic function of the
 //! configuration (the fast path and the flow are bit-identical for any thread count), and the
 //! whole state at a step boundary (the weights of every network, both flows' states, the rows
@@ -33,12 +38,14 @@
 pub mod checkpoint;
 mod ideal;
 pub mod init;
+pub mod linear;
 
 use crate::activation::Spec;
 use crate::fast;
 use crate::meanfield::Model;
 use crate::population::LossScale;
 pub use ideal::Ideal;
+pub use linear::{LinearColumns, LinearGaps, LocalStep};
 
 /// Everything that defines a training run (and must match on `--resume`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -191,14 +198,27 @@ pub struct Row {
     pub n_mean_gap_sq_discrete: f64,
     pub mean_n_gap_sq_discrete: f64,
     pub max_sqrt_n_gap_discrete: f64,
+    /// The linearised-gap columns (`--linearised` only; [`linear`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear: Option<LinearColumns>,
 }
 
 impl Row {
+    /// The header without `--linearised`.
     pub const HEADER: &'static str = "width,draw,step,t,loss,mf_loss,n_mean_gap_sq,mean_n_gap_sq,max_sqrt_n_gap,n_function_gap,mf_loss_discrete,n_mean_gap_sq_discrete,mean_n_gap_sq_discrete,max_sqrt_n_gap_discrete";
+
+    /// The header of a run with or without `--linearised` (the latter is [`Row::HEADER`]).
+    pub fn header(linearised: bool) -> String {
+        if linearised {
+            format!("{},{}", Self::HEADER, LinearColumns::HEADER)
+        } else {
+            Self::HEADER.to_string()
+        }
+    }
 
     /// One CSV line; numbers in Rust's shortest round-trip exponent form.
     pub fn csv(&self) -> String {
-        format!(
+        let base = format!(
             "{},{},{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e}",
             self.width,
             self.draw,
@@ -214,7 +234,17 @@ impl Row {
             self.n_mean_gap_sq_discrete,
             self.mean_n_gap_sq_discrete,
             self.max_sqrt_n_gap_discrete
-        )
+        );
+        match &self.linear {
+            None => base,
+            Some(l) => format!(
+                "{base},{:e},{:e},{:e},{:e}",
+                l.lin_mean_n_gap_sq,
+                l.lin_full_mean_n_gap_sq,
+                l.lin_rel_error,
+                l.lin_full_rel_error
+            ),
+        }
     }
 }
 
@@ -258,6 +288,8 @@ pub struct State {
     pub ideal: Ideal,
     pub rows: Vec<Row>,
     pub hist: Vec<HistRow>,
+    /// linear[r][w]: the linearised gaps (`--linearised` only).
+    pub linear: Option<Vec<Vec<LinearGaps>>>,
 }
 
 /// The fixed data of a run: initial sample, kernels, problem template.
@@ -273,6 +305,8 @@ pub struct Run {
     kernels: [fast::Kernel; 4],
     constant: f64,
     psi: Vec<f64>,
+    /// `Some` with `--linearised`.
+    linear: Option<linear::Setup>,
 }
 
 /// Number of bins of every histogram.
@@ -281,6 +315,11 @@ pub const BINS: usize = 40;
 impl Run {
     /// Validates the configuration, builds the kernels and draws the initial samples.
     pub fn new(config: Config) -> Result<Run, TrainError> {
+        Run::with_linearised(config, false)
+    }
+
+    /// [`Run::new`], with the linearised gaps ([`linear`]) carried along when `linearised`.
+    pub fn with_linearised(config: Config, linearised: bool) -> Result<Run, TrainError> {
         let (student, teacher, update, scale) = config.validate()?;
         let model = Model::new(
             &student,
@@ -321,6 +360,7 @@ impl Run {
         ];
         let constant = model.teacher_norm.0.to_f64() + config.noise_variance;
         let psi = model.psi.to_f64();
+        let linear = linearised.then(|| linear::Setup::new(&model));
         Ok(Run {
             config,
             model,
@@ -331,7 +371,13 @@ impl Run {
             kernels,
             constant,
             psi,
+            linear,
         })
+    }
+
+    /// Whether the linearised gaps are carried.
+    pub fn linearised(&self) -> bool {
+        self.linear.is_some()
     }
 
     /// The state at step 0.
@@ -354,16 +400,41 @@ impl Run {
             .flat_map(|w0| w0.chunks(d).map(|w| w[0]).collect::<Vec<_>>())
             .collect();
         let ideal = Ideal::new(&self.model, &self.config, &alpha0)?;
+        // δ_0 = Δ_0: zero in exact arithmetic, the rounding of w̄(0) = sin ϑ θ + cos ϑ u in f64.
+        let linear = self.linear.as_ref().map(|_| {
+            (0..self.config.draws)
+                .map(|r| {
+                    self.config
+                        .widths
+                        .iter()
+                        .map(|&n| {
+                            let wbar = self.ideal_positions(&ideal, r, n);
+                            let gap: Vec<f64> = self.initial[r][..n * d]
+                                .iter()
+                                .zip(&wbar)
+                                .map(|(a, b)| a - b)
+                                .collect();
+                            LinearGaps {
+                                local: gap.clone(),
+                                full: gap,
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        });
         Ok(State {
             step: 0,
             networks,
             ideal,
             rows: Vec::new(),
             hist: Vec::new(),
+            linear,
         })
     }
 
-    fn problem<'a>(&'a self, w: &'a [f64], a: &'a [f64]) -> fast::Problem<'a> {
+    /// The fast-path problem of the network `w` (N×d) with output weights `a`.
+    pub fn problem<'a>(&'a self, w: &'a [f64], a: &'a [f64]) -> fast::Problem<'a> {
         fast::Problem {
             w,
             n: a.len(),
@@ -394,6 +465,26 @@ impl Run {
         let hist = k % self.config.histogram_every == 0 || k == steps;
         let t = k as f64 * self.config.eta;
         let n_max = *self.config.widths.last().expect("validated");
+        // The linearised gaps: the local steps of every ideal particle under the law at step k
+        // (before the flows advance), and per network Φ_N(W̄_k) and DΦ_N(W̄_k)δ^full_k, completed
+        // with W̄_{k+1} once the discrete flow has stepped.
+        let local: Option<Vec<Vec<LocalStep>>> = match &self.linear {
+            Some(setup) if k < steps => Some(
+                (0..self.config.draws)
+                    .map(|r| {
+                        linear::local_steps(
+                            setup,
+                            state.ideal.discrete_flow(),
+                            state.ideal.discrete_latitudes(r * n_max, n_max),
+                            self.config.eta,
+                            self.update,
+                        )
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let mut pending: Vec<(usize, usize, Vec<f64>, Vec<f64>)> = Vec::new();
         for r in 0..self.config.draws {
             for (wi, &n) in self.config.widths.iter().enumerate() {
                 let a = vec![1.0 / n as f64; n];
@@ -421,13 +512,22 @@ impl Run {
                     let gc = self.gaps(w, r, n, &cont);
                     let gd = self.gaps(w, r, n, &disc);
                     if record {
-                        state
-                            .rows
-                            .push(self.row(&state.ideal, w, n, r, k, t, ev.loss, &gc, &gd));
+                        let mut row = self.row(&state.ideal, w, n, r, k, t, ev.loss, &gc, &gd);
+                        if let Some(lin) = &state.linear {
+                            let wbar = self.ideal_positions(&state.ideal, r, n);
+                            row.linear = Some(linear::columns(w, &wbar, &lin[r][wi], n));
+                        }
+                        state.rows.push(row);
                     }
                     if hist {
                         self.histograms(&mut state.hist, w, n, r, k, t, &gc);
                     }
+                }
+                if let (Some(lin), false) = (&state.linear, last) {
+                    let wbar = self.ideal_positions(&state.ideal, r, n);
+                    let phi = self.step_from(&wbar, n)?;
+                    let jvp = self.full_jvp(&wbar, &lin[r][wi].full, n)?;
+                    pending.push((r, wi, phi, jvp));
                 }
                 if !last {
                     state.networks[r][wi] =
@@ -437,6 +537,32 @@ impl Run {
         }
         if k < steps {
             state.ideal.advance(k + 1, self.config.eta)?;
+        }
+        if let (Some(lin), Some(local)) = (state.linear.as_mut(), local) {
+            let d = self.config.d;
+            for (r, wi, phi, jvp) in pending {
+                let n = self.config.widths[wi];
+                let next = self.ideal_positions(&state.ideal, r, n);
+                let lat = state.ideal.discrete_latitudes(r * n_max, n);
+                let gaps = &mut lin[r][wi];
+                let mut loc = vec![0.0; n * d];
+                for i in 0..n {
+                    let s = i * d..(i + 1) * d;
+                    linear::apply_local(
+                        &local[r][i],
+                        lat[i],
+                        &self.initial[r][s.clone()],
+                        self.beta0[r][i],
+                        &gaps.local[s.clone()],
+                        &mut loc[s],
+                    );
+                }
+                for x in 0..n * d {
+                    let source = phi[x] - next[x];
+                    gaps.local[x] = loc[x] + source;
+                    gaps.full[x] = jvp[x] + source;
+                }
+            }
         }
         state.step = k + 1;
         Ok(state.step <= steps)
@@ -511,6 +637,7 @@ impl Run {
             n_mean_gap_sq_discrete: a2,
             mean_n_gap_sq_discrete: b2,
             max_sqrt_n_gap_discrete: c2,
+            linear: None,
         }
     }
 

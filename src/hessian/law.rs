@@ -133,6 +133,8 @@ impl ReducedLaw {
 pub(crate) struct Accumulator {
     pub stats: TrajectoryStats,
     last: Option<(f64, [f64; 4])>,
+    /// Sign of g at the previous sample.
+    last_sign: Option<i8>,
 }
 
 impl Accumulator {
@@ -149,12 +151,14 @@ impl Accumulator {
                 r1_sup: none,
                 r2_sup: none,
                 beta_r2_sup: none,
+                velocity_sign_change: None,
                 integral_norm: 0.0,
                 integral_lambda_e: 0.0,
                 integral_lambda_perp: 0.0,
                 integral_lambda_max: 0.0,
             },
             last: None,
+            last_sign: None,
         }
     }
 
@@ -172,6 +176,20 @@ impl Accumulator {
         if h.alpha.abs() <= alpha_cut {
             offer(&mut s.r1_sup, h.r1());
             offer(&mut s.r2_sup, h.r2());
+        }
+        // Sign of g as −1, 0, +1 (0 is a sign of its own: v = 0 exactly at a sample), compared
+        // between consecutive samples that both have |α| ≤ α_cut (where the R1, R2 suprema are
+        // taken; near ±1 g → 0 at the converged particles and its f64 sign is noise).
+        if h.alpha.abs() <= alpha_cut {
+            let sign = (h.g > 0.0) as i8 - (h.g < 0.0) as i8;
+            if let Some(s0) = self.last_sign {
+                if s.velocity_sign_change.is_none() && s0 != sign {
+                    s.velocity_sign_change = Some((t, h.alpha));
+                }
+            }
+            self.last_sign = Some(sign);
+        } else {
+            self.last_sign = None;
         }
         let br2 = h.alpha.abs() * h.norm() * h.beta / h.speed;
         if br2.is_finite() {

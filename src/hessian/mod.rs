@@ -116,6 +116,12 @@ pub struct ConcordanceSummary {
     pub r2_sup: (Sup, f64),
     /// sup of β·R2 over the family and all times.
     pub beta_r2_sup: (Sup, f64),
+    /// Number of family particles whose velocity coefficient g changed sign while |α| ≤ α_cut
+    /// ([`TrajectoryStats::velocity_sign_change`]). When > 0, R1, R2 and β·R2 are unbounded along
+    /// the flow, and `r1_sup`, `r2_sup`, `beta_r2_sup` are grid-dependent lower bounds.
+    pub velocity_sign_changes: usize,
+    /// The earliest such change: (t, α_0, α).
+    pub first_sign_change: Option<(f64, f64, f64)>,
     /// Quantiles 0.1, 0.25, 0.5, 0.75, 0.9 of ∫_0^T‖H‖ over the family.
     pub integral_h_quantiles: [f64; 5],
     pub integral_h_max: f64,
@@ -255,6 +261,14 @@ fn summarise(
         r1_sup: best(&|s| s.r1_sup),
         r2_sup: best(&|s| s.r2_sup),
         beta_r2_sup: best(&|s| s.beta_r2_sup),
+        velocity_sign_changes: traj
+            .iter()
+            .filter(|s| s.velocity_sign_change.is_some())
+            .count(),
+        first_sign_change: traj
+            .iter()
+            .filter_map(|s| s.velocity_sign_change.map(|(t, a)| (t, s.alpha0, a)))
+            .min_by(|x, y| x.0.total_cmp(&y.0)),
         integral_h_quantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(|q| quantile(&ih, q)),
         integral_h_max: ih.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
         integral_lambda_max_median: quantile(&col(&|s| s.integral_lambda_max), 0.5),

@@ -43,6 +43,9 @@ pub struct SymmetricHessian {
     pub lambda_perp: f64,
     /// ‖v‖ = |g|.
     pub speed: f64,
+    /// The signed velocity coefficient g (v = g·e): its sign tells the direction of motion, and
+    /// a change of sign along a trajectory means v passed through 0 with H ≠ 0.
+    pub g: f64,
 }
 
 impl SymmetricHessian {
@@ -74,6 +77,7 @@ pub fn symmetric_hessian(alpha: f64, g: f64, g_prime: f64) -> SymmetricHessian {
         lambda_e: beta * g_prime,
         lambda_perp: -alpha * g / beta,
         speed: g.abs(),
+        g,
     }
 }
 
@@ -111,6 +115,7 @@ pub fn interaction_free(psi: &PowerSeries, scale: f64, alpha: f64) -> SymmetricH
         lambda_e: 2.0 * scale * (beta2 * p2 - alpha * p1),
         lambda_perp: -2.0 * scale * alpha * p1,
         speed: 2.0 * scale * beta * p1.abs(),
+        g: 2.0 * scale * beta * p1,
     }
 }
 

@@ -52,6 +52,14 @@ pub struct TrajectoryStats {
     pub r2_sup: Sup,
     /// sup β·R2 over all times.
     pub beta_r2_sup: Sup,
+    /// The first sample (t, α) at which the signed velocity coefficient g has another sign than
+    /// at the previous sample (g = 0 counts as a sign of its own; both samples with |α| ≤ α_cut,
+    /// the range of the R1, R2 suprema): between the two samples v
+    /// passed through 0 while H did not, so R1, R2 and β·R2 are unbounded on that trajectory
+    /// and the sampled suprema above are only lower bounds that depend on the time grid.
+    /// Always `None` for the interaction-free flow (a scalar autonomous ODE cannot cross an
+    /// equilibrium).
+    pub velocity_sign_change: Option<(f64, f64)>,
     /// ∫_0^T ‖H_t(w̄(t))‖ dt.
     pub integral_norm: f64,
     pub integral_lambda_e: f64,
@@ -165,6 +173,7 @@ pub fn interaction_free_trajectory(
         r1_sup: r1,
         r2_sup: r2,
         beta_r2_sup: br2,
+        velocity_sign_change: None,
         integral_norm: y[1],
         integral_lambda_e: y[2],
         integral_lambda_perp: y[3],

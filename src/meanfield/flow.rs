@@ -274,6 +274,26 @@ impl Core {
         2.0 * self.scale * (r.eval(alpha, Self::beta2(alpha)) - horner(&self.exp.psi_radial, alpha))
     }
 
+    /// (g, r) at latitudes ϑ with signed β = cos ϑ, the law's polynomials formed once; the
+    /// same operations as [`DiscreteFlow::step`].
+    fn map_coefficients_at(&self, latitudes: &[f64]) -> Vec<(f64, f64)> {
+        let p = self.moments();
+        let g = self.exp.g_polynomial(&p);
+        let r = self.exp.radial_mean_polynomial(&p);
+        let c = 2.0 * self.scale;
+        latitudes
+            .iter()
+            .map(|t| {
+                let (sa, b) = t.sin_cos();
+                let b2 = b * b;
+                (
+                    c * b * g.eval(sa, b2),
+                    c * (r.eval(sa, b2) - horner(&self.exp.psi_radial, sa)),
+                )
+            })
+            .collect()
+    }
+
     fn dissipation(&self) -> f64 {
         let g = self.exp.g_polynomial(&self.moments());
         let c = 2.0 * self.scale;
@@ -366,6 +386,14 @@ macro_rules! law_accessors {
         /// node system is itself a mean-field flow), so this is −dL/dt.
         pub fn dissipation(&self) -> f64 {
             self.core.dissipation()
+        }
+
+        /// (g, r) of the current law at many latitudes ϑ (α = sin ϑ, signed β = cos ϑ):
+        /// g = 2·scale·β·G(α, β²) (odd in β) and r = 2·scale·(E[κ_rad(αα' + ββ'z)] − ψ_rad(α))
+        /// (even in β), by the same operations as [`DiscreteFlow::step`] (moment sums and
+        /// polynomials formed once for all points).
+        pub fn map_coefficients_at(&self, latitudes: &[f64]) -> Vec<(f64, f64)> {
+            self.core.map_coefficients_at(latitudes)
         }
     };
 }
