@@ -310,6 +310,24 @@ fn oracle_flow_bad_input_exits_2() {
     }
 }
 
+/// `concordance --student he4 --d 32,64 --t-end 1 --particles 40 EXTRA` as parsed JSON.
+fn he4_d32_64_t1(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "--student",
+        "he4",
+        "--d",
+        "32,64",
+        "--t-end",
+        "1",
+        "--particles",
+        "40",
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 /// With interaction, h_4's velocity coefficient g changes sign along the flow at small α (the
 /// interaction term, linear in α once the law has moved, overtakes 2ψ'(α)β = 8α³β), so R1, R2
 /// are unbounded there: the command must say so and drop the suprema's fits. The sign change it
@@ -326,18 +344,7 @@ fn velocity_sign_change_makes_sups_unbounded_confirmed_by_oracle() {
     use mforacle::population::LossScale;
     use rug::Float;
 
-    let (code, out, err) = run(&[
-        "--student",
-        "he4",
-        "--d",
-        "32,64",
-        "--t-end",
-        "1",
-        "--particles",
-        "40",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = he4_d32_64_t1(&[]);
     for p in v["per_d"].as_array().unwrap() {
         assert!(p["velocity_sign_changes"].as_u64().unwrap() > 0, "{p}");
         assert_eq!(p["sups_bounded"], false);
@@ -402,19 +409,7 @@ fn velocity_sign_change_makes_sups_unbounded_confirmed_by_oracle() {
     }
     assert_eq!(signs[0], signs[1]);
 
-    let (code, out, err) = run(&[
-        "--student",
-        "he4",
-        "--d",
-        "32,64",
-        "--t-end",
-        "1",
-        "--particles",
-        "40",
-        "--no-interaction",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = he4_d32_64_t1(&["--no-interaction"]);
     for p in v["per_d"].as_array().unwrap() {
         assert_eq!(p["velocity_sign_changes"], 0);
         assert_eq!(p["sups_bounded"], true);
