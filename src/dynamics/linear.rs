@@ -37,8 +37,10 @@
 //!   (proofs-notes/linearised-gap.md §4), so ≲ 1e-6 over 1500 steps, against the O(N^{−1/2})
 //!   relative remainder the columns measure.
 //! - local: λ_e from the closed form (a few ulps relative to the terms; the law's own error is
-//!   the flow's), evaluated at |α| ≤ [`POLE`] (particles converged to within 1e-8 rad of ±θ
-//!   would give β = 0 and NaN; the clamp changes λ_e by O(2^{−29})); dr/dϑ (enters m' at O(η²) only) by central differences with step
+//!   the flow's), evaluated at (α, β) = (sin ϑ, |cos ϑ|) of the particle's latitude
+//!   ([`ReducedLaw::hessian_at`]): β keeps a few ulps of relative accuracy up to the poles, where
+//!   √(1 − α²) would lose it (≈ u/β²) and give β = 0 and NaN (1/β in dB/dα) for particles within
+//!   1e-8 rad of ±θ; dr/dϑ (enters m' at O(η²) only) by central differences with step
 //!   [`RADIAL_STEP`] in ϑ (error ≲ 1e-10 relative, times η²).
 //! - every reduction is sequential in index order: the same bits for any thread count.
 
@@ -55,13 +57,6 @@ pub const JVP_STEP: f64 = 1e-5;
 
 /// Step in ϑ of the central difference giving dr/dϑ.
 pub const RADIAL_STEP: f64 = 1e-5;
-
-/// The closed-form H is evaluated at |α| ≤ `POLE` = 1 − 2^{−30}. It takes α alone and forms
-/// β = √(1 − α²), which is 0 for the particles that have converged to within 1e-8 rad of ±θ
-/// (1/β appears in dB/dα and 0·∞ gives NaN), and has relative error ≈ u/β² below. λ_e = dg/dϑ
-/// is a smooth function of (α, β²) (g = βG(α, β²)), so clamping changes it by O(β_c²) ≈ 2^{−29}
-/// times its β²-derivative: ≲ 1e-8 for the cases measured, times η per step.
-pub const POLE: f64 = 1.0 - 1.0 / (1u64 << 30) as f64;
 
 /// The fixed data of the local linearisation.
 #[derive(Clone, Debug)]
@@ -146,8 +141,11 @@ pub(crate) fn local_steps(
     lat.iter()
         .enumerate()
         .map(|(i, &t)| {
-            let alpha = t.sin().clamp(-POLE, POLE);
-            let hessian = law.hessian(&setup.psi, setup.scale, alpha);
+            // (α, β) from the latitude: β = |cos ϑ| keeps its relative accuracy up to the poles
+            // (√(1 − α²) would not); |·| because H is intrinsic and the law's polynomials
+            // depend on β² only (a particle past the pole, cos ϑ < 0, is w = αθ + |β|(−u)).
+            let (alpha, beta) = (t.sin(), t.cos().abs());
+            let hessian = law.hessian_at(&setup.psi, setup.scale, alpha, beta);
             let (g, r) = coef[3 * i];
             let r_prime = (coef[3 * i + 1].1 - coef[3 * i + 2].1) / (2.0 * h);
             let le = hessian.lambda_e;
@@ -360,7 +358,7 @@ mod tests {
     use std::f64::consts::FRAC_PI_2;
 
     /// Particles at (or within rounding of) ±θ, where β = √(1 − α²) is 0 in f64, get finite
-    /// local steps that continue those of nearby latitudes (the clamp at [`POLE`]).
+    /// local steps that continue those of nearby latitudes (β from the latitude).
     #[test]
     fn local_steps_are_finite_and_continuous_at_the_poles() {
         let he4 = Spec::parse("he4").unwrap();

@@ -14,7 +14,7 @@
 //! `law_matches_flow` compares the two. Cost: O(M K²) to form the coefficients of one law, then
 //! O(K²) per particle.
 
-use super::symmetric::{with_interaction, PowerSeries, SymmetricHessian};
+use super::symmetric::{with_interaction, with_interaction_at, PowerSeries, SymmetricHessian};
 use super::trajectory::{Sup, TrajectoryStats};
 
 /// A and B at one law as polynomials Σ c_{p,l} α^p β^l.
@@ -86,7 +86,11 @@ impl ReducedLaw {
 
     /// (A(α), B(α)) at β = √(1 − α²).
     pub fn interaction(&self, alpha: f64) -> (f64, f64) {
-        let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+        self.interaction_at(alpha, (1.0 - alpha * alpha).max(0.0).sqrt())
+    }
+
+    /// (A, B) at a point (α, β) of the sphere with β ≥ 0 given by the caller.
+    pub fn interaction_at(&self, alpha: f64, beta: f64) -> (f64, f64) {
         let ev = |t: &[(usize, usize, f64)]| -> f64 {
             t.iter()
                 .map(|&(p, l, c)| c * alpha.powi(p as i32) * beta.powi(l as i32))
@@ -97,7 +101,11 @@ impl ReducedLaw {
 
     /// (dA/dα, dB/dα) along the sphere at fixed law, |α| < 1.
     pub fn interaction_derivatives(&self, alpha: f64) -> (f64, f64) {
-        let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+        self.interaction_derivatives_at(alpha, (1.0 - alpha * alpha).max(0.0).sqrt())
+    }
+
+    /// (dA/dα, dB/dα) at a point (α, β) with β > 0 given by the caller.
+    pub fn interaction_derivatives_at(&self, alpha: f64, beta: f64) -> (f64, f64) {
         let ev = |t: &[(usize, usize, f64)]| -> f64 {
             t.iter()
                 .map(|&(p, l, c)| {
@@ -124,6 +132,25 @@ impl ReducedLaw {
             alpha,
             self.interaction(alpha),
             self.interaction_derivatives(alpha),
+        )
+    }
+
+    /// The symmetric Hessian of a particle at (α, β), β = |cos ϑ| > 0 of its latitude ϑ: accurate
+    /// up to the poles, where [`ReducedLaw::hessian`] (β formed from α) is not.
+    pub fn hessian_at(
+        &self,
+        psi: &PowerSeries,
+        scale: f64,
+        alpha: f64,
+        beta: f64,
+    ) -> SymmetricHessian {
+        with_interaction_at(
+            psi,
+            scale,
+            alpha,
+            beta,
+            self.interaction_at(alpha, beta),
+            self.interaction_derivatives_at(alpha, beta),
         )
     }
 }

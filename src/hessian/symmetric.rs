@@ -70,7 +70,13 @@ impl SymmetricHessian {
 /// H from the velocity coefficient g(α) and its derivative g'(α) along the sphere (law fixed),
 /// for |α| < 1.
 pub fn symmetric_hessian(alpha: f64, g: f64, g_prime: f64) -> SymmetricHessian {
-    let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+    symmetric_hessian_at(alpha, (1.0 - alpha * alpha).max(0.0).sqrt(), g, g_prime)
+}
+
+/// [`symmetric_hessian`] with β = √(1 − α²) > 0 given by the caller, e.g. as |cos ϑ| of a
+/// latitude ϑ: near ±θ, forming β from α loses relative accuracy (≈ u/β²) and gives β = 0 once
+/// 1 − |α| < u, while |cos ϑ| keeps β to a few ulps.
+pub fn symmetric_hessian_at(alpha: f64, beta: f64, g: f64, g_prime: f64) -> SymmetricHessian {
     SymmetricHessian {
         alpha,
         beta,
@@ -129,12 +135,26 @@ pub fn with_interaction(
     dab: (f64, f64),
 ) -> SymmetricHessian {
     let beta = (1.0 - alpha * alpha).max(0.0).sqrt();
+    with_interaction_at(psi, scale, alpha, beta, ab, dab)
+}
+
+/// [`with_interaction`] at a point (α, β) with β > 0 given by the caller (see
+/// [`symmetric_hessian_at`]); A, B, A', B' must be evaluated at the same (α, β)
+/// ([`crate::hessian::law::ReducedLaw::hessian_at`]).
+pub fn with_interaction_at(
+    psi: &PowerSeries,
+    scale: f64,
+    alpha: f64,
+    beta: f64,
+    ab: (f64, f64),
+    dab: (f64, f64),
+) -> SymmetricHessian {
     let (a, b) = ab;
     let (da, db) = dab;
     let (p1, p2) = (psi.derivative(1, alpha), psi.derivative(2, alpha));
     let g = 2.0 * scale * ((p1 - a) * beta + b * alpha);
     let gp = 2.0 * scale * ((p2 - da) * beta - (p1 - a) * alpha / beta + db * alpha + b);
-    symmetric_hessian(alpha, g, gp)
+    symmetric_hessian_at(alpha, beta, g, gp)
 }
 
 /// The MPFR closed form (the oracle): λ_e, λ_⊥, ‖v‖ of the interaction-free velocity at `prec`
