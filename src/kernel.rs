@@ -10,6 +10,7 @@
 //!   c_{k−1}(f') = √k c_k(f)); available when f^{(r)} ∈ L²(N(0,1));
 //! - for |s| < 1, the coefficient bound |c_k| ≤ √R^{(0)} for k > K, times the exact sum
 //!   Σ_{k>K} k^{(r)} |s|^{k−r}.
+//!
 //! At |s| = 1 without the first route the tail cannot be bounded (the series may diverge,
 //! as Σ k c_k² does for the step function): that is an error, never a silently truncated
 //! number. The reported bound adds the coefficient errors (first order in the bounds) and
@@ -95,8 +96,8 @@ impl Side {
         }
         // (the sum and the difference are rounded to nearest: add K+2 ulps of the norm so the
         // result stays an upper bound)
-        let ulps =
-            Float::with_val(prec, norm.abs_ref()) * ((self.table.degree + 2) as u32) >> (prec - 1);
+        let ulps = (Float::with_val(prec, norm.abs_ref()) * ((self.table.degree + 2) as u32))
+            >> (prec - 1);
         let rem = Float::with_val(prec, norm + nb) - sum_low + ulps;
         Some(if rem < 0 { Float::new(prec) } else { rem })
     }
@@ -181,7 +182,7 @@ pub fn series(a: &Side, b: &Side, s: &Float, r: usize) -> Result<KernelValue, Ke
         abs_sum += t * &pwabs;
         pwabs *= &sabs;
     }
-    err += abs_sum * ((kmax + 2) as u32) >> (prec - 1);
+    err += (abs_sum * ((kmax + 2) as u32)) >> (prec - 1);
     // Tail.
     let mut tail: Option<Float> = None;
     if let (Some(ra), Some(rb)) = (a.remainder(r, prec, kmax), b.remainder(r, prec, kmax)) {

@@ -83,36 +83,6 @@ pub fn finite<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_forms() {
-        let x = Float::with_val(200, 1) / 3u32;
-        assert_eq!(decimal(&x, 5), "3.3333e-1");
-        assert_eq!(decimal(&(-x.clone() * 300u32), 3), "-1.00e2");
-        assert_eq!(decimal(&Float::new(53), 5), "0");
-        // rounding up: 1/3 → 3.34e-1
-        assert_eq!(bound_up(&x), "3.34e-1");
-    }
-
-    #[test]
-    fn non_finite_refused() {
-        #[derive(serde::Serialize)]
-        struct T {
-            #[serde(serialize_with = "finite")]
-            x: f64,
-        }
-        assert!(serde_json::to_string(&T { x: f64::NAN }).is_err());
-        assert!(serde_json::to_string(&T { x: f64::INFINITY }).is_err());
-        assert_eq!(
-            serde_json::to_string(&T { x: 1.5 }).unwrap(),
-            r#"{"x":1.5}"#
-        );
-    }
-}
-
 /// A value with an error bound, printed with as many significant digits (at most `digits`)
 /// as the bound certifies: returns (value, bound including the decimal rounding, status),
 /// status "ok" when all `digits` are certain, "partial" when fewer are, and "unresolved"
@@ -149,4 +119,34 @@ pub fn render_with_bound(
     let rounding = Float::with_val(64, Float::with_val(prec, &p - value).abs_ref());
     let b = Float::with_val(64, bound) + rounding;
     (v, bound_up(&b), status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_forms() {
+        let x = Float::with_val(200, 1) / 3u32;
+        assert_eq!(decimal(&x, 5), "3.3333e-1");
+        assert_eq!(decimal(&(-x.clone() * 300u32), 3), "-1.00e2");
+        assert_eq!(decimal(&Float::new(53), 5), "0");
+        // rounding up: 1/3 → 3.34e-1
+        assert_eq!(bound_up(&x), "3.34e-1");
+    }
+
+    #[test]
+    fn non_finite_refused() {
+        #[derive(serde::Serialize)]
+        struct T {
+            #[serde(serialize_with = "finite")]
+            x: f64,
+        }
+        assert!(serde_json::to_string(&T { x: f64::NAN }).is_err());
+        assert!(serde_json::to_string(&T { x: f64::INFINITY }).is_err());
+        assert_eq!(
+            serde_json::to_string(&T { x: 1.5 }).unwrap(),
+            r#"{"x":1.5}"#
+        );
+    }
 }

@@ -539,7 +539,7 @@ fn law_matches_flow() {
     };
     let mut flow = Flow::new(&m, layout, Tolerance::new(1e-10)).unwrap();
     flow.advance_to(3.0).unwrap();
-    let law = ReducedLaw::new(&m.kappa.to_f64(), 16, &flow.alpha(), &flow.nodes().weights);
+    let law = ReducedLaw::new(&m.kappa.to_f64(), 16, flow.alpha(), &flow.nodes().weights);
     for &a in &[-0.6, -0.1, 0.05, 0.4, 0.9] {
         let (x, y) = law.interaction(a);
         let (fx, fy) = flow.interaction(a);

@@ -143,7 +143,7 @@ fn closed_part(
                 .collect();
             return (values, bounds, resolved);
         }
-        prec = prec * 2;
+        prec *= 2;
     }
 }
 

@@ -335,7 +335,7 @@ fn converge_levels(int: &Integrator, target_bits: u32, min_level: u32, max_level
             // Differences at the rounding level (the a-priori rounding bound of the module
             // doc, times 4) cannot shrink with more nodes.
             let noise =
-                Float::with_val(53, &sums.envelope) * ((16 * int.degree + 64) as u32) >> int.prec;
+                (Float::with_val(53, &sums.envelope) * ((16 * int.degree + 64) as u32)) >> int.prec;
             *diff <= tol || *diff <= noise
         });
         let previous = std::mem::replace(&mut prev, cur);
@@ -406,7 +406,7 @@ pub fn quadrature_table_with(
             int2.level_sums(l, l > 0, &mut sums2);
         }
         let values2 = int2.values(&sums2, pass1.level - 1);
-        let rounding = Float::with_val(53, &pass1.envelope) * ((4 * degree + 16) as u32) >> prec;
+        let rounding = (Float::with_val(53, &pass1.envelope) * ((4 * degree + 16) as u32)) >> prec;
         let mut bounds = Vec::with_capacity(degree + 1);
         let mut resolved = Vec::with_capacity(degree + 1);
         let mut worst_deficit: i64 = 0;

@@ -173,7 +173,7 @@ impl Config {
     /// Number of steps: t_end/η rounded to the nearest integer (at least 1).
     pub fn steps(&self) -> usize {
         let s = (self.t_end / self.eta).round();
-        if s.is_finite() && s >= 1.0 && s <= 1e12 {
+        if s.is_finite() && (1.0..=1e12).contains(&s) {
             s as usize
         } else {
             0

@@ -205,7 +205,7 @@ pub fn concordance_flow(
     for k in 0..=steps {
         let t = t_end * k as f64 / steps as f64;
         flow.advance_to(t).map_err(|e| e.to_string())?;
-        let law = ReducedLaw::new(&kappa, d, &flow.alpha(), &weights);
+        let law = ReducedLaw::new(&kappa, d, flow.alpha(), &weights);
         if k == 0 {
             h0 = Some(law.hessian(&psi, scale, med));
         }
