@@ -399,3 +399,86 @@ panels = 40
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tiny concordance recipe end to end: `concordance.csv` per d, the joined
+/// `concordance-table.csv` and the figure's data; each row's R1/R2 at initialisation, the sampled
+/// R2 maximum and the number of velocity sign changes equal what `mforacle concordance` prints for
+/// the same d, horizon, particles, panels and time step (the same flow and closed forms reached
+/// through the other entry point: a wiring check, not a numerical one — the numbers themselves
+/// are checked in tests/hessian.rs and tests/concordance_cli.rs); with interaction h_4's
+/// velocity changes sign, so the figure's legend must call the sampled maximum a lower bound.
+#[test]
+fn concordance_recipe_matches_the_concordance_command() {
+    let dir = tmp("conc");
+    let recipe = dir.join("conc.toml");
+    std::fs::write(
+        &recipe,
+        r#"
+name = "tiny-concordance"
+description = "two small d"
+reproduces = "nothing"
+differences = "tiny"
+seed = 1
+
+[concordance]
+student = "he4"
+d = [16, 24]
+information_exponent = 4
+t_end = 1.0
+particles = 10
+panels = 10
+dt = 0.05
+alpha_cut = 0.9
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    run_ok(&[
+        "reproduce",
+        "--recipe-file",
+        recipe.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let table = std::fs::read_to_string(out.join("concordance-table.csv")).unwrap();
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let d = row[col("d")];
+        let o = run_ok(&[
+            "concordance",
+            "--student",
+            "he4",
+            "--d",
+            d,
+            "--t-end",
+            "1",
+            "--particles",
+            "10",
+            "--panels",
+            "10",
+            "--dt",
+            "0.05",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let p = &v["per_d"][0];
+        let f = |name: &str| row[col(name)].parse::<f64>().unwrap();
+        for name in ["r1_at_init", "r2_at_init", "r2_sup"] {
+            assert_eq!(f(name), p[name].as_f64().unwrap(), "d = {d}: {name}");
+        }
+        assert_eq!(
+            f("velocity_sign_changes"),
+            p["velocity_sign_changes"].as_f64().unwrap()
+        );
+        assert!(f("velocity_sign_changes") > 0.0, "d = {d}");
+    }
+    let fig = std::fs::read_to_string(out.join("concordance.csv")).unwrap();
+    assert!(
+        fig.contains("only a lower bound as v changes sign"),
+        "{fig}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -978,11 +978,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
             let mut s = String::from(
                 "d,t_end,alpha0_median,r1_at_init,r2_at_init,r1_sup,r2_sup,beta_r2_sup,\
                  integral_h_median,growth_factor_median_log10,integral_lambda_max_median,\
-                 lipschitz,gronwall_factor_log10,seconds\n",
+                 lipschitz,gronwall_factor_log10,sups_bounded,velocity_sign_changes,seconds\n",
             );
             for p in &report.per_d {
                 s += &format!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     p.d,
                     p.t_end,
                     p.alpha0_median,
@@ -996,6 +996,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
                     p.integral_lambda_max_median,
                     p.lipschitz,
                     p.gronwall_factor_log10,
+                    p.sups_bounded,
+                    p.velocity_sign_changes,
                     p.seconds
                 );
             }

@@ -328,7 +328,7 @@ fn escape_job(recipe: &Recipe, student: &str, dir: &Path) -> Result<(), RecipeEr
 }
 
 /// Header of `concordance.csv`.
-pub const CONCORDANCE_HEADER: &str = "d,t_end,alpha0_median,r1_at_init,r2_at_init,r1_sup,r1_sup_t,r1_sup_alpha,r2_sup,r2_sup_t,r2_sup_alpha,beta_r2_sup,integral_h_q10,integral_h_q25,integral_h_median,integral_h_q75,integral_h_q90,integral_h_max,integral_lambda_max_median,ln_gap_e_median,ln_gap_perp_median,lipschitz,particles";
+pub const CONCORDANCE_HEADER: &str = "d,t_end,alpha0_median,r1_at_init,r2_at_init,r1_sup,r1_sup_t,r1_sup_alpha,r2_sup,r2_sup_t,r2_sup_alpha,beta_r2_sup,integral_h_q10,integral_h_q25,integral_h_median,integral_h_q75,integral_h_q90,integral_h_max,integral_lambda_max_median,ln_gap_e_median,ln_gap_perp_median,lipschitz,particles,velocity_sign_changes";
 
 fn concordance_job(recipe: &Recipe, d: usize, dir: &Path) -> Result<(), RecipeError> {
     let c = recipe
@@ -382,7 +382,7 @@ fn concordance_job(recipe: &Recipe, d: usize, dir: &Path) -> Result<(), RecipeEr
     for v in vals {
         line.push_str(&format!(",{v:e}"));
     }
-    line.push_str(&format!(",{}\n", s.particles));
+    line.push_str(&format!(",{},{}\n", s.particles, s.velocity_sign_changes));
     write(
         dir,
         "concordance.csv",
