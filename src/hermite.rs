@@ -1,6 +1,6 @@
 //! Hermite polynomials, exactly and at any precision.
 //!
-//! Convention (background §1): He_k are the monic probabilists' Hermite polynomials,
+//! Convention (docs/conventions.md §1): He_k are the monic probabilists' Hermite polynomials,
 //! He_0 = 1, He_1 = z, He_{k+1} = z·He_k − k·He_{k−1}; the normalised ones are
 //! h_k = He_k/√(k!), orthonormal under N(0,1). The physicists' H_k never appear here.
 //!

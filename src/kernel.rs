@@ -1,5 +1,5 @@
 //! Dual kernels κ_{σ,τ}(s) = Σ_k c_k(σ) c_k(τ) s^k = E[σ(⟨u,x⟩) τ(⟨v,x⟩)] for unit u, v with
-//! ⟨u,v⟩ = s, and their first two derivatives in s (background §2).
+//! ⟨u,v⟩ = s, and their first two derivatives in s (docs/conventions.md §2).
 //!
 //! Accuracy contract. The series is summed to degree K from coefficient tables with their
 //! error bounds, and the tail Σ_{k>K} is bounded rigorously (given the tables' and norms'

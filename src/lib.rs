@@ -3,7 +3,7 @@
 //! The verified numerical reference for the mean-field dynamics of one-hidden-layer networks
 //! learning Gaussian single-index models. Conventions (normalised probabilists' Hermite
 //! basis, loss without ½, learning rate ηN, time = steps·η) are those of
-//! `docs/background.md`, restated in README.md.
+//! `docs/conventions.md`.
 //!
 //! Layering (a lower layer never imports a higher one):
 //! `hermite` (polynomials) → `activation` (specs) → `coeffs` (Hermite coefficients) →
@@ -12,6 +12,7 @@
 pub mod activation;
 pub mod cli;
 pub mod coeffs;
+pub mod conventions;
 pub mod dynamics;
 pub mod fast;
 pub mod figures;

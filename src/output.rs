@@ -83,6 +83,23 @@ pub fn finite<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// How many significant digits of `value` (at most `max`) the error bound certifies: the
+/// crate's one rule. d digits are certain when bound ≤ ½·10^{−(d−1)}·|value|, i.e. when
+/// |value|/bound ≥ 2·10^{d−1}; so a ratio of 1000 certifies 3 digits, 20 certifies 2, and a
+/// ratio below 2 (or a zero value with a nonzero bound) certifies none. A zero bound
+/// certifies all `max`.
+pub fn certain_digits(value: &Float, bound: &Float, max: u32) -> u32 {
+    if bound.is_zero() {
+        return max;
+    }
+    if value.is_zero() || !value.is_finite() || !bound.is_finite() {
+        return 0;
+    }
+    let ratio = Float::with_val(64, value.abs_ref()) / bound;
+    let d = Float::with_val(64, &ratio / 2u32).log10().to_f64().floor() + 1.0;
+    d.clamp(0.0, max as f64) as u32
+}
+
 /// A value with an error bound, printed with as many significant digits (at most `digits`)
 /// as the bound certifies: returns (value, bound including the decimal rounding, status),
 /// status "ok" when all `digits` are certain, "partial" when fewer are, and "unresolved"
@@ -93,16 +110,7 @@ pub fn render_with_bound(
     digits: u32,
 ) -> (String, String, &'static str) {
     let prec = value.prec().max(64);
-    let certain = if bound.is_zero() {
-        digits
-    } else if value.is_zero() {
-        0
-    } else {
-        let ratio = Float::with_val(64, value.abs_ref()) / bound;
-        // d digits are certain when bound <= 0.5·10^{-(d-1)}·|value|, roughly ratio >= 2·10^{d-1}
-        let d = Float::with_val(64, &ratio / 2u32).log10().to_f64().floor() + 1.0;
-        d.clamp(0.0, digits as f64) as u32
-    };
+    let certain = certain_digits(value, bound, digits);
     let (shown, status) = if certain >= digits {
         (digits, "ok")
     } else if certain == 0 {
@@ -124,6 +132,19 @@ pub fn render_with_bound(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certain_digits_rule() {
+        let f = |x: f64| Float::with_val(64, x);
+        // |value|/bound = 1000 certifies 3 digits; exactly 2·10^{d−1} is the threshold.
+        assert_eq!(certain_digits(&f(1.0), &f(1e-3), 30), 3);
+        assert_eq!(certain_digits(&f(1.0), &f(0.05), 30), 2);
+        assert_eq!(certain_digits(&f(1.0), &f(0.051), 30), 1);
+        assert_eq!(certain_digits(&f(1.0), &f(0.6), 30), 0);
+        assert_eq!(certain_digits(&f(0.0), &f(1e-9), 30), 0);
+        assert_eq!(certain_digits(&f(-7.0), &f(0.0), 12), 12);
+        assert_eq!(certain_digits(&f(1.0), &f(1e-40), 30), 30);
+    }
 
     #[test]
     fn decimal_forms() {

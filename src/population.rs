@@ -2,7 +2,7 @@
 //! projected-GD step of a one-hidden-layer network against a Gaussian (multi-)index teacher,
 //! in arbitrary precision (rug/MPFR), every number with a rigorous error bound.
 //!
-//! Conventions are those of docs/background.md §1–§4: x ~ N(0, I_d), student
+//! Conventions are those of docs/conventions.md §1–§4: x ~ N(0, I_d), student
 //! f(x) = Σ_i a_i σ(⟨w_i, x⟩) with unit w_i, teacher y = Σ_r σ*_r(⟨θ_r, x⟩) + ε with unit θ_r
 //! and independent noise of variance ν², loss L = E[(f − y)²] (no ½; [`LossScale::Half`] gives
 //! ½E[(f − y)²] and halves every gradient and the velocity), learning rate ηN, one step is
@@ -89,26 +89,7 @@ use rug::Float;
 /// Precision of every radius (rounded upward).
 const RB: u32 = 64;
 
-/// Default loss E[(f − y)²], or half of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum LossScale {
-    #[default]
-    Full,
-    /// ½E[(f − y)²]: loss, gradients and velocity halved (one step is time η/2 of the default
-    /// flow).
-    Half,
-}
-
-/// Projected-GD update rules, all with learning rate ηN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Update {
-    /// w ← w − ηN(g + ρw) with the true radial part ρ, then normalise (the primary paper's code).
-    Euclidean,
-    /// w ← w − ηN g, then normalise.
-    Tangent,
-    /// The exponential map along −ηN g: cos(ηN‖g‖)w − sin(ηN‖g‖)g/‖g‖, renormalised.
-    Geodesic,
-}
+pub use crate::conventions::{LossScale, Update};
 
 /// The teacher y = Σ_r σ*_r(⟨θ_r, x⟩) + ε, Var ε = ν². The single-index case is one term.
 #[derive(Clone, Debug)]

@@ -2,21 +2,11 @@
 //! stated bounds, the same seed gives the same bytes whatever the thread count, and bad input
 //! is refused with a one-line error naming the field and row (exit code 2, nothing written).
 
+mod common;
+use common::{run, run_env};
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mforacle"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the binary runs")
-}
-
-fn run(args: &[&str]) -> Output {
-    run_env(args, &[])
-}
+use std::process::Output;
 
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

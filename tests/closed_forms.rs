@@ -587,7 +587,7 @@ fn exp_quadratic_even_matches_closed_form() {
 fn sin_cos_derivative_identity() {
     // d/dz sin(az+b) = a cos(az+b), so c_k(a cos(az+b)) = √(k+1)·c_{k+1}(sin(az+b)), and
     // c_k(−a sin) = √(k+1)·c_{k+1}(cos). Also Stein's c_j(z σ') = j c_j(σ) + √((j+1)(j+2))
-    // c_{j+2}(σ) (background §1), which exercises the polynomial-factor path. Values are
+    // c_{j+2}(σ) (docs/conventions.md §1), which exercises the polynomial-factor path. Values are
     // O(1)·e^{−a²/2}; tolerance 2^{−320} absolute (K·2^{−prec} with prec 340).
     let p = CLOSED_PREC;
     let tol = two_pow(-320);
@@ -902,7 +902,7 @@ fn decompose_relu_plus_sin() {
 fn decompose_paper_activation_is_exact() {
     // 5*(z^2*exp(-z^2)-sqrt(3)/9): exact part −5√3/9, closed 5z²·exp(−z²); every coefficient
     // is exact (λ = 3, λ^{−1/2} = √3/3), and c_0 = c_1 = c_2 = c_3 = 0 exactly
-    // (information exponent 4, background §7).
+    // (information exponent 4, docs/conventions.md §7).
     let d = decompose(&(cases()[1].expr)());
     assert_eq!(
         d.exact_polynomial,

@@ -1,10 +1,8 @@
 //! `mforacle concordance` end to end (proofs-note: proofs-notes/local-hessian.md §6).
 
-use std::process::Command;
+mod common;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-}
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let o = bin().arg("concordance").args(args).output().unwrap();

@@ -5,27 +5,15 @@
 //! `population` and `step` suites while deliberately wrong ones (radial j = i term omitted,
 //! ½ loss scale) fail.
 
+mod common;
+use common::{run, stderr, stdout};
+
 use mforacle::fast;
 use mforacle::golden::npy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("mforacle-golden-{}-{name}", std::process::id()));

@@ -3,13 +3,15 @@
 //! checking each piece. No test relies on a hard-coded reference value alone: each compares
 //! two independent computations (an identity, a second route, a second resolution).
 
+mod common;
+use common::run;
+
 use mforacle::activation::Spec;
 use mforacle::meanfield::flow::{
     gauss_legendre, nodes, z_moments, DiscreteFlow, Flow, Layout, SummarySpec, Tolerance,
 };
 use mforacle::meanfield::Model;
 use mforacle::population::{LossScale, Update};
-use std::process::{Command, Output};
 
 const EPS: f64 = f64::EPSILON;
 
@@ -150,7 +152,7 @@ const PAIRS: [(&str, &str); 4] = [
     ("5*(z^2*exp(-z^2)-sqrt(3)/9)", "5*(z^2*exp(-z^2)-sqrt(3)/9)"),
 ];
 
-/// At t = 0 the law is uniform: A = cα, B = cβ with one c, so g = 2ψ'(α)β (background §4).
+/// At t = 0 the law is uniform: A = cα, B = cβ with one c, so g = 2ψ'(α)β (docs/conventions.md §4).
 /// The node law is uniform up to its quadrature error (≈ 1e-15), so the identities hold to
 /// rounding: allowed 1e-13·(1 + Σ|b_m|).
 #[test]
@@ -616,7 +618,7 @@ fn interpolated_map_matches_test_particles() {
     }
     println!("escape times {times:?}");
     // α_0 = 0.03 cannot escape by t = 10 (even without interaction it needs
-    // (0.03^{-2} − 0.9^{-2})/16 ≈ 69, background §6); 0.137 and beyond do.
+    // (0.03^{-2} − 0.9^{-2})/16 ≈ 69, docs/conventions.md §6); 0.137 and beyond do.
     assert!(times[0].is_none() && times[2..].iter().all(|t| t.is_some()));
 }
 
@@ -664,13 +666,6 @@ fn discrete_map_first_order() {
 
 // ---------------------------------------------------------------------------------------------
 // Command line (note §8)
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 #[test]
 fn cli_defaults_and_header() {

@@ -1,7 +1,7 @@
 //! Tests of `src/meanfield/oracle.rs`, the MPFR oracle of the reduced mean-field flow.
 //! Proofs-note: `proofs-notes/meanfield-oracle.md` (§7 lists these tests).
 //!
-//! No hard-coded reference values except the one background measurement in the ignored
+//! No hard-coded reference values except the one measurement recorded in docs/conventions.md §4 in the ignored
 //! 15-digit test: every check is an exact identity (quadrature exactness, sphere and z-moments
 //! from independent formulas, A = cα and B = cβ for the uniform law, the loss at t = 0), a
 //! comparison of the oracle with itself under a change that must not matter beyond a stated
@@ -733,7 +733,7 @@ fn he4_d32_t15_fifteen_digits() {
         c.seconds_total
     );
     assert!(last.digits >= 15.0, "only {:.2} digits", last.digits);
-    // The background's independent measurement (f64 flow, 6400 nodes): 0.14688242393…
+    // The independent measurement of docs/conventions.md §4 (f64 flow, 6400 nodes): 0.14688242393…
     let bg = Float::with_val(RP, 0.14688242393);
     assert!(absdiff(&last.loss, &bg) <= 1e-11);
 }

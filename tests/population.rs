@@ -93,7 +93,7 @@ fn assert_within(what: &str, x: &Bounded, y: &Float, extra: &Float) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// An independent reference for polynomial and relu activations: the formulas of background §3
+// An independent reference for polynomial and relu activations: the formulas of docs/conventions.md §3
 // coded directly, with the dual kernels κ_{A,B}(s) = Σ_k c_k(A)c_k(B)s^k from hand-entered
 // Hermite coefficients (exact for he-combinations), z·σ' from c_j(zσ') = j c_j +
 // √((j+1)(j+2)) c_{j+2}, and the relu closed forms. Nothing here calls the crate's kernels.

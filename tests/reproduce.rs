@@ -1,20 +1,15 @@
 //! `reproduce` and `merge`: recipes, determinism, sharding, figures, bad input.
 //! Notes: proofs-notes/recipes.md.
 
+mod common;
+use common::bin;
+
 use mforacle::recipes::{self, run::escape_formula, Job, Recipe};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-}
 
 fn tmp(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("mforacle-reproduce-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    common::scratch("reproduce", name)
 }
 
 const TINY: &str = r#"
@@ -324,7 +319,7 @@ fn bad_input_exits_2() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The escape formula of background §6 against a direct integration of dα/dt = 2k c α^{k−1}.
+/// The escape formula of docs/conventions.md §6 against a direct integration of dα/dt = 2k c α^{k−1}.
 #[test]
 fn escape_formula_integrates_the_small_alpha_ode() {
     for k in 1..=5usize {

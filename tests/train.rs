@@ -3,18 +3,13 @@
 //! counts, checkpoint/resume to the same bytes, refusal of bad input, the 1/N approach of the
 //! finite-width loss to the mean-field loss, and the propagation-of-chaos collapse of the gaps.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-}
+use std::path::Path;
 
 fn tmpdir(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("mforacle-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    common::scratch("train", name)
 }
 
 const SMALL: &[&str] = &[

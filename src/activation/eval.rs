@@ -275,7 +275,7 @@ fn sigmoid_f64(x: f64) -> f64 {
     }
 }
 
-/// h_k(x) in f64 by h_{j+1} = (x h_j − √j h_{j−1})/√(j+1) (background §1). Absolute error
+/// h_k(x) in f64 by h_{j+1} = (x h_j − √j h_{j−1})/√(j+1) (docs/conventions.md §1). Absolute error
 /// ≲ 4(k+1)·2^−53·max_{j≤k}|h_j(x)|, as for the rug recurrence.
 fn hermite_f64(k: u32, x: f64) -> f64 {
     if k == 0 {

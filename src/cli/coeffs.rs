@@ -8,8 +8,7 @@ use rug::Float;
 use serde::Serialize;
 use std::path::Path;
 
-pub const CONVENTION: &str =
-    "c_k = E[f(Z) h_k(Z)], Z ~ N(0,1), h_k = He_k/sqrt(k!) (normalised probabilists' Hermite)";
+use crate::conventions::HERMITE as CONVENTION;
 
 #[derive(Serialize)]
 struct JsonCoefficient {
@@ -65,17 +64,8 @@ pub(crate) fn render(c: &Coefficient, digits: u32) -> (String, String, &'static 
     let (shown_digits, status) = if c.resolved {
         (digits, "ok")
     } else {
-        // Only the digits the bound certifies.
-        let ratio = Float::with_val(53, c.value.abs_ref()) / &c.abs_error_bound;
-        let d = if ratio.is_finite() && ratio > 20 {
-            (ratio.log10().to_f64().floor() as u32)
-                .saturating_sub(1)
-                .max(1)
-                .min(digits)
-        } else {
-            0
-        };
-        (d, "unresolved")
+        // Only the digits the bound certifies (the crate's one rule).
+        (crate::output::certain_digits(&c.value, &c.abs_error_bound, digits), "unresolved")
     };
     let v = if shown_digits == 0 {
         "0".to_string()

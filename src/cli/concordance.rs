@@ -3,7 +3,7 @@
 //!  [--oracle-tolerance TOL]] [--certify --alpha-min A --alpha-max B] [--format json|csv]
 //!  [--out FILE]`
 //!
-//! The self-concordance constants of background §5 along the reduced mean-field flow
+//! The self-concordance constants of docs/conventions.md §5 along the reduced mean-field flow
 //! (`crate::hessian`), for every d of the list, with power-law fits in d. Definitions (also in
 //! proofs-notes/local-hessian.md §6):
 //! - particles: the family ±Q((i + ½)/M), i < M, of quantiles of |α_0| under the uniform law on
@@ -24,7 +24,7 @@
 //!   growth factor exp of it, and the Grönwall factor exp(Lip·T) with Lip = sup over the sphere
 //!   of ‖H‖ of the interaction-free velocity; both also as log10 (the factors overflow f64 for
 //!   long horizons and are then omitted, never written as inf);
-//! - t-end auto: max(ln d, 0.5·d^{k/2−1}) with k the pair's information exponent (background §7).
+//! - t-end auto: max(ln d, 0.5·d^{k/2−1}) with k the pair's information exponent (docs/conventions.md §7).
 //!
 //! ## `--oracle` (JSON `per_d[i].oracle`)
 //! - `r1_at_init`, `r2_at_init`, `lambda_e`, `lambda_perp`, `speed` (D-digit strings): the MPFR
@@ -63,7 +63,7 @@
 //!   `--oracle-panels` for accuracy (cost linear in the panels; about 22 s for h_4, d = 32,
 //!   T = 16 at the defaults on 2 shared cores).
 
-use super::{emit, CliError, Scale};
+use super::{emit, CliError};
 use crate::activation::Spec;
 use crate::hessian::{
     self, certify_r2, symmetric::symmetric_hessian_rug, CertifyError, ConcordanceSummary,
@@ -131,8 +131,8 @@ pub struct Args {
     /// Series degree of non-polynomial kernels.
     #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
     degree: i64,
-    #[arg(long, value_enum, default_value_t = Scale::Full)]
-    loss_scale: Scale,
+    #[arg(long, value_enum, default_value_t = LossScale::Full)]
+    loss_scale: LossScale,
     /// Panels per side of the flow's node layout (with interaction; 16 nodes each). For h_4 at
     /// d = 256 the median integral of ||H|| moves by 4e-5 relative from 50 panels/dt 0.02 to
     /// 200 panels/dt 0.01.
@@ -164,9 +164,7 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
 fn finite_opt<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match x {
@@ -786,10 +784,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         }
         Some(t)
     };
-    let scale = match a.loss_scale {
-        Scale::Full => LossScale::Full,
-        Scale::Half => LossScale::Half,
-    };
+    let scale = a.loss_scale;
     let k = information_exponent(&student, &teacher, digits)?;
     let mk = |d: usize| {
         Model::new(&student, &teacher, d, a.degree as usize, digits, scale, 0.0)
@@ -957,10 +952,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let report = Report {
         student: student.source.clone(),
         teacher: teacher.source.clone(),
-        loss_scale: match scale {
-            LossScale::Full => "full",
-            LossScale::Half => "half",
-        },
+        loss_scale: scale.name(),
         interaction: !a.no_interaction,
         information_exponent: k,
         alpha_cut: a.alpha_cut,

@@ -8,19 +8,12 @@
 //! unreadable file).
 
 use super::{emit, CliError, Format};
-use crate::golden::{self, CheckReport, GoldenError};
+use crate::golden::{self, CheckReport};
 use std::path::Path;
 
-fn cli_err(e: GoldenError) -> CliError {
-    match e {
-        GoldenError::Usage(m) => CliError::Usage(m),
-        GoldenError::Failure(m) => CliError::Failure(m),
-    }
-}
-
 pub fn run_golden(suite: &str, out: &Path) -> Result<(), CliError> {
-    let entry = golden::find_suite(suite).map_err(cli_err)?;
-    let count = golden::generate(entry, out).map_err(cli_err)?;
+    let entry = golden::find_suite(suite)?;
+    let count = golden::generate(entry, out)?;
     eprintln!(
         "mforacle: wrote suite {} ({count} files) to {}",
         entry.name,
@@ -97,12 +90,12 @@ pub fn run_check(
     golden_dir: Option<&Path>,
     format: Format,
 ) -> Result<(), CliError> {
-    let entry = golden::find_suite(suite).map_err(cli_err)?;
+    let entry = golden::find_suite(suite)?;
     let expected = match golden_dir {
-        Some(dir) => golden::expected_from_dir(dir, entry.name).map_err(cli_err)?,
-        None => golden::expected_from_cases(&golden::build(entry).map_err(cli_err)?),
+        Some(dir) => golden::expected_from_dir(dir, entry.name)?,
+        None => golden::expected_from_cases(&golden::build(entry)?),
     };
-    let report = golden::check(entry.name, &expected, results).map_err(cli_err)?;
+    let report = golden::check(entry.name, &expected, results)?;
     let text = match format {
         Format::Table => table(&report),
         Format::Csv => csv(&report),

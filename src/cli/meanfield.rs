@@ -3,7 +3,7 @@
 //!  [--threshold 0.9] [--track a0,a1,...] [--check-nodes [--check-panels P]] [--out DIR]
 //!  [--format csv|json]`
 //!
-//! The exact reduced mean-field flow for a uniform start (background §4), in f64
+//! The exact reduced mean-field flow for a uniform start (docs/conventions.md §4), in f64
 //! ([`crate::meanfield::flow`]). One row per output time k·dt-out (and t-end), columns
 //! `t,loss,risk,alpha_mean_abs,escaped_fraction,q05,q25,q50,q75,q95`, and with
 //! `--check-nodes` one `*_node_diff` column per quantity: |value − value of a second run with
@@ -21,7 +21,7 @@
 //! `--oracle --digits D` runs the MPFR oracle flow (`crate::meanfield::oracle`) instead, with
 //! its achieved accuracy in every row ([`run_oracle`]).
 
-use super::{emit, CliError, Scale};
+use super::{emit, CliError};
 use crate::activation::Spec;
 use crate::meanfield::flow::{Flow, Layout, Snapshot, SummarySpec, Tolerance};
 use crate::meanfield::Model;
@@ -50,8 +50,8 @@ pub struct Args {
     t_end: f64,
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     dt_out: f64,
-    #[arg(long, value_enum, default_value_t = Scale::Full)]
-    loss_scale: Scale,
+    #[arg(long, value_enum, default_value_t = LossScale::Full)]
+    loss_scale: LossScale,
     /// Label-noise variance ν² (adds scale·ν² to the loss).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     noise_variance: f64,
@@ -101,9 +101,7 @@ const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 /// Largest number of output rows.
 const MAX_ROWS: f64 = 1e6;
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
 /// Checked inputs.
 struct Setup {
@@ -210,10 +208,7 @@ fn setup(a: &Args) -> Result<Setup, CliError> {
         }
         None
     };
-    let scale = match a.loss_scale {
-        Scale::Full => LossScale::Full,
-        Scale::Half => LossScale::Half,
-    };
+    let scale = a.loss_scale;
     // The oracle's tables carry 10 guard digits beyond the digits it is asked for.
     let table_digits = if a.oracle {
         (a.digits + 10).min(crate::coeffs::MAX_DIGITS)
@@ -514,10 +509,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         student: s.model.student.source.clone(),
         teacher: s.model.teacher.source.clone(),
         d: s.model.d,
-        loss_scale: match a.loss_scale {
-            Scale::Full => "full",
-            Scale::Half => "half",
-        },
+        loss_scale: a.loss_scale.name(),
         noise_variance: a.noise_variance,
         t_end: a.t_end,
         dt_out: a.dt_out,

@@ -22,9 +22,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
 fn read_shard(dir: &Path) -> Result<ShardDoc, CliError> {
     let p = dir.join("shard.json");

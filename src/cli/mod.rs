@@ -19,25 +19,15 @@ mod train;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// A failure of a command, with its exit code.
-#[derive(Debug)]
-pub enum CliError {
-    /// Bad input: exit code 2.
-    Usage(String),
-    /// Anything else: exit code 1.
-    Failure(String),
-}
+/// A failure of a command: the crate's one error type; its exit code is decided here.
+pub use crate::conventions::Error as CliError;
 
-impl CliError {
+impl crate::conventions::Error {
+    /// The command line's exit code: 2 for bad input, 1 for any other failure.
     pub fn code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
             CliError::Failure(_) => 1,
-        }
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            CliError::Usage(m) | CliError::Failure(m) => m,
         }
     }
 }
@@ -47,8 +37,7 @@ impl CliError {
     name = "mforacle",
     version,
     about = "Verified numbers for the mean-field dynamics of one-hidden-layer networks on Gaussian single-index models",
-    long_about = "Conventions: normalised probabilists' Hermite basis h_k = He_k/sqrt(k!), \
-                  c_k(f) = E[f(Z) h_k(Z)] with Z ~ N(0,1); loss without 1/2."
+    long_about = crate::conventions::SUMMARY
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -62,13 +51,7 @@ pub enum Format {
     Table,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Scale {
-    /// E[(f − y)²] (the default; no ½)
-    Full,
-    /// ½E[(f − y)²]
-    Half,
-}
+use crate::conventions::LossScale;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -145,8 +128,8 @@ pub enum Command {
         /// min(K, 64) and reports the truncation bound of the loss).
         #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
         degree: usize,
-        #[arg(long, value_enum, default_value_t = Scale::Full)]
-        loss_scale: Scale,
+        #[arg(long, value_enum, default_value_t = LossScale::Full)]
+        loss_scale: LossScale,
         /// Label-noise variance ν².
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         noise_variance: f64,
@@ -186,13 +169,13 @@ pub enum Command {
     },
     /// Finite-width projected GD on the exact population loss, every neuron coupled to its
     /// ideal mean-field particle (continuous and discrete), with the propagation-of-chaos
-    /// diagnostics of background §4 and §7.
+    /// diagnostics of docs/conventions.md §4 and §7.
     Train(train::Args),
-    /// The exact reduced mean-field flow for a uniform start (background §4) in f64: loss, risk,
+    /// The exact reduced mean-field flow for a uniform start (docs/conventions.md §4) in f64: loss, risk,
     /// E|α|, escaped fraction, quantiles, tracked particles and escape times, with the
     /// node-convergence difference measured on request.
     Meanfield(meanfield::Args),
-    /// The self-concordance constants of background §5 (local Hessians R1, R2, ∫‖H‖, growth and
+    /// The self-concordance constants of docs/conventions.md §5 (local Hessians R1, R2, ∫‖H‖, growth and
     /// Grönwall factors) along the reduced flow for a list of d, with fits in d and an optional
     /// certified bound on sup R2.
     Concordance(concordance::Args),
@@ -295,10 +278,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             fast,
             digits,
             degree,
-            loss_scale: match loss_scale {
-                Scale::Full => crate::population::LossScale::Full,
-                Scale::Half => crate::population::LossScale::Half,
-            },
+            loss_scale,
             noise_variance,
             out: out.as_deref(),
         }),

@@ -42,9 +42,7 @@ struct Network {
     a: Vec<f64>,
 }
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
 fn numbers(v: &serde_json::Value, field: &str, row: Option<usize>) -> Result<Vec<f64>, CliError> {
     let at = match row {
@@ -234,13 +232,6 @@ fn rows(v: &[f64], d: usize) -> Vec<Vec<Finite>> {
         .collect()
 }
 
-fn scale_name(s: LossScale) -> &'static str {
-    match s {
-        LossScale::Full => "full",
-        LossScale::Half => "half",
-    }
-}
-
 pub fn run(args: Args) -> Result<(), CliError> {
     let student = Spec::parse(args.student).map_err(|e| usage(e.to_string()))?;
     let teacher = Spec::parse(args.teacher).map_err(|e| usage(e.to_string()))?;
@@ -315,7 +306,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             n,
             d,
             digits: dg,
-            loss_scale: scale_name(args.loss_scale),
+            loss_scale: args.loss_scale.name(),
             loss,
             loss_error_bound: loss_b,
             tangent_gradient: tg,
@@ -428,10 +419,7 @@ fn run_fast(
         kappa_radial: radial(&ts),
         psi_radial: radial(&tt),
         constant,
-        loss_scale: match args.loss_scale {
-            LossScale::Full => fast::LossScale::Full,
-            LossScale::Half => fast::LossScale::Half,
-        },
+        loss_scale: args.loss_scale,
     };
     let ev = fast::evaluate(&problem, fast::Route::Auto).map_err(|e| usage(e.to_string()))?;
     let eb = fast::error_bound(&problem, ev.route).map_err(|e| usage(e.to_string()))?;
@@ -476,10 +464,7 @@ fn run_fast(
     let t_psi1 = if closed_psi { 0.0 } else { (r1s * r1t).sqrt() };
     let (t_kr, t_pr) = ((rz * r0s).sqrt(), (rz * r0t).sqrt());
     let sum_a: f64 = net.a.iter().map(|x| x.abs()).sum();
-    let factor = match args.loss_scale {
-        LossScale::Full => 1.0,
-        LossScale::Half => 0.5,
-    };
+    let factor = args.loss_scale.factor();
     let trunc = factor * (sum_a * sum_a * t_kappa + 2.0 * sum_a * t_psi);
     // ‖Σ_j a_j δκ'_ij w_j − δψ'_i θ‖₂ ≤ Σ|a_j|·t_kappa1 + t_psi1 bounds every entry of that
     // vector and of its projection; velocity: 2·that, tangent gradient: 2|a_i|·that.
@@ -502,7 +487,7 @@ fn run_fast(
         n,
         d,
         series_degree: k,
-        loss_scale: scale_name(args.loss_scale),
+        loss_scale: args.loss_scale.name(),
         loss: ev.loss,
         loss_error_bound: eb.loss + trunc,
         tangent_gradient: rows(&ev.tangent_gradient, d),

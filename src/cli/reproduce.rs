@@ -18,7 +18,7 @@
 
 use super::CliError;
 use crate::figures::{self, Figure, Series, Written};
-use crate::recipes::{self, run::RecipeError, Job, Recipe};
+use crate::recipes::{self, Job, Recipe};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,16 +50,8 @@ pub struct Args {
 /// Format tag of manifest.json and shard.json.
 pub const FORMAT: &str = "mforacle-reproduce/1";
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
-pub(crate) fn from_recipe_error(e: RecipeError) -> CliError {
-    match e {
-        RecipeError::Usage(m) => CliError::Usage(m),
-        RecipeError::Failure(m) => CliError::Failure(m),
-    }
-}
 
 fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
     let bad = || usage(format!("--shard {s}: expected i/n with 0 <= i < n"));
@@ -139,7 +131,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let recipe = load(&args)?;
-    recipes::run::check(&recipe).map_err(from_recipe_error)?;
+    recipes::run::check(&recipe)?;
     let out = args
         .out
         .clone()
@@ -170,7 +162,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         eprintln!("mforacle: job {}/{}: {}", k + 1, selected.len(), job.id());
         let log = |m: &str| eprintln!("mforacle: {m}");
         recipes::run::run_job(&recipe, job, &out.join("runs").join(job.id()), &log)
-            .map_err(from_recipe_error)?;
+            ?;
         let secs = t0.elapsed().as_secs_f64();
         eprintln!("mforacle: job {} done in {secs:.1} s", job.id());
         times.push(JobTime {
@@ -349,30 +341,7 @@ pub(crate) fn finish(out: &Path, recipe: &Recipe) -> Result<Vec<Written>, CliErr
         .iter()
         .map(|f| figures::write(f, out).map_err(CliError::Failure))
         .collect::<Result<Vec<_>, _>>()?;
-    let conventions = BTreeMap::from([
-        (
-            "hermite",
-            "normalised probabilists' h_k = He_k/sqrt(k!); c_k = E[f(Z) h_k(Z)]",
-        ),
-        ("loss", "L = E[(f(x) - y)^2], no 1/2 (loss_scale full)"),
-        (
-            "learning_rate",
-            "eta*N on the weights (mean-field scaling), a_i = 1/N fixed",
-        ),
-        ("time", "t = steps * eta"),
-        (
-            "update",
-            "Euclidean step then normalise (the paper's), unless the recipe says otherwise",
-        ),
-        (
-            "reference",
-            "the exact reduced mean-field flow from the uniform law (background section 4)",
-        ),
-        (
-            "draws",
-            "draw r of seed S is `mforacle train ... --seed S+r --draws 1`",
-        ),
-    ]);
+    let conventions = BTreeMap::from(crate::conventions::MANIFEST);
     let m = Manifest {
         format: FORMAT,
         recipe: &recipe.name,

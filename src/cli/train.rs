@@ -25,8 +25,9 @@
 //! the ideal step). Cost: three extra fast-path steps per step and network. The δ's are part
 //! of the checkpoint; resuming with a different `--linearised` setting is refused (exit 2).
 
-use super::{CliError, Scale};
-use crate::dynamics::{checkpoint, Config, HistRow, Row, Run, TrainError};
+use super::CliError;
+use crate::conventions::{LossScale, Update};
+use crate::dynamics::{checkpoint, Config, HistRow, Row, Run};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,10 +54,10 @@ pub struct Args {
     draws: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = UpdateArg::Euclidean)]
-    update: UpdateArg,
-    #[arg(long, value_enum, default_value_t = Scale::Full)]
-    loss_scale: Scale,
+    #[arg(long, value_enum, default_value_t = Update::Euclidean)]
+    update: Update,
+    #[arg(long, value_enum, default_value_t = LossScale::Full)]
+    loss_scale: LossScale,
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     noise_variance: f64,
     /// Series degree of non-polynomial kernels.
@@ -104,22 +105,7 @@ pub enum InitArg {
     Stratified,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpdateArg {
-    /// w ← w − ηN(g + ρw), then normalise (the primary paper's code).
-    Euclidean,
-    /// w ← w − ηN g, then normalise.
-    Tangent,
-    /// The exponential map.
-    Geodesic,
-}
 
-fn err(e: TrainError) -> CliError {
-    match e {
-        TrainError::Usage(m) => CliError::Usage(m),
-        TrainError::Failure(m) => CliError::Failure(m),
-    }
-}
 
 #[derive(serde::Serialize)]
 struct RunDoc<'a> {
@@ -149,17 +135,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         t_end: args.t_end,
         draws: args.draws,
         seed: args.seed,
-        update: match args.update {
-            UpdateArg::Euclidean => "euclidean",
-            UpdateArg::Tangent => "tangent",
-            UpdateArg::Geodesic => "geodesic",
-        }
-        .into(),
-        loss_scale: match args.loss_scale {
-            Scale::Full => "full",
-            Scale::Half => "half",
-        }
-        .into(),
+        update: args.update.name().into(),
+        loss_scale: args.loss_scale.name().into(),
         noise_variance: args.noise_variance,
         degree: args.degree,
         record_every: args.record_every,
@@ -173,15 +150,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .into(),
     };
     let started = Instant::now();
-    let run = Run::with_linearised(config, args.linearised).map_err(err)?;
+    let run = Run::with_linearised(config, args.linearised)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::Failure(format!("cannot create {}: {e}", dir.display())))?;
     }
     let ckpt = args.out.as_ref().map(|d| d.join("checkpoint.bin"));
     let mut state = match (&ckpt, args.resume) {
-        (Some(p), true) => checkpoint::load(p, &run).map_err(err)?,
-        _ => run.start().map_err(err)?,
+        (Some(p), true) => checkpoint::load(p, &run)?,
+        _ => run.start()?,
     };
     let steps = run.config.steps();
     let bar = if std::io::stderr().is_terminal() {
@@ -200,7 +177,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let mut last_ckpt = Instant::now();
     let mut taken = 0usize;
     while state.step <= steps {
-        run.advance(&mut state).map_err(err)?;
+        run.advance(&mut state)?;
         taken += 1;
         if let Some(b) = &bar {
             b.set_position(state.step as u64);
@@ -208,7 +185,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let halt = args.halt_after.is_some_and(|h| taken >= h) && state.step <= steps;
         if let Some(p) = &ckpt {
             if halt || last_ckpt.elapsed().as_secs_f64() >= args.checkpoint_seconds {
-                checkpoint::save(p, &run, &state).map_err(err)?;
+                checkpoint::save(p, &run, &state)?;
                 last_ckpt = Instant::now();
             }
         }

@@ -1,7 +1,7 @@
 //! Hermite coefficients on `num-bigfloat`: the independent second implementation.
 //!
 //! c_k(σ) = E[σ(Z) h_k(Z)] = ∫ σ(x) φ(x) h_k(x) dx, with φ the standard normal density and
-//! h_k = He_k/√(k!) the normalised probabilists' Hermite polynomials (docs/background.md §1).
+//! h_k = He_k/√(k!) the normalised probabilists' Hermite polynomials (docs/conventions.md §1).
 //!
 //! This module exists so that the tests can check the MPFR quadrature path
 //! (`coeffs::quad`) against a computation that shares no formula code with it:

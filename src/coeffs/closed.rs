@@ -1,5 +1,5 @@
 //! Decomposition of a spec into exact, closed-form and residual parts, and closed-form
-//! Hermite coefficients c_k = E[σ(Z) h_k(Z)] (background §1).
+//! Hermite coefficients c_k = E[σ(Z) h_k(Z)] (docs/conventions.md §1).
 //!
 //! [`decompose`] writes σ = p(z) + Σ_t q_t(z)·atom_t(z) + residual, where p has exact
 //! ([`Surd`]) coefficients, each q_t is a polynomial with constant coefficients, and the atoms

@@ -3,7 +3,7 @@
 //! A [`Surd`] is an exact real number Σ_s q_s·√s with s squarefree and q_s rational. Sums,
 //! products, and (for a bounded number of primes) inverses of surds are surds, and a
 //! polynomial p(z) = Σ_m p_m z^m with surd coefficients has surd Hermite coefficients:
-//! if p = Σ_j q_j He_j then c_j = E[p(Z) h_j(Z)] = q_j·√(j!) (background §1, h_j = He_j/√(j!)),
+//! if p = Σ_j q_j He_j then c_j = E[p(Z) h_j(Z)] = q_j·√(j!) (docs/conventions.md §1, h_j = He_j/√(j!)),
 //! and √(j!) = m_j·√s_j by [`crate::hermite::sqrt_factorial_parts`].
 //!
 //! Distinct squarefree radicands are linearly independent over Q (Besicovitch 1940), so the

@@ -4,7 +4,7 @@
 //! discrete map takes one step per training step.
 //!
 //! A test particle's latitude ϑ gives the ideal particle w̄ = sin ϑ θ + cos ϑ u with u the
-//! neuron's initial direction orthogonal to θ (background §4, "Coupled ideal particles").
+//! neuron's initial direction orthogonal to θ (docs/conventions.md §4, "Coupled ideal particles").
 
 use super::{Config, TrainError};
 use crate::meanfield::flow::{DiscreteFlow, Flow, Layout, Tolerance};

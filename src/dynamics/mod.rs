@@ -16,7 +16,7 @@
 //!
 //! Per recorded step and per (width, draw), [`Row`]: the network's loss, the mean-field loss,
 //! N·(mean_i ‖Δ(i)‖)², mean_i N‖Δ(i)‖², max_i √N‖Δ(i)‖, N·E_x(f_N − f_MF)² in closed form
-//! (background §4: (1/N²)Σ_ij κ(s_ij) − (2/N)Σ_i E[κ(α_iα' + β_iβ'z)] + E[κ(αα' + ββ'z)]),
+//! (docs/conventions.md §4: (1/N²)Σ_ij κ(s_ij) − (2/N)Σ_i E[κ(α_iα' + β_iβ'z)] + E[κ(αα' + ββ'z)]),
 //! and the same gap statistics against the discrete ideal particles.
 //!
 //! Accuracy contract: the network's numbers are those of the fast path (a-priori rounding
@@ -82,18 +82,9 @@ pub struct Config {
     pub init: String,
 }
 
-/// Why a run cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
-    Failure(String),
-}
-
-fn usage(m: impl Into<String>) -> TrainError {
-    TrainError::Usage(m.into())
-}
+/// Why a run cannot start (the crate's one error type).
+pub use crate::conventions::Error as TrainError;
+use crate::conventions::usage;
 
 impl Config {
     /// Checks ranges; returns the parsed specs, the update rule and the loss scale.
@@ -146,21 +137,13 @@ impl Config {
                 self.init
             )));
         }
-        let update = match self.update.as_str() {
-            "euclidean" => fast::Update::Euclidean,
-            "tangent" => fast::Update::Tangent,
-            "geodesic" => fast::Update::Geodesic,
-            u => {
-                return Err(usage(format!(
-                    "--update {u}: expected euclidean, tangent or geodesic"
-                )))
-            }
-        };
-        let scale = match self.loss_scale.as_str() {
-            "full" => LossScale::Full,
-            "half" => LossScale::Half,
-            s => return Err(usage(format!("--loss-scale {s}: expected full or half"))),
-        };
+        let u = self.update.as_str();
+        let update = fast::Update::from_name(u).ok_or_else(|| {
+            usage(format!("--update {u}: expected euclidean, tangent or geodesic"))
+        })?;
+        let s = self.loss_scale.as_str();
+        let scale = LossScale::from_name(s)
+            .ok_or_else(|| usage(format!("--loss-scale {s}: expected full or half")))?;
         let n_max = *self.widths.last().expect("checked nonempty");
         if (n_max as u128) * (self.d as u128) * (self.draws as u128) > 1 << 31 {
             return Err(usage(
@@ -446,10 +429,7 @@ impl Run {
             kappa_radial: self.kernels[2].clone(),
             psi_radial: self.kernels[3].clone(),
             constant: self.constant,
-            loss_scale: match self.model.loss_scale {
-                LossScale::Full => fast::LossScale::Full,
-                LossScale::Half => fast::LossScale::Half,
-            },
+            loss_scale: self.model.loss_scale,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Dual kernels in f64 for the fast path: a power series Σ_k c_k s^k, or one of two closed forms.
 //!
-//! Conventions (docs/background.md §2): for activations σ, τ and unit u, v with ⟨u,v⟩ = s,
+//! Conventions (docs/conventions.md §2): for activations σ, τ and unit u, v with ⟨u,v⟩ = s,
 //! κ_{σ,τ}(s) = E[σ(⟨u,x⟩) τ(⟨v,x⟩)] = Σ_k c_k(σ) c_k(τ) s^k in the normalised Hermite basis.
 //!
 //! - [`Kernel::PowerSeries`]: the coefficients c_k of s^k (k = 0, 1, …), evaluated by Horner.

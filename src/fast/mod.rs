@@ -1,6 +1,6 @@
 //! # The fast f64 path: population loss, gradients, velocity and one update for all N neurons
 //!
-//! Formulas and conventions are those of docs/background.md §3–§4 (loss without ½ by default,
+//! Formulas and conventions are those of docs/conventions.md §3–§4 (loss without ½ by default,
 //! learning rate ηN, mean-field time = steps·η); the derivations, the cost model and the error
 //! analysis are in proofs-notes/fast-path.md, whose tests are in tests/fast_internal.rs. This
 //! module is a sibling of the arbitrary-precision oracle and shares no formula code with it, so
@@ -62,23 +62,7 @@ pub use kernel::Kernel;
 use kernel::Func;
 use rayon::prelude::*;
 
-/// Default loss E[(f − y)²], or half of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum LossScale {
-    #[default]
-    Full,
-    Half,
-}
-
-impl LossScale {
-    /// 1 or ½ (multiplying by either is exact).
-    pub fn factor(self) -> f64 {
-        match self {
-            LossScale::Full => 1.0,
-            LossScale::Half => 0.5,
-        }
-    }
-}
+pub use crate::conventions::{LossScale, Update};
 
 /// One population problem: the network, the teacher and the kernels.
 #[derive(Clone, Debug)]
@@ -215,17 +199,6 @@ pub enum Quantities {
     All,
     /// Tangent gradient and velocity only (κ' on the pairs, not κ nor κ_{zσ',σ}).
     VelocityOnly,
-}
-
-/// Projected-GD update rules, all with learning rate ηN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Update {
-    /// The primary paper's: w ← w − ηN (g + ρ w) with the true radial part ρ, then normalise.
-    Euclidean,
-    /// w ← w − ηN g, then normalise.
-    Tangent,
-    /// The exponential map: w ← cos(ηN‖g‖) w − sin(ηN‖g‖) g/‖g‖ (renormalised against drift).
-    Geodesic,
 }
 
 /// The result of [`evaluate`].

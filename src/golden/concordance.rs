@@ -1,5 +1,5 @@
 //! Suite `concordance`: the local Hessian of the interaction-free symmetric velocity and the
-//! self-concordance ratios (background §5): for a particle at overlap α with θ,
+//! self-concordance ratios (docs/conventions.md §5): for a particle at overlap α with θ,
 //! λ_e = 2·scale·(β²ψ''(α) − αψ'(α)), λ_⊥ = −2·scale·αψ'(α), ‖v‖ = 2·scale·β|ψ'(α)|
 //! (β = √(1 − α²)), R1 = max(|λ_e|, |λ_⊥|)/‖v‖ and R2 = |α|·R1.
 //!

@@ -62,7 +62,7 @@ fn build() -> Result<Vec<Case>, String> {
                 "activation": src,
                 "degree": DEGREE,
                 "norm_squared": crate::output::decimal(&norm, 20),
-                "convention": "c_k = E[f(Z) h_k(Z)], Z ~ N(0,1), h_k = He_k/sqrt(k!) (normalised probabilists' Hermite)",
+                "convention": crate::conventions::HERMITE,
             }),
             inputs: vec![],
             quantities: vec![q],

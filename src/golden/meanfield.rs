@@ -1,4 +1,4 @@
-//! Suite `meanfield`: the exact mean-field flow from a uniform start (background §4), as an
+//! Suite `meanfield`: the exact mean-field flow from a uniform start (docs/conventions.md §4), as an
 //! f64 backend of the reduced flow should reproduce it: the loss curve L(ρ_t), E|α_t| (even ψ
 //! only) and trajectories α_t(α_0) of test particles.
 //!
@@ -54,7 +54,7 @@
 //! state errors ~1e−13 (Λ = 24); `tests/golden.rs` (`f64_flow_passes_meanfield`) runs it on
 //! this suite and prints its largest error/tolerance. ε_q = 1e−10 is met by 200 graded panels
 //! of 16 nodes (node error ≤ 1e−13 at d = 32, t = 15); a single Gauss rule of a few hundred
-//! nodes is not (background §4), and that is a true defect of such a backend at later times;
+//! nodes is not (docs/conventions.md §4), and that is a true defect of such a backend at later times;
 //! here 32 panels of 15 nodes miss L(4) by 3.1e−8 and fail. The swapped loss scale moves every
 //! quantity by 2e7 to 5e8 tolerances. Proofs-note: `proofs-notes/golden-files.md`.
 
@@ -346,7 +346,7 @@ fn build_case(fc: &FlowCase) -> Result<Case, String> {
         "student": fc.student,
         "teacher": fc.teacher,
         "d": fc.d,
-        "loss_scale": match fc.scale { LossScale::Full => "full", LossScale::Half => "half" },
+        "loss_scale": fc.scale.name(),
         "scale": scale,
         "noise_variance": 0.0,
         "initial_law": "w uniform on S^{d-1}: alpha = <w, theta> has density (1 - alpha^2)^((d-3)/2) / Z on [-1, 1]",

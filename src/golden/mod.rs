@@ -120,16 +120,9 @@ impl Quantity {
     }
 }
 
-/// A failure, with its exit code: `Usage` (2) for bad input, `Failure` (1) otherwise.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GoldenError {
-    Usage(String),
-    Failure(String),
-}
-
-fn usage(m: impl Into<String>) -> GoldenError {
-    GoldenError::Usage(m.into())
-}
+/// Why a golden file cannot be written or checked (the crate's one error type).
+pub use crate::conventions::Error as GoldenError;
+use crate::conventions::usage;
 
 /// The suite called `name`, or an error listing the known ones.
 pub fn find_suite(name: &str) -> Result<&'static SuiteEntry, GoldenError> {
@@ -269,12 +262,6 @@ struct ExpectedDoc {
     case: String,
     quantities: Vec<ExpectedQuantityDoc>,
 }
-
-const CONVENTIONS: &str = "Hermite: h_k = He_k/sqrt(k!) (normalised probabilists'), c_k(f) = E[f(Z) h_k(Z)], Z ~ N(0,1). \
-Kernels: kappa_{sigma,tau}(s) = sum_k c_k(sigma) c_k(tau) s^k. Population: x ~ N(0, I_d), f(x) = sum_i a_i sigma(<w_i,x>), \
-teacher y = sigma*(<theta,x>), loss E[(f - y)^2] (no 1/2), tangent gradient g_i = P_i grad_{w_i} L, \
-radial gradient rho_i = <w_i, grad_{w_i} L> (true x-gradient, j = i term included), velocity v_i = -g_i/a_i; \
-one projected-GD step has learning rate eta*N. Arrays are float64, C order.";
 
 const TOLERANCE_RULE: &str = "pass iff |result - expected| <= tolerance for every entry; \
 tolerance = ulps * 2^-53 * M with M the magnitude of the terms an f64 evaluation sums (see each quantity's rule).";
@@ -417,7 +404,7 @@ pub fn render_files(
         suite: suite.name.to_string(),
         description: suite.description.to_string(),
         crate_version: env!("CARGO_PKG_VERSION"),
-        conventions: CONVENTIONS,
+        conventions: crate::conventions::POPULATION,
         unit_roundoff: UNIT_ROUNDOFF,
         tolerance_rule: TOLERANCE_RULE,
         results_layout: RESULTS_LAYOUT,

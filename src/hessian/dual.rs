@@ -189,7 +189,7 @@ pub fn jacobian_dual(p: &RugProblem, w0: &[Float], moving: Option<usize>) -> Vec
 }
 
 /// The reduced flow's velocity coefficient g = 2·scale·[(ψ'(α) − A)β + Bα] in dual arithmetic,
-/// with A, B by their term-by-term binomial formula (background §4, `meanfield::oracle::field`
+/// with A, B by their term-by-term binomial formula (docs/conventions.md §4, `meanfield::oracle::field`
 /// module doc), written here independently of the oracle's code:
 ///
 ///   A = Σ_k k κ_k Σ_{l even ≤ k−1} C(k−1, l) m_l P_{k−l,l} α^{k−1−l} β^l,

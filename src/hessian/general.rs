@@ -1,6 +1,6 @@
 //! The local Hessian of a neuron of a finite-width network (any N, any positions), f64.
 //!
-//! With the fast path's conventions (background §3–§4, `crate::fast`): for a particle at a unit w
+//! With the fast path's conventions (docs/conventions.md §3–§4, `crate::fast`): for a particle at a unit w
 //! under the empirical law Σ_j a_j δ_{w_j} (a_j given),
 //!
 //!   v(w) = P_w F(w),   F(w) = 2·scale·[ψ'(⟨w,θ⟩)θ − Σ_j a_j κ'(⟨w,w_j⟩) w_j],   P_w = I − wwᵀ.

@@ -4,7 +4,7 @@
 //!
 //! For κ'(s) = Σ_n b_n s^n (b_n = (n+1)a_{n+1}) and the law Σ_j w_j δ_{α_j} of the overlap,
 //! with ⟨w,w'⟩ = αα' + ββ'z, z independent with E z^{2i} = μ_{2i} = Π_{r<i}(2r+1)/(d−1+2r) and
-//! P_{q,e} = Σ_j w_j α_j^q β_j^e (background §4):
+//! P_{q,e} = Σ_j w_j α_j^q β_j^e (docs/conventions.md §4):
 //!
 //!   A(α) = Σ_n b_n Σ_{l even} C(n,l) μ_l P_{n−l+1,l} α^{n−l} β^l,
 //!   B(α) = Σ_n b_n Σ_{l odd}  C(n,l) μ_{l+1} P_{n−l,l+1} α^{n−l} β^l,

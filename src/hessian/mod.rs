@@ -1,4 +1,4 @@
-//! # Local Hessians and the self-concordance constants (background §5)
+//! # Local Hessians and the self-concordance constants (docs/conventions.md §5)
 //!
 //! The local Hessian of a particle is H_t(w) = ∇_w v(w; ρ_t), the covariant derivative on the
 //! sphere of its mean-field velocity with the law ρ_t held fixed: a symmetric linear map on the

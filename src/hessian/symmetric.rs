@@ -1,7 +1,7 @@
 //! The local Hessian in the symmetric (rotation-invariant) case, in closed form.
 //!
 //! A particle at w = αθ + βu (β = √(1 − α²) > 0) under a law invariant under the rotations
-//! fixing θ moves with v(w) = g(α) e, e = βθ − αu (background §4). Writing v = G(α)(θ − αw) with
+//! fixing θ moves with v(w) = g(α) e, e = βθ − αu (docs/conventions.md §4). Writing v = G(α)(θ − αw) with
 //! G = g/β (θ − αw = βe), the covariant derivative at fixed law is (proofs-notes/local-hessian.md
 //! §1)
 //!

@@ -9,7 +9,7 @@
 //! recorded at every step. Integration: classical RK4 with a fixed step h ≤ 0.05/Lip (Lip the
 //! sup of |dφ̇/dφ| = sup‖H‖ on the sphere), so h·Lip ≤ 0.05 and the global error is ~(h·Lip)⁴.
 //!
-//! Linearised gap (background §5, proofs-notes/local-hessian.md §5): δ̇ = H_t δ along the ideal
+//! Linearised gap (docs/conventions.md §5, proofs-notes/local-hessian.md §5): δ̇ = H_t δ along the ideal
 //! trajectory splits in the moving frame {e(t), f} (f ⊥ θ, u fixed) into δ_e(T) =
 //! exp(∫λ_e)δ_e(0) and δ_⊥(T) = exp(∫λ_⊥)δ_⊥(0). In the interaction-free (autonomous) flow both
 //! are also known in closed form: exp∫λ_e = g(α_T)/g(α_0) (∂φ_T/∂φ_0 of an autonomous scalar

@@ -1,6 +1,6 @@
 //! # The reduced mean-field flow in f64
 //!
-//! The law of the overlap α = ⟨w, θ⟩ under the exact finite-d reduction of background §4 (see
+//! The law of the overlap α = ⟨w, θ⟩ under the exact finite-d reduction of docs/conventions.md §4 (see
 //! the parent module's doc for the formulas), represented by M weighted particles ("nodes")
 //! that start at the nodes of a graded composite Gauss–Legendre rule for the initial law and
 //! move with the flow; any number of test particles follow the same flow without entering the

@@ -6,7 +6,7 @@
 //! tables (`crate::coeffs`), and tested there.
 //!
 //! For a student σ and teacher σ*, with c_k = c_k(σ), c*_k = c_k(σ*) and
-//! c_k(zσ') = k c_k + √((k+1)(k+2)) c_{k+2} (background §1):
+//! c_k(zσ') = k c_k + √((k+1)(k+2)) c_{k+2} (docs/conventions.md §1):
 //! - κ(s) = Σ_k c_k² s^k, ψ(s) = Σ_k c_k c*_k s^k,
 //! - κ_rad(s) = Σ_k c_k(zσ') c_k s^k, ψ_rad(s) = Σ_k c_k(zσ') c*_k s^k (radial parts, used by the
 //!   Euclidean-step-then-normalise map),
@@ -212,9 +212,6 @@ impl Model {
 
     /// 1 or ½.
     pub fn scale(&self) -> f64 {
-        match self.loss_scale {
-            LossScale::Full => 1.0,
-            LossScale::Half => 0.5,
-        }
+        self.loss_scale.factor()
     }
 }

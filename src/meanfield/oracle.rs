@@ -1,7 +1,7 @@
 //! # The arbitrary-precision oracle of the reduced mean-field flow
 //!
 //! An MPFR (rug) integration of the exact finite-d reduction of the mean-field flow
-//! (background §4, [`crate::meanfield`]), independent of the f64 flow (`meanfield::flow`): the
+//! (docs/conventions.md §4, [`crate::meanfield`]), independent of the f64 flow (`meanfield::flow`): the
 //! only shared code is the input data [`Model`]. Proofs-note: `proofs-notes/meanfield-oracle.md`.
 //! Tests: `tests/meanfield_oracle.rs`.
 //!
@@ -39,7 +39,7 @@
 //!
 //! `err_total` is their sum, and `digits` = −log10(err_total/|L|). A check that was switched
 //! off contributes nothing and the row says so (`None`): never read a missing check as zero.
-//! Node convergence is slow for information exponent ≥ 3 (background §4): the default layout
+//! Node convergence is slow for information exponent ≥ 3 (docs/conventions.md §4): the default layout
 //! (n = 200, q = 16, p = 3) is *not* accurate to 15 digits for h_4, d = 32, t = 15 (13 digits);
 //! the proofs-note has the measured table, and [`Layout`] takes any n, q, p.
 //!

@@ -8,8 +8,8 @@
 //!   particles ([`crate::dynamics`]) for every d and draw, plus the exact mean-field flow per d
 //!   ([`crate::meanfield::flow`]) for the loss curve and the overlap trajectories;
 //! - `[escape]`: escape times of tracked particles of the exact flow against the asymptotic
-//!   formula of background §6;
-//! - `[concordance]`: the self-concordance constants of background §5 per d
+//!   formula of docs/conventions.md §6;
+//! - `[concordance]`: the self-concordance constants of docs/conventions.md §5 per d
 //!   ([`crate::hessian::concordance_flow`]).
 //!
 //! A recipe expands to a deterministic list of independent [`Job`]s ([`Recipe::jobs`]); a
@@ -156,7 +156,7 @@ pub struct EscapeRecipe {
     pub degree: usize,
 }
 
-/// `[concordance]`: the constants of background §5 per d.
+/// `[concordance]`: the constants of docs/conventions.md §5 per d.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcordanceRecipe {

@@ -12,7 +12,7 @@
 
 use super::{default_horizon, Job, Recipe};
 use crate::activation::Spec;
-use crate::dynamics::{Config, HistRow, Row, Run, TrainError};
+use crate::dynamics::{Config, HistRow, Row, Run};
 use crate::meanfield::flow::{Flow, Layout, SummarySpec, Tolerance};
 use crate::meanfield::Model;
 use crate::population::LossScale;
@@ -20,27 +20,8 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Why a job failed: `Usage` (bad recipe: exit 2) or `Failure` (exit 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecipeError {
-    Usage(String),
-    Failure(String),
-}
-
-fn usage(m: impl Into<String>) -> RecipeError {
-    RecipeError::Usage(m.into())
-}
-fn failure(m: impl Into<String>) -> RecipeError {
-    RecipeError::Failure(m.into())
-}
-
-impl From<TrainError> for RecipeError {
-    fn from(e: TrainError) -> Self {
-        match e {
-            TrainError::Usage(m) => RecipeError::Usage(m),
-            TrainError::Failure(m) => RecipeError::Failure(m),
-        }
-    }
-}
+pub use crate::conventions::Error as RecipeError;
+use crate::conventions::{failure, usage};
 
 /// Digits of the coefficient tables behind the kernels (as `train`).
 const DIGITS: u32 = 25;
@@ -260,7 +241,7 @@ fn leading(psi: &[f64]) -> Option<(usize, f64)> {
         .map(|(k, &c)| (k, c))
 }
 
-/// The escape time from α_0 to α_1 of dα/dt = 2·scale·k·c·α^{k−1} (background §6): the
+/// The escape time from α_0 to α_1 of dα/dt = 2·scale·k·c·α^{k−1} (docs/conventions.md §6): the
 /// interaction-free, small-α approximation.
 pub fn escape_formula(k: usize, c: f64, scale: f64, alpha0: f64, alpha1: f64) -> f64 {
     let rate = 2.0 * scale * c;

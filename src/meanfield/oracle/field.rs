@@ -2,7 +2,7 @@
 //!
 //! With κ(s) = Σ_k a_k s^k, ψ(s) = Σ_k b_k s^k (the [`Model`]'s truncated series), the state
 //! (α_j, β_j) of M particles with weights w_j, the moment sums P_{p,l} = Σ_j w_j α_j^p β_j^l and
-//! the z-moments m_l = E z^l, the binomial expansion of κ'(αα' + ββ'z) gives (background §4)
+//! the z-moments m_l = E z^l, the binomial expansion of κ'(αα' + ββ'z) gives (docs/conventions.md §4)
 //!
 //! - A(α, β) = Σ_k k a_k Σ_{l even ≤ k−1} C(k−1, l) m_l P_{k−l,l} α^{k−1−l} β^l,
 //! - B(α, β) = Σ_k k a_k Σ_{l odd ≤ k−1} C(k−1, l) m_{l+1} P_{k−1−l,l+1} α^{k−1−l} β^l,

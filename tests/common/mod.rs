@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests: running the binary and scratch folders.
+//! Each test file includes this with `mod common;`; not every file uses every helper.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `mforacle` binary built for this test run.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mforacle"))
+}
+
+/// Runs the binary with `args` and the given extra environment variables.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = bin();
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
+
+/// Runs the binary with `args`.
+pub fn run(args: &[&str]) -> Output {
+    run_env(args, &[])
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// An empty scratch folder `mforacle-<group>-<pid>-<name>` in the temporary directory.
+pub fn scratch(group: &str, name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("mforacle-{group}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).expect("scratch folder");
+    p
+}
