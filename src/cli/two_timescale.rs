@@ -207,7 +207,8 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
         h.extend(f64_body(&input, &ev));
         J::Obj(h)
     };
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(e.to_string()))?;
+    let mut text =
+        serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(e.to_string()))?;
     text.push('\n');
     emit(&text, a.out.as_deref())
 }
@@ -318,7 +319,10 @@ fn oracle_body(input: &Input, fields: &[Field], digits: u32) -> Vec<(String, J)>
             Some((g, n)) => (Some(g.to_string()), n.to_string()),
             None => (None, f.name.clone()),
         };
-        let pair = [(name.clone(), pick(0)), (format!("{name}_error_bound"), pick(1))];
+        let pair = [
+            (name.clone(), pick(0)),
+            (format!("{name}_error_bound"), pick(1)),
+        ];
         match group {
             None => top.extend(pair),
             Some(g) => {

@@ -131,12 +131,18 @@ impl Evaluation {
         let steps = [
             ("after_gd_step", Some(&self.after_gd_step)),
             ("after_langevin_step", self.after_langevin_step.as_ref()),
-            ("after_label_noise_step", self.after_label_noise_step.as_ref()),
+            (
+                "after_label_noise_step",
+                self.after_label_noise_step.as_ref(),
+            ),
         ];
         for (name, s) in steps {
             if let Some(s) = s {
                 v.push((format!("{name}.objective"), vec![s.objective]));
-                v.push((format!("{name}.degrees_of_freedom"), vec![s.degrees_of_freedom]));
+                v.push((
+                    format!("{name}.degrees_of_freedom"),
+                    vec![s.degrees_of_freedom],
+                ));
                 if let Some(al) = s.alignment {
                     v.push((format!("{name}.alignment"), vec![al]));
                 }
@@ -319,7 +325,9 @@ pub fn alignment_centred(k: &[f64], t: &[f64]) -> Option<f64> {
     let nf = n as f64;
     let mean = t.iter().sum::<f64>() / nf;
     let tc: Vec<f64> = t.iter().map(|x| x - mean).collect();
-    let r: Vec<f64> = (0..n).map(|j| k[j * n..(j + 1) * n].iter().sum::<f64>() / nf).collect();
+    let r: Vec<f64> = (0..n)
+        .map(|j| k[j * n..(j + 1) * n].iter().sum::<f64>() / nf)
+        .collect();
     let s = r.iter().sum::<f64>() / nf;
     let mut kc = vec![0.0; n * n];
     for j in 0..n {
@@ -404,7 +412,9 @@ pub fn evaluate(input: &Input, p: &ParamsF64) -> Result<Evaluation, String> {
     let co = core(input, p, w)?;
     let dof = degrees_of_freedom(&co);
     let clean = target_values(&input.f_star, &input.x, d).unwrap_or_else(|| input.y.clone());
-    let predictions: Vec<f64> = (0..n).map(|j| dot(&co.k[j * n..(j + 1) * n], &co.c)).collect();
+    let predictions: Vec<f64> = (0..n)
+        .map(|j| dot(&co.k[j * n..(j + 1) * n], &co.c))
+        .collect();
     let train_mse = predictions
         .iter()
         .zip(&input.y)
@@ -430,7 +440,11 @@ pub fn evaluate(input: &Input, p: &ParamsF64) -> Result<Evaluation, String> {
             .collect();
         if let Some(ft) = target_values(&input.f_star, xt, d) {
             test_mse = Some(
-                f.iter().zip(&ft).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / *nt as f64,
+                f.iter()
+                    .zip(&ft)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    / *nt as f64,
             );
             alignment_test = alignment(&gram(&ht, *nt, m), &ft);
         }
@@ -441,7 +455,9 @@ pub fn evaluate(input: &Input, p: &ParamsF64) -> Result<Evaluation, String> {
         None => None,
         Some(eps) => {
             let e = solve(&co.l, n, eps);
-            let ae: Vec<f64> = (0..m).map(|i| dot(&co.ht[i * n..(i + 1) * n], &e)).collect();
+            let ae: Vec<f64> = (0..m)
+                .map(|i| dot(&co.ht[i * n..(i + 1) * n], &e))
+                .collect();
             let ct: Vec<f64> = co.c.iter().zip(&e).map(|(a, b)| a + b).collect();
             let at: Vec<f64> = co.a.iter().zip(&ae).map(|(a, b)| a + b).collect();
             let fit = (0..n)

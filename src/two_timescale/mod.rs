@@ -123,7 +123,9 @@ impl Params {
                 return err(format!("--{flag} {s}: must not be negative"));
             }
             if positive && v <= 0.0 {
-                return err(format!("--{flag} {s}: must be > 0 (the ridge nλλ_a must be positive)"));
+                return err(format!(
+                    "--{flag} {s}: must be > 0 (the ridge nλλ_a must be positive)"
+                ));
             }
             Ok(v)
         };
@@ -174,7 +176,9 @@ fn matrix(
             "xi" => " (m = 0)",
             _ => "",
         };
-        return err(format!("field `{field}`: no rows{count}; at least one is needed"));
+        return err(format!(
+            "field `{field}`: no rows{count}; at least one is needed"
+        ));
     }
     let mut out = Vec::new();
     let mut width = cols;
@@ -300,7 +304,9 @@ impl Input {
 fn parse_target(v: &serde_json::Value, d: usize) -> Result<Target, InputError> {
     let o = match v.as_object() {
         Some(o) => o,
-        None => return err("field `f_star`: expected an object {\"kind\": \"product\" | \"y\", ...}"),
+        None => {
+            return err("field `f_star`: expected an object {\"kind\": \"product\" | \"y\", ...}")
+        }
     };
     for k in o.keys() {
         if k != "kind" && k != "indices" {
@@ -317,7 +323,11 @@ fn parse_target(v: &serde_json::Value, d: usize) -> Result<Target, InputError> {
         Some("product") => {
             let idx = match o.get("indices").and_then(|i| i.as_array()) {
                 Some(a) if !a.is_empty() => a,
-                _ => return err("field `f_star`: kind \"product\" needs a non-empty `indices` array"),
+                _ => {
+                    return err(
+                        "field `f_star`: kind \"product\" needs a non-empty `indices` array",
+                    )
+                }
             };
             idx.iter()
                 .map(|i| match i.as_u64() {

@@ -124,7 +124,11 @@ fn h_t_h(h: &[Vec<Float>], m: usize, prec: u32) -> Vec<Vec<Float>> {
 }
 
 /// Solves B X = R by Gaussian elimination with partial pivoting; R given as columns.
-fn gauss(mut b: Vec<Vec<Float>>, mut r: Vec<Vec<Float>>, prec: u32) -> Result<Vec<Vec<Float>>, String> {
+fn gauss(
+    mut b: Vec<Vec<Float>>,
+    mut r: Vec<Vec<Float>>,
+    prec: u32,
+) -> Result<Vec<Vec<Float>>, String> {
     let m = b.len();
     for col in 0..m {
         let piv = (col..m)
@@ -233,7 +237,11 @@ fn state(input: &Input, hp: &Hyper, w: &[Float], prec: u32) -> Result<State, Str
 fn dof(s: &State, n: usize, m: usize, prec: u32) -> Result<Float, String> {
     let nm = Float::with_val(prec, n as f64 * m as f64);
     let cols: Vec<Vec<Float>> = (0..m)
-        .map(|k| (0..m).map(|i| Float::with_val(prec, &s.hth[i][k] / &nm)).collect())
+        .map(|k| {
+            (0..m)
+                .map(|i| Float::with_val(prec, &s.hth[i][k] / &nm))
+                .collect()
+        })
         .collect();
     let x = gauss(s.b.clone(), cols, prec)?;
     let mut t = z(prec);
@@ -330,6 +338,59 @@ pub fn drift(input: &Input, params: &Params, w: &[Float], prec: u32) -> Result<V
     Ok(grad(input, &hp, &s, w, &[(1, &s.a, &s.c)], prec))
 }
 
+/// For a draw ε̃: the second layer fitted to ε̃ alone (by linearity of the readout), its
+/// readout e = A^{-1}ε̃, and G_ε̃ from its definition
+/// (1/2n)|y − Hã/m|² + (λ̄_a/2)(1/m)|ã|² + reg with ã = a + a_ε̃.
+fn label_noise(
+    input: &Input,
+    hp: &Hyper,
+    s: &State,
+    eps: &[f64],
+    prec: u32,
+) -> Result<(Vec<Float>, Vec<Float>, Float), String> {
+    let (n, m) = (input.n, input.m);
+    let e: Vec<Float> = eps.iter().map(|v| Float::with_val(prec, *v)).collect();
+    let y: Vec<Float> = input.y.iter().map(|v| Float::with_val(prec, *v)).collect();
+    let rhs: Vec<Float> = h_t_times(&s.h, &e, m, prec)
+        .into_iter()
+        .map(|v| v / n as u32)
+        .collect();
+    let ae = gauss(s.b.clone(), vec![rhs], prec)?.remove(0);
+    let nl = Float::with_val(prec, &hp.lam_a * n as u32);
+    let ec: Vec<Float> = e
+        .iter()
+        .zip(&s.h)
+        .map(|(ej, r)| (Float::with_val(prec, ej - inner(r, &ae, prec) / m as u32)) / &nl)
+        .collect();
+    let at: Vec<Float> =
+        s.a.iter()
+            .zip(&ae)
+            .map(|(x, y)| Float::with_val(prec, x + y))
+            .collect();
+    let mut fit = z(prec);
+    for (r, yj) in s.h.iter().zip(&y) {
+        let f = inner(r, &at, prec) / m as u32;
+        fit += Float::with_val(prec, &f - yj).square();
+    }
+    fit /= 2 * n as u32;
+    let pen = Float::with_val(prec, &hp.lam_a * inner(&at, &at, prec)) / (2 * m as u32);
+    let g_eps = fit + pen + &s.reg;
+    Ok((ae, ec, g_eps))
+}
+
+/// G_ε̃(μ_W) for the draw `input.eps` at particles `w` in MPFR, at `prec` bits.
+pub fn objective_label_noise(
+    input: &Input,
+    params: &Params,
+    w: &[Float],
+    prec: u32,
+) -> Result<Float, String> {
+    let hp = hyper(params, prec)?;
+    let s = state(input, &hp, w, prec)?;
+    let eps = input.eps.as_ref().ok_or("no label-noise draw `eps`")?;
+    Ok(label_noise(input, &hp, &s, eps, prec)?.2)
+}
+
 fn push(v: &mut Vec<(String, Shape, Vec<Float>)>, name: &str, shape: Shape, x: Vec<Float>) {
     v.push((name.to_string(), shape, x));
 }
@@ -396,15 +457,22 @@ pub fn evaluate_at(
             s / v.len() as u32
         };
         let tm = mean(&clean);
-        let tc: Vec<Float> = clean.iter().map(|t| Float::with_val(prec, t - &tm)).collect();
+        let tc: Vec<Float> = clean
+            .iter()
+            .map(|t| Float::with_val(prec, t - &tm))
+            .collect();
         let colmean: Vec<Float> = (0..m)
             .map(|i| mean(&s.h.iter().map(|r| r[i].clone()).collect::<Vec<_>>()))
             .collect();
-        let hc: Vec<Vec<Float>> = s
-            .h
-            .iter()
-            .map(|r| r.iter().zip(&colmean).map(|(x, c)| Float::with_val(prec, x - c)).collect())
-            .collect();
+        let hc: Vec<Vec<Float>> =
+            s.h.iter()
+                .map(|r| {
+                    r.iter()
+                        .zip(&colmean)
+                        .map(|(x, c)| Float::with_val(prec, x - c))
+                        .collect()
+                })
+                .collect();
         let hchc = h_t_h(&hc, m, prec);
         if let Some(al) = align(&hc, &hchc, &tc, m, prec) {
             push(&mut out, "alignment_centred", Scalar, vec![al]);
@@ -436,7 +504,10 @@ pub fn evaluate_at(
         .map(|i| {
             let wi = &w[i * dp..(i + 1) * dp];
             Float::with_val(prec, &hp.lam_w * &inner(wi, wi, prec)) / 2u32
-                - Float::with_val(prec, &hp.lam_a * &Float::with_val(prec, s.a[i].square_ref())) / 2u32
+                - Float::with_val(
+                    prec,
+                    &hp.lam_a * &Float::with_val(prec, s.a[i].square_ref()),
+                ) / 2u32
         })
         .collect();
     push(&mut out, "first_variation", Vector, fv);
@@ -445,28 +516,7 @@ pub fn evaluate_at(
 
     let mut ln_drift = None;
     if let Some(eps) = &input.eps {
-        let e: Vec<Float> = eps.iter().map(|v| Float::with_val(prec, *v)).collect();
-        let rhs: Vec<Float> = h_t_times(&s.h, &e, m, prec)
-            .into_iter()
-            .map(|v| v / n as u32)
-            .collect();
-        // second layer fitted to ε̃ alone (linearity), its readout e = A^{-1}ε̃
-        let ae = gauss(s.b.clone(), vec![rhs], prec)?.remove(0);
-        let nl = Float::with_val(prec, &hp.lam_a * n as u32);
-        let ec: Vec<Float> = e
-            .iter()
-            .zip(&s.h)
-            .map(|(ej, r)| (Float::with_val(prec, ej - inner(r, &ae, prec) / m as u32)) / &nl)
-            .collect();
-        let at: Vec<Float> = s.a.iter().zip(&ae).map(|(x, y)| Float::with_val(prec, x + y)).collect();
-        let mut fit = z(prec);
-        for (r, yj) in s.h.iter().zip(&y) {
-            let f = inner(r, &at, prec) / m as u32;
-            fit += Float::with_val(prec, &f - yj).square();
-        }
-        fit /= 2 * n as u32;
-        let pen = Float::with_val(prec, &hp.lam_a * inner(&at, &at, prec)) / (2 * m as u32);
-        let g_eps = fit + pen + &s.reg;
+        let (ae, ec, g_eps) = label_noise(input, &hp, &s, eps, prec)?;
         let ld = grad(input, &hp, &s, &w, &[(1, &s.a, &s.c), (-1, &ae, &ec)], prec);
         push(&mut out, "label_noise_drift", Matrix(dp), ld.clone());
         push(&mut out, "objective_label_noise", Scalar, vec![g_eps]);
@@ -485,30 +535,37 @@ pub fn evaluate_at(
         .xi
         .as_ref()
         .map(|x| x.iter().map(|v| Float::with_val(prec, *v)).collect());
-    let mut after = |name: &str, drift: &[Float], noise: Option<&Vec<Float>>| -> Result<(), String> {
-        let w2: Vec<Float> = (0..w.len())
-            .map(|k| {
-                let mut v = Float::with_val(prec, &w[k] - Float::with_val(prec, &hp.eta * &drift[k]));
-                if let Some(xi) = noise {
-                    v += Float::with_val(prec, &sq * &xi[k]);
-                }
-                v
-            })
-            .collect();
-        let s2 = state(input, &hp, &w2, prec)?;
-        push(&mut out, &format!("{name}.objective"), Scalar, vec![s2.g.clone()]);
-        push(
-            &mut out,
-            &format!("{name}.degrees_of_freedom"),
-            Scalar,
-            vec![dof(&s2, n, m, prec)?],
-        );
-        if let Some(al) = align(&s2.h, &s2.hth, &clean, m, prec) {
-            push(&mut out, &format!("{name}.alignment"), Scalar, vec![al]);
-        }
-        push(&mut out, &format!("{name}.w"), Matrix(dp), w2);
-        Ok(())
-    };
+    let mut after =
+        |name: &str, drift: &[Float], noise: Option<&Vec<Float>>| -> Result<(), String> {
+            let w2: Vec<Float> = (0..w.len())
+                .map(|k| {
+                    let mut v =
+                        Float::with_val(prec, &w[k] - Float::with_val(prec, &hp.eta * &drift[k]));
+                    if let Some(xi) = noise {
+                        v += Float::with_val(prec, &sq * &xi[k]);
+                    }
+                    v
+                })
+                .collect();
+            let s2 = state(input, &hp, &w2, prec)?;
+            push(
+                &mut out,
+                &format!("{name}.objective"),
+                Scalar,
+                vec![s2.g.clone()],
+            );
+            push(
+                &mut out,
+                &format!("{name}.degrees_of_freedom"),
+                Scalar,
+                vec![dof(&s2, n, m, prec)?],
+            );
+            if let Some(al) = align(&s2.h, &s2.hth, &clean, m, prec) {
+                push(&mut out, &format!("{name}.alignment"), Scalar, vec![al]);
+            }
+            push(&mut out, &format!("{name}.w"), Matrix(dp), w2);
+            Ok(())
+        };
     after("after_gd_step", &dr, None)?;
     if xi.is_some() {
         after("after_langevin_step", &dr, xi.as_ref())?;
@@ -526,7 +583,10 @@ pub fn precision(digits: u32) -> u32 {
 
 /// Every quantity at 2p bits with its precision-doubling error estimate.
 pub fn evaluate(input: &Input, params: &Params, digits: u32) -> Result<Vec<Field>, String> {
-    if input.n > MAX_SIZE || input.m > MAX_SIZE || input.x_test.as_ref().is_some_and(|t| t.1 > MAX_SIZE) {
+    if input.n > MAX_SIZE
+        || input.m > MAX_SIZE
+        || input.x_test.as_ref().is_some_and(|t| t.1 > MAX_SIZE)
+    {
         return Err(format!(
             "the oracle takes n, m, n_test <= {MAX_SIZE} (here n = {}, m = {}, n_test = {})",
             input.n,
