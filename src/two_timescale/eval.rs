@@ -202,7 +202,7 @@ pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>, String> {
         for j in 0..=i {
             let s = a[i * n + j] - dot(&l[i * n..i * n + j], &l[j * n..j * n + j]);
             if i == j {
-                if !(s > 0.0) {
+                if s.is_nan() || s <= 0.0 {
                     return Err(format!(
                         "K + nλ̄_a I is not numerically positive definite (pivot {i} = {s:e}); \
                          the ridge nλλ_a is too small for f64"

@@ -124,6 +124,7 @@ fn h_t_h(h: &[Vec<Float>], m: usize, prec: u32) -> Vec<Vec<Float>> {
 }
 
 /// Solves B X = R by Gaussian elimination with partial pivoting; R given as columns.
+#[allow(clippy::needless_range_loop)] // rows i and col of one matrix
 fn gauss(
     mut b: Vec<Vec<Float>>,
     mut r: Vec<Vec<Float>>,
@@ -292,6 +293,7 @@ fn target(t: &Target, x: &[f64], d: usize, prec: u32) -> Option<Vec<Float>> {
 }
 
 /// ∇_w[−(λ̄_a/2)Σ_t s_t (h(X;w)·v_t)² + (λ̄_w/2)|w|²] at the particles, α_t = Hᵀv_t.
+#[allow(clippy::needless_range_loop)] // v and the row of x share k
 fn grad(
     input: &Input,
     hp: &Hyper,
