@@ -886,4 +886,5 @@ fn cli_json_fields_values_and_thread_independence() {
     assert!(v["objective_error_bound"].is_string());
     assert_eq!(v["drift"].as_array().unwrap().len(), 2);
     assert_eq!(v["fewer_digits"].as_array().unwrap().len(), 0);
+    assert!(v["test_mse"].is_null() && v["test_predictions"].is_null());
 }

@@ -334,6 +334,21 @@ fn oracle_body(input: &Input, fields: &[Field], digits: u32) -> Vec<(String, J)>
             }
         }
     }
+    // quantities without data (no x_test, no test target, zero denominators) are null, as in
+    // the f64 output
+    for name in [
+        "test_predictions",
+        "alignment",
+        "alignment_labels",
+        "alignment_test",
+        "alignment_centred",
+        "test_mse",
+    ] {
+        if !top.iter().any(|(k, _)| k == name) {
+            top.push((name.into(), J::Null));
+            top.push((format!("{name}_error_bound"), J::Null));
+        }
+    }
     for (g, mut v) in nested {
         if g == "after_label_noise_step" {
             v.push(("langevin_noise".into(), J::Bool(input.xi.is_some())));
