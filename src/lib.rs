@@ -25,3 +25,4 @@ pub mod output;
 pub mod population;
 pub mod recipes;
 pub mod sampling;
+pub mod two_timescale;

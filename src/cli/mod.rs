@@ -15,6 +15,7 @@ mod merge;
 mod population;
 mod reproduce;
 mod train;
+mod two_timescale;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -185,6 +186,11 @@ pub enum Command {
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
     Merge(merge::Args),
+    /// Two-timescale mean-field Langevin with a kernel-ridge readout (Takakura–Suzuki):
+    /// `eval` gives the objective, readout, degrees of freedom, alignments and drifts on given
+    /// data and particles (f64, or the MPFR oracle with --oracle).
+    #[command(name = "two-timescale")]
+    TwoTimescale(two_timescale::Args),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -249,6 +255,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Concordance(args) => concordance::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::TwoTimescale(args) => two_timescale::run(args),
         Command::Golden { suite, out } => golden::run_golden(&suite, &out),
         Command::Check {
             suite,
