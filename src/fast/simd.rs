@@ -32,10 +32,37 @@ pub enum Level {
     Portable,
 }
 
-/// The level detected on this CPU (cached).
+/// The level used by this process (cached): the one detected on this CPU, or a lower one
+/// forced by the environment variable `MFORACLE_SIMD` (`portable`, `avx2` or `avx512`), so that
+/// every kernel level can be tested on one machine. A forced level above what the CPU supports
+/// is never used (that would be undefined behaviour); the detected level is used instead.
+/// Unknown values are ignored.
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(detect)
+    *LEVEL.get_or_init(|| {
+        let forced = std::env::var("MFORACLE_SIMD").ok();
+        choose(detect(), forced.as_deref())
+    })
+}
+
+/// The level to use on a CPU whose best level is `detected`, given the request `forced`.
+pub fn choose(detected: Level, forced: Option<&str>) -> Level {
+    let rank = |l: Level| match l {
+        Level::Portable => 0,
+        Level::Avx2Fma => 1,
+        Level::Avx512 => 2,
+    };
+    let wanted = match forced {
+        Some("portable") => Level::Portable,
+        Some("avx2") => Level::Avx2Fma,
+        Some("avx512") => Level::Avx512,
+        _ => return detected,
+    };
+    if rank(wanted) <= rank(detected) {
+        wanted
+    } else {
+        detected
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
