@@ -638,13 +638,3 @@ fn memory_n100000_d64_auto_route_under_one_gib() {
 fn memory_n100000_d64_under_one_gib() {
     memory_case(&[Route::Auto, Route::Tiled]);
 }
-
-/// Not a test of speed: prints the standard bench cases when asked
-/// (`cargo test --release --test fast_internal -- --ignored --nocapture print_bench_cases`).
-#[test]
-#[ignore]
-fn print_bench_cases() {
-    for c in fast::bench_cases() {
-        eprintln!("{}", serde_json::to_string(&c).unwrap());
-    }
-}

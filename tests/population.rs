@@ -407,31 +407,6 @@ fn snapshot_relu() {
     settings().bind(|| insta::assert_snapshot!("population_relu", render(&res)));
 }
 
-#[test]
-fn timing_n16_d64() {
-    let mut rng = ChaCha8Rng::seed_from_u64(16);
-    for (s, t, deg) in [
-        ("he4", "0.6*he4+0.3*he6", 20),
-        ("relu", "relu", 60),
-        ("tanh", "he3", 100),
-    ] {
-        let teacher = Teacher::single_index(spec(t), rows(&[unit_f64(&mut rng, 64)]).remove(0));
-        let w = rows(&(0..16).map(|_| unit_f64(&mut rng, 64)).collect::<Vec<_>>());
-        let a = vec![fl(1.0) / 16u32; 16];
-        let t0 = Instant::now();
-        let o = Oracle::new(&spec(s), &teacher.specs(), deg, 30).unwrap();
-        let t1 = Instant::now();
-        let res = o.evaluate(&a, &w, &teacher).unwrap();
-        let t2 = Instant::now();
-        eprintln!(
-            "{s}/{t} N=16 d=64 30 digits: new {:?}, evaluate {:?}, loss bound {:.2e}",
-            t1 - t0,
-            t2 - t1,
-            b64(&res.loss.abs_error_bound)
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Monte Carlo.
 
