@@ -76,6 +76,14 @@ impl Update {
     }
 }
 
+/// The default horizon max(ln d, 0.5·d^{k/2−1}) of the primary paper's sweeps, for dimension d
+/// and information exponent k (docs/conventions.md §7); `--t-end auto` and the recipes use it.
+pub fn default_horizon(d: usize, k: usize) -> f64 {
+    (d as f64)
+        .ln()
+        .max(0.5 * (d as f64).powf(k as f64 / 2.0 - 1.0))
+}
+
 /// Why a computation could not give an answer: the input was wrong (`Usage`: the caller can
 /// fix it; exit code 2 on the command line) or something else failed (`Failure`: exit code 1).
 /// The message is one line, without a trailing period, naming the offending input.

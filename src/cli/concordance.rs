@@ -383,12 +383,7 @@ struct Report {
     certificate: Option<CertOut>,
 }
 
-/// t-end auto: max(ln d, 0.5·d^{k/2 − 1}).
-pub fn default_horizon(d: usize, k: usize) -> f64 {
-    (d as f64)
-        .ln()
-        .max(0.5 * (d as f64).powf(k as f64 / 2.0 - 1.0))
-}
+use crate::conventions::default_horizon;
 
 fn parse_spec(s: &str, what: &str) -> Result<Spec, CliError> {
     Spec::parse(s).map_err(|e| usage(format!("--{what}: {e}")))

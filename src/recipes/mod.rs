@@ -200,12 +200,7 @@ impl Job {
     }
 }
 
-/// The default horizon max(ln d, 0.5·d^{k/2−1}) of the paper's sweeps.
-pub fn default_horizon(d: usize, k: usize) -> f64 {
-    (d as f64)
-        .ln()
-        .max(0.5 * (d as f64).powf(k as f64 / 2.0 - 1.0))
-}
+pub use crate::conventions::default_horizon;
 
 /// The known recipe names, comma separated (for error messages).
 pub fn known() -> String {
