@@ -57,13 +57,13 @@ pub struct GibbsArgs {
     /// Digits of the oracle (its estimate compares with a run at twice the digits).
     #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
     digits: i64,
-    /// Series degree of non-polynomial kernels (polynomials are exact; at most 400).
+    /// Series degree of non-polynomial kernels (polynomials are exact; at most 398).
     #[arg(long, default_value_t = 120, allow_negative_numbers = true)]
     degree: i64,
     /// f64 route: largest accepted sup-norm truncation bound of the κ and ψ series.
     #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
     kernel_tol: f64,
-    /// Oracle: quadrature nodes (default: digits + 16, at least 24).
+    /// Oracle: quadrature nodes (default: max(digits + 16, 24) + ceil(4 sqrt(beta))).
     #[arg(long, allow_negative_numbers = true)]
     nodes: Option<i64>,
     /// Report the Gegenbauer moments m_0..m_L.
@@ -213,12 +213,10 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
     if a.d > 100_000 {
         return Err(usage(format!("--d {}: at most 100000", a.d)));
     }
-    if !(1..=crate::meanfield::model::MAX_SERIES_DEGREE as i64).contains(&a.degree) {
-        return Err(usage(format!(
-            "--degree {}: out of range (1..={})",
-            a.degree,
-            crate::meanfield::model::MAX_SERIES_DEGREE
-        )));
+    // (the student's table is built to degree K + 2)
+    let max_degree = crate::meanfield::model::MAX_SERIES_DEGREE as i64 - 2;
+    if !(2..=max_degree).contains(&a.degree) {
+        return Err(usage(format!("--degree {}: out of range (2..={max_degree})", a.degree)));
     }
     if !(0..=64).contains(&a.moments) {
         return Err(usage(format!("--moments {}: out of range (0..=64)", a.moments)));
@@ -289,7 +287,7 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
                 )))
             }
             Some(n) => n as usize,
-            None => langevin::oracle::default_nodes(digits),
+            None => langevin::oracle::default_nodes(digits, a.beta),
         };
         let g = langevin::oracle::gibbs(&model, a.beta, digits, nodes, l_out).map_err(lerr)?;
         doc_of(&g, |q| num_mp(q, digits), head)

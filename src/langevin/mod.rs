@@ -21,7 +21,7 @@
 //!
 //! Accuracy contract. Every printed bound is an *estimate* (never an enclosure): the f64
 //! route's is the change under doubling the nodes plus the kernel-truncation term; the
-//! oracle's is the change under doubling the precision and 1.5× the nodes, plus the
+//! oracle's is the change under doubling the precision and 1.25× the nodes, plus the
 //! kernel-truncation term. Only the free energy's truncation term is proven (F* moves by at most
 //! c(τ_κ + 2τ_ψ) when κ, ψ move by τ_κ, τ_ψ in sup norm); the others are first-order estimates
 //! 2β·2c(τ_κ + τ_ψ)·sup|g| for an expectation of g. Tests: `tests/langevin.rs`.

@@ -1,40 +1,54 @@
 //! The MPFR route to the Gibbs fixed point: Newton on the node values of φ.
 //!
 //! Independent of [`super::fast`] (no Gegenbauer moments, no Funk–Hecke coefficients):
-//! - s nodes: Gauss–Jacobi for w_unif ∝ (1 − s²)^{(d−3)/2}, computed in MPFR (Newton on the
-//!   orthonormal recurrence from f64 starting guesses, Christoffel weights);
+//! - s nodes: on each half [0, 1] and [−1, 0], Gauss–Jacobi for the weight (1 − |s|)^{(d−3)/2}
+//!   with the smooth factor (1 + |s|)^{(d−3)/2} put into the weights (so that the kink of |s|
+//!   sits at an end point), computed in MPFR (Newton on the orthonormal recurrence from f64
+//!   starting guesses, Christoffel weights);
 //! - the interaction kernel K̄(s_i, s_j) = E_z κ(s_i s_j + r_i r_j z), r = √(1 − s²), z with
 //!   density ∝ (1 − z²)^{(d−4)/2}, by Gauss–Jacobi in z of κ itself: the closed form for
 //!   relu/relu and erf(az)/erf(bz) pairs, otherwise the power series of
 //!   [`crate::meanfield::Model`] (its truncation bound must be ≤ 10^{−digits});
 //! - unknowns u_i = φ(s_i); G(u)_i = u_i − 2c[Σ_j π_j K̄_ij − ψ(s_i)], π_j = w_j e^{−βu_j}/Z;
 //!   Jacobian δ_ik + 2cβ π_k (K̄_ik − Σ_j π_j K̄_ij); Gaussian elimination in MPFR, damped.
-//! - E|s| by Gauss–Jacobi on each half, φ off the nodes by the Nyström formula.
 //!
 //! Error estimate (never an enclosure): |A − B|, A at the requested digits and n nodes, B at
-//! twice the digits and ⌈1.5n⌉ nodes, plus the kernel-truncation terms of [`crate::langevin`].
+//! twice the digits and ⌈1.25n⌉ nodes, plus the kernel-truncation terms of [`crate::langevin`].
 
 use super::gauss::gauss_jacobi;
 use super::{check_inputs, BoundKind, Gibbs, LangevinError, Quantity};
 use crate::coeffs::digits_to_bits;
 use crate::kernel::{self, ClosedKernel};
 use crate::meanfield::Model;
+use rayon::prelude::*;
 use rug::Float;
 
 /// Largest number of nodes of the oracle.
 pub const MAX_ORACLE_NODES: usize = 400;
 
 /// Default node count for `digits` digits.
-pub fn default_nodes(digits: u32) -> usize {
-    (digits as usize + 16).max(24)
+/// Default node count for `digits` digits at inverse temperature β: digits + 16 (at least
+/// 24), plus ⌈4√β⌉ for the width ~ β^{-1/2} of the Gibbs law when it concentrates.
+pub fn default_nodes(digits: u32, beta: f64) -> usize {
+    (digits as usize + 16).max(24) + (4.0 * beta.max(0.0).sqrt()).ceil().min(300.0) as usize
 }
 
 /// κ or ψ as evaluated by the oracle.
+#[derive(Clone)]
 struct KernelEval {
     closed: Option<ClosedKernel>,
     series: Vec<Float>,
     /// sup-norm truncation bound (0 for a closed form).
     tail: f64,
+}
+
+/// A kernel evaluator at a fixed precision (constants of the closed forms precomputed).
+enum Evaluator<'a> {
+    /// (2/π) asin(C t)
+    Erf { c: Float, two_over_pi: Float },
+    /// (√(1 − t²) + (π − acos t) t)/(2π)
+    Relu { pi: Float },
+    Series(&'a [Float]),
 }
 
 impl KernelEval {
@@ -50,24 +64,88 @@ impl KernelEval {
             tail,
         }
     }
-    fn eval(&self, t: &Float, prec: u32) -> Float {
-        let mut t = t.clone();
-        if t > 1 {
-            t = Float::with_val(prec, 1);
-        } else if t < -1 {
-            t = Float::with_val(prec, -1);
-        }
+
+    fn at(&self, prec: u32) -> Evaluator<'_> {
+        let wp = prec + 16;
         match &self.closed {
-            Some(ck) => kernel::closed_value(ck, &t, 0, prec)
-                .expect("κ itself is finite on [-1, 1]")
-                .value,
-            None => {
-                let mut acc = Float::new(prec);
-                for c in self.series.iter().rev() {
+            Some(ClosedKernel::ErfErf(a, b)) => {
+                let a = Float::with_val(wp, a);
+                let b = Float::with_val(wp, b);
+                let da = Float::with_val(wp, a.square_ref()) * 2u32 + 1u32;
+                let db = Float::with_val(wp, b.square_ref()) * 2u32 + 1u32;
+                let c = Float::with_val(wp, &a * &b) * 2u32 / (da * db).sqrt();
+                let pi = Float::with_val(wp, rug::float::Constant::Pi);
+                Evaluator::Erf {
+                    c,
+                    two_over_pi: Float::with_val(wp, 2u32) / pi,
+                }
+            }
+            Some(ClosedKernel::ReluRelu) => Evaluator::Relu {
+                pi: Float::with_val(wp, rug::float::Constant::Pi),
+            },
+            None => Evaluator::Series(&self.series),
+        }
+    }
+
+    /// The closed form through `crate::kernel` (used to check [`Evaluator`]).
+    #[cfg(test)]
+    fn reference(&self, t: &Float, prec: u32) -> Float {
+        match &self.closed {
+            Some(ck) => kernel::closed_value(ck, t, 0, prec).unwrap().value,
+            None => self.at(prec).eval(t, prec),
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    fn eval(&self, t: &Float, prec: u32) -> Float {
+        let wp = prec + 16;
+        let mut t = Float::with_val(wp, t);
+        if t > 1 {
+            t = Float::with_val(wp, 1);
+        } else if t < -1 {
+            t = Float::with_val(wp, -1);
+        }
+        let v = match self {
+            Evaluator::Erf { c, two_over_pi } => Float::with_val(wp, c * &t).asin() * two_over_pi,
+            Evaluator::Relu { pi } => {
+                let root = (Float::with_val(wp, 1) - Float::with_val(wp, t.square_ref())).sqrt();
+                let ac = Float::with_val(wp, t.acos_ref());
+                (root + Float::with_val(wp, pi - ac) * &t) / Float::with_val(wp, pi * 2u32)
+            }
+            Evaluator::Series(c) => {
+                let mut acc = Float::new(wp);
+                for ck in c.iter().rev() {
                     acc *= &t;
-                    acc += c;
+                    acc += ck;
                 }
                 acc
+            }
+        };
+        Float::with_val(prec, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Spec;
+    use crate::population::LossScale;
+
+    #[test]
+    fn fast_closed_forms_match_kernel_module() {
+        for (st, te) in [("relu", "relu"), ("erf", "erf(2*z)")] {
+            let s = Spec::parse(st).unwrap();
+            let t = Spec::parse(te).unwrap();
+            let m = Model::new(&s, &t, 5, 10, 20, LossScale::Full, 0.0).unwrap();
+            let k = KernelEval::new(kernel::closed_kernel(&s, &t), &m.psi);
+            assert!(k.closed.is_some());
+            let prec = 200;
+            let ev = k.at(prec);
+            for i in 0..=20 {
+                let x = Float::with_val(prec, i as i32 - 10) / 10u32;
+                let diff = Float::with_val(prec, ev.eval(&x, prec) - k.reference(&x, prec)).abs();
+                assert!(diff < 1e-55, "{st}/{te} at {x}: {diff}");
             }
         }
     }
@@ -183,8 +261,30 @@ struct Problem<'a> {
 fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
     let d = pb.model.d;
     let a = (d as f64 - 3.0) / 2.0;
-    let (x, w) = gauss_jacobi_mp(n, a, a, prec);
-    let (z, v) = gauss_jacobi_mp(n, (d as f64 - 4.0) / 2.0, (d as f64 - 4.0) / 2.0, prec);
+    let kappa = pb.kappa.at(prec);
+    let psi_ev = pb.psi.at(prec);
+    // s nodes: a Gauss–Jacobi rule (1 − y)^a on each half, s = ±(1 + y)/2, the smooth factor
+    // (1 + s)^a in the weight; normalised to total mass 1.
+    let half = n.div_ceil(2);
+    let (y, wy) = gauss_jacobi_mp(half, a, 0.0, prec);
+    let af = Float::with_val(prec, a);
+    let mut x = Vec::with_capacity(2 * half);
+    let mut w = Vec::with_capacity(2 * half);
+    for (yi, wi) in y.iter().zip(&wy) {
+        let s = Float::with_val(prec, yi + 1u32) / 2u32;
+        let f = Float::with_val(prec, Float::with_val(prec, &s + 1u32).ln() * &af).exp() * wi;
+        x.push(Float::with_val(prec, -&s));
+        w.push(f.clone());
+        x.push(s);
+        w.push(f);
+    }
+    let total = w.iter().fold(Float::new(prec), |acc, v| acc + v);
+    for wi in &mut w {
+        *wi /= &total;
+    }
+    let n_z = n;
+    let n = x.len();
+    let (z, v) = gauss_jacobi_mp(n_z, (d as f64 - 4.0) / 2.0, (d as f64 - 4.0) / 2.0, prec);
     let c = Float::with_val(prec, pb.model.scale());
     let beta = Float::with_val(prec, pb.beta);
     let two_c = Float::with_val(prec, &c * 2u32);
@@ -204,19 +304,24 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
         let mut acc = Float::new(prec);
         for (zq, vq) in z.iter().zip(&v) {
             let arg = Float::with_val(prec, &rr * zq) + &ss;
-            acc += pb.kappa.eval(&arg, prec) * vq;
+            acc += kappa.eval(&arg, prec) * vq;
         }
         acc
     };
+    // Upper triangle, rows in parallel (each entry is computed alone: the same bits for any
+    // number of threads).
+    let upper: Vec<Vec<Float>> = (0..n)
+        .into_par_iter()
+        .map(|i| (i..n).map(|j| kbar(&x[i], &r[i], &x[j], &r[j])).collect())
+        .collect();
     let mut km = vec![vec![Float::new(prec); n]; n];
-    for i in 0..n {
-        for j in i..n {
-            let k = kbar(&x[i], &r[i], &x[j], &r[j]);
-            km[j][i] = k.clone();
-            km[i][j] = k;
+    for (i, row) in upper.into_iter().enumerate() {
+        for (off, k) in row.into_iter().enumerate() {
+            km[i + off][i] = k.clone();
+            km[i][i + off] = k;
         }
     }
-    let psi: Vec<Float> = x.iter().map(|s| pb.psi.eval(s, prec)).collect();
+    let psi: Vec<Float> = x.iter().map(|s| psi_ev.eval(s, prec)).collect();
     // masses π ∝ w e^{−βu}
     let masses = |u: &[Float]| -> Vec<Float> {
         let min = u.iter().min_by(|p, q| p.total_cmp(q)).unwrap().clone();
@@ -355,30 +460,8 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
             pm = std::mem::replace(&mut p, next);
         }
     }
-    // E|s|: Gauss–Jacobi (1 − y)^a on y, s = (1 + y)/2; φ(±s) by the Nyström formula.
-    let (y, wy) = gauss_jacobi_mp(n, a, 0.0, prec);
-    let phi_at = |s: &Float| -> Float {
-        let rs = root(s);
-        let mut acc = Float::new(prec);
-        for j in 0..n {
-            acc += kbar(s, &rs, &x[j], &r[j]) * &pi[j];
-        }
-        Float::with_val(prec, acc - pb.psi.eval(s, prec)) * &two_c
-    };
-    let af = Float::with_val(prec, a);
-    let (mut num, mut den) = (Float::new(prec), Float::new(prec));
-    for i in 0..n {
-        let s = Float::with_val(prec, &y[i] + 1u32) / 2u32;
-        let jac = Float::with_val(prec, Float::with_val(prec, &s + 1u32).ln() * &af).exp() * &wy[i];
-        for sgn in [1i32, -1] {
-            let ss = Float::with_val(prec, &s * sgn);
-            let e = Float::with_val(prec, Float::with_val(prec, phi_at(&ss) - &min) * &beta);
-            let weight = Float::with_val(prec, -e).exp() * &jac;
-            num += Float::with_val(prec, &weight * &s);
-            den += weight;
-        }
-    }
-    let mean_abs = num / den;
+    // E|s|: the rule has the kink of |s| at an end point of each half.
+    let mean_abs = sum(&|i| Float::with_val(prec, x[i].abs_ref()));
     Ok(Solve {
         values: vec![free, loss, risk, kl, log_z, mean_s, mean_s2, mean_abs, interaction],
         moments,
@@ -452,13 +535,13 @@ pub fn gibbs(
     }
     let prec = digits_to_bits(digits) + 32;
     let a = solve(&pb, prec, nodes, l_out)?;
-    let nodes_b = (3 * nodes).div_ceil(2);
+    let nodes_b = (5 * nodes).div_ceil(4);
     let b = solve(&pb, 2 * prec, nodes_b, l_out)?;
     let tails = [pb.kappa.tail, pb.psi.tail];
     let c = model.scale();
     let dphi = 2.0 * c * (tails[0] + tails[1]);
     let resp = 2.0 * beta * dphi;
-    let kappa1 = pb.kappa.eval(&Float::with_val(prec, 1), prec).to_f64().abs();
+    let kappa1 = pb.kappa.at(prec).eval(&Float::with_val(prec, 1), prec).to_f64().abs();
     let psi_sup = model.psi.coefficients.iter().map(|x| x.to_f64().abs()).sum::<f64>();
     let sup_phi = 2.0 * c * (kappa1 + psi_sup);
     let ulp = 2f64.powi(-(prec as i32) + 8);
