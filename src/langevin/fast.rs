@@ -319,7 +319,9 @@ pub fn gibbs(
     let resp = 2.0 * beta * dphi;
     let sup_kernel = data.nu.iter().sum::<f64>().abs();
     let sup_phi = 2.0 * c * (sup_kernel + data.psi.iter().map(|b| b.abs()).sum::<f64>());
-    let round = 64.0 * f64::EPSILON;
+    // Rounding: φ carries a few ulps of sup|φ|, which the weights e^{−βφ} turn into a relative
+    // error ~ β·ulp·sup|φ| of every expectation (the dominant term at large β).
+    let round = 16.0 * f64::EPSILON * (4.0 + beta * sup_phi);
     let q = |k: usize, trunc: f64| Quantity {
         value: cur.values[k],
         bound: diffs[k] + trunc + round * (1.0 + cur.values[k].abs()) + cur.residual,

@@ -20,7 +20,8 @@
 //!   bounded power series), nodes and weights computed in MPFR.
 //!
 //! Accuracy contract. Every printed bound is an *estimate* (never an enclosure): the f64
-//! route's is the change under doubling the nodes plus the kernel-truncation term; the
+//! route's is the change under doubling the nodes, plus a rounding term 16 ulps·(4 + β sup|φ|),
+//! plus the Newton residual and the kernel-truncation term; the
 //! oracle's is the change under doubling the precision and 1.25× the nodes, plus the
 //! kernel-truncation term. Only the free energy's truncation term is proven (F* moves by at most
 //! c(τ_κ + 2τ_ψ) when κ, ψ move by τ_κ, τ_ψ in sup norm); the others are first-order estimates
