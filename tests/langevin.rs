@@ -187,7 +187,7 @@ fn funk_hecke_relu_three_routes() {
 
 // ---------------------------------------------------------------- the two routes
 
-fn assert_routes_agree(m_fast: &Model, m_oracle: &Model, beta: f64, digits: u32) {
+fn assert_routes_agree(m_fast: &Model, m_oracle: &Model, beta: f64, digits: u32, small: f64) {
     let f = fast::gibbs(m_fast, beta, 6, 1e-10).unwrap();
     let nodes = oracle::default_nodes(digits, beta);
     let o = oracle::gibbs(m_oracle, beta, digits, nodes, 6).unwrap();
@@ -196,28 +196,36 @@ fn assert_routes_agree(m_fast: &Model, m_oracle: &Model, beta: f64, digits: u32)
         let diff = (qf.value - qo.value.to_f64()).abs();
         let tol = qf.bound + qo.bound;
         assert!(diff <= tol, "{name}: f64 {} oracle {} diff {diff:e} > {tol:e}", qf.value, qo.value);
-        assert!(qo.bound < 1e-15 && qf.bound < 1e-9, "{name}: bounds {} {}", qf.bound, qo.bound);
+        assert!(qo.bound < small && qf.bound < 1e-9, "{name}: bounds {} {}", qf.bound, qo.bound);
     }
 }
 
 #[test]
 fn routes_agree_polynomial_kernel() {
     let m = model("he2+he3", "he2", 8, 20, 30, LossScale::Full);
-    assert_routes_agree(&m, &m, 5.0, 20);
+    assert_routes_agree(&m, &m, 5.0, 20, 1e-15);
 }
 
 #[test]
 fn routes_agree_erf_half_scale_closed_form_kernel() {
     // f64: the power series of κ; oracle: the closed form (2/π) asin(2t/3).
     let m = model("erf", "erf", 16, 120, 30, LossScale::Half);
-    assert_routes_agree(&m, &m, 10.0, 20);
+    assert_routes_agree(&m, &m, 10.0, 20, 1e-15);
 }
 
 #[test]
 fn routes_agree_tanh_small_dimension() {
     let mf = model("tanh", "he1", 3, 120, 20, LossScale::Full);
     let mo = model("tanh", "he1", 3, 200, 30, LossScale::Full);
-    assert_routes_agree(&mf, &mo, 3.0, 16);
+    assert_routes_agree(&mf, &mo, 3.0, 16, 1e-15);
+}
+
+#[test]
+fn routes_agree_concentrated_law_large_beta() {
+    // β = 200: p* concentrates near s ≈ ±0.95; the f64 rounding term (∝ β sup|φ|) and the
+    // oracle's node count (its quadrature estimate is ~1e-9 here) both matter.
+    let m = model("he3", "he3", 20, 10, 30, LossScale::Full);
+    assert_routes_agree(&m, &m, 200.0, 16, 1e-7);
 }
 
 #[test]
