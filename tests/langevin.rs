@@ -10,7 +10,14 @@ use mforacle::population::LossScale;
 use rug::Float;
 use std::process::{Command, Output};
 
-fn model(student: &str, teacher: &str, d: usize, degree: usize, digits: u32, scale: LossScale) -> Model {
+fn model(
+    student: &str,
+    teacher: &str,
+    d: usize,
+    degree: usize,
+    digits: u32,
+    scale: LossScale,
+) -> Model {
     let s = Spec::parse(student).unwrap();
     let t = Spec::parse(teacher).unwrap();
     Model::new(&s, &t, d, degree, digits, scale, 0.0).unwrap()
@@ -52,8 +59,15 @@ fn gauss_jacobi_reproduces_gegenbauer_orthogonality_and_z_moments() {
                         wi * p[l] * p[m]
                     })
                     .sum();
-                let exact = if l == m { 1.0 / harmonic_dimension(l, d) } else { 0.0 };
-                assert!((s - exact).abs() < 1e-14, "d={d} l={l} m={m}: {s} vs {exact}");
+                let exact = if l == m {
+                    1.0 / harmonic_dimension(l, d)
+                } else {
+                    0.0
+                };
+                assert!(
+                    (s - exact).abs() < 1e-14,
+                    "d={d} l={l} m={m}: {s} vs {exact}"
+                );
             }
         }
     }
@@ -83,7 +97,8 @@ fn monomial_closed_form(k: usize, l: usize, d: usize) -> f64 {
     }
     let j = (k - l) / 2;
     let df = d as f64;
-    let mut v = (libm::lgamma(k as f64 + 1.0) - libm::lgamma((k - l) as f64 + 1.0)
+    let mut v = (libm::lgamma(k as f64 + 1.0)
+        - libm::lgamma((k - l) as f64 + 1.0)
         - (l as f64) * std::f64::consts::LN_2
         + libm::lgamma(df / 2.0)
         - libm::lgamma(l as f64 + df / 2.0))
@@ -106,7 +121,10 @@ fn funk_hecke_of_monomials_recurrence_against_closed_form() {
             assert!((total - 1.0).abs() < 1e-14, "t^k at t = 1");
             for (l, nl) in nu.iter().enumerate() {
                 let exact = harmonic_dimension(l, d) * monomial_closed_form(k, l, d);
-                assert!((nl - exact).abs() < 1e-13 * (1.0 + exact), "d={d} k={k} l={l}: {nl} vs {exact}");
+                assert!(
+                    (nl - exact).abs() < 1e-13 * (1.0 + exact),
+                    "d={d} k={k} l={l}: {nl} vs {exact}"
+                );
             }
         }
     }
@@ -167,13 +185,16 @@ fn funk_hecke_relu_three_routes() {
         let nu_series = fast::funk_hecke_from_series(&a, d);
         let tail = m.kappa.tail[0];
         assert!(tail < 1e-4 && tail > 0.0);
-        for l in 0..=10 {
+        for (l, nu_l) in nu_series.iter().enumerate().take(11) {
             let nl = harmonic_dimension(l, d);
             let closed = relu_mu_closed(l, d);
             let quad = relu_mu_quadrature(l, d);
-            assert!((closed - quad).abs() < 1e-13, "d={d} l={l}: closed {closed} quadrature {quad}");
+            assert!(
+                (closed - quad).abs() < 1e-13,
+                "d={d} l={l}: closed {closed} quadrature {quad}"
+            );
             // the series route: |μ_l error| ≤ sup|κ − κ_K| · E|P_l| ≤ tail (|P_l| ≤ 1)
-            let series = nu_series[l] / nl;
+            let series = nu_l / nl;
             assert!(
                 (series - closed).abs() <= tail + 1e-14,
                 "d={d} l={l}: series {series} closed {closed} tail {tail}"
@@ -191,12 +212,27 @@ fn assert_routes_agree(m_fast: &Model, m_oracle: &Model, beta: f64, digits: u32,
     let f = fast::gibbs(m_fast, beta, 6, 1e-10).unwrap();
     let nodes = oracle::default_nodes(digits, beta);
     let o = oracle::gibbs(m_oracle, beta, digits, nodes, 6).unwrap();
-    assert!(f.residual < 1e-13 && o.residual < 1e-15, "{} {}", f.residual, o.residual);
+    assert!(
+        f.residual < 1e-13 && o.residual < 1e-15,
+        "{} {}",
+        f.residual,
+        o.residual
+    );
     for ((name, qf), (_, qo)) in fields(&f).into_iter().zip(fields(&o)) {
         let diff = (qf.value - qo.value.to_f64()).abs();
         let tol = qf.bound + qo.bound;
-        assert!(diff <= tol, "{name}: f64 {} oracle {} diff {diff:e} > {tol:e}", qf.value, qo.value);
-        assert!(qo.bound < small && qf.bound < 1e-9, "{name}: bounds {} {}", qf.bound, qo.bound);
+        assert!(
+            diff <= tol,
+            "{name}: f64 {} oracle {} diff {diff:e} > {tol:e}",
+            qf.value,
+            qo.value
+        );
+        assert!(
+            qo.bound < small && qf.bound < 1e-9,
+            "{name}: bounds {} {}",
+            qf.bound,
+            qo.bound
+        );
     }
 }
 
@@ -235,8 +271,18 @@ fn oracle_precision_doubling() {
     let hi = oracle::gibbs(&m, 4.0, 40, oracle::default_nodes(40, 4.0), 4).unwrap();
     for ((name, a), (_, b)) in fields(&lo).into_iter().zip(fields(&hi)) {
         let diff = Float::with_val(200, &a.value - &b.value).abs().to_f64();
-        assert!(diff <= a.bound + b.bound, "{name}: {diff:e} > {:e} + {:e}", a.bound, b.bound);
-        assert!(a.bound < 1e-20 && b.bound < 1e-38, "{name}: {:e} {:e}", a.bound, b.bound);
+        assert!(
+            diff <= a.bound + b.bound,
+            "{name}: {diff:e} > {:e} + {:e}",
+            a.bound,
+            b.bound
+        );
+        assert!(
+            a.bound < 1e-20 && b.bound < 1e-38,
+            "{name}: {:e} {:e}",
+            a.bound,
+            b.bound
+        );
     }
 }
 
@@ -271,7 +317,10 @@ fn fixed_point_satisfies_its_equation_by_direct_quadrature() {
     let panels = 24;
     let pi = std::f64::consts::PI;
     for p in 0..panels {
-        let (lo, hi) = (pi * p as f64 / panels as f64, pi * (p + 1) as f64 / panels as f64);
+        let (lo, hi) = (
+            pi * p as f64 / panels as f64,
+            pi * (p + 1) as f64 / panels as f64,
+        );
         for (x, w) in gl.iter().zip(&glw) {
             let th = lo + (hi - lo) * (x + 1.0) / 2.0;
             let s = th.cos();
@@ -290,7 +339,12 @@ fn fixed_point_satisfies_its_equation_by_direct_quadrature() {
         let mut acc = 0.0;
         for (s2, w2) in sp.iter().zip(&spw) {
             let r2 = (1.0 - s2 * s2).max(0.0).sqrt();
-            let ez: f64 = zg.iter().zip(&zw).map(|(z, wz)| wz * kappa(s * s2 + r * r2 * z)).sum::<f64>() / ztot;
+            let ez: f64 = zg
+                .iter()
+                .zip(&zw)
+                .map(|(z, wz)| wz * kappa(s * s2 + r * r2 * z))
+                .sum::<f64>()
+                / ztot;
             acc += w2 * ez;
         }
         let direct = 2.0 * (acc / total - psi(s));
@@ -327,13 +381,35 @@ fn orthogonal_teacher_gives_the_uniform_law_exactly() {
         ];
         let f = fast::gibbs(&m, beta, 4, 1e-10).unwrap();
         let o = oracle::gibbs(&m, beta, 25, oracle::default_nodes(25, beta), 4).unwrap();
-        let fv = [&f.loss, &f.kl_to_uniform, &f.mean_s2, &f.mean_abs_s, &f.log_partition, &f.free_energy];
-        let ov = [&o.loss, &o.kl_to_uniform, &o.mean_s2, &o.mean_abs_s, &o.log_partition, &o.free_energy];
+        let fv = [
+            &f.loss,
+            &f.kl_to_uniform,
+            &f.mean_s2,
+            &f.mean_abs_s,
+            &f.log_partition,
+            &f.free_energy,
+        ];
+        let ov = [
+            &o.loss,
+            &o.kl_to_uniform,
+            &o.mean_s2,
+            &o.mean_abs_s,
+            &o.log_partition,
+            &o.free_energy,
+        ];
         for (k, (name, e)) in exact.iter().enumerate() {
-            assert!((fv[k].value - e).abs() <= fv[k].bound + 1e-14 * (1.0 + e.abs()), "f64 {name}: {} vs {e}", fv[k].value);
+            assert!(
+                (fv[k].value - e).abs() <= fv[k].bound + 1e-14 * (1.0 + e.abs()),
+                "f64 {name}: {} vs {e}",
+                fv[k].value
+            );
             // the exact value in f64 (lgamma, exp) carries a few ulps of rounding
             let od = (ov[k].value.to_f64() - e).abs(); // lgamma: a few ulps
-            assert!(od <= ov[k].bound + 1e-14 * (1.0 + e.abs()), "oracle {name}: {} vs {e}", ov[k].value);
+            assert!(
+                od <= ov[k].bound + 1e-14 * (1.0 + e.abs()),
+                "oracle {name}: {} vs {e}",
+                ov[k].value
+            );
         }
     }
 }
@@ -349,7 +425,11 @@ fn small_beta_tends_to_the_uniform_law() {
     for beta in [1e-2, 1e-4, 1e-6] {
         let g = fast::gibbs(&m, beta, 2, 1e-10).unwrap();
         let lu = 1.0 - 1.0 / df;
-        assert!((g.loss.value - lu).abs() < 10.0 * beta, "beta {beta}: {}", g.loss.value);
+        assert!(
+            (g.loss.value - lu).abs() < 10.0 * beta,
+            "beta {beta}: {}",
+            g.loss.value
+        );
         assert!(g.kl_to_uniform.value >= -g.kl_to_uniform.bound);
         assert!(g.kl_to_uniform.value < 10.0 * beta * beta + g.kl_to_uniform.bound);
         assert!(g.kl_to_uniform.value < prev_kl);
@@ -386,7 +466,11 @@ fn he1_pair_against_one_dimensional_bisection() {
         }
     }
     let m1 = 0.5 * (lo + hi);
-    assert!((g.mean_s.value - m1).abs() <= g.mean_s.bound + 1e-15, "{} vs {m1}", g.mean_s.value);
+    assert!(
+        (g.mean_s.value - m1).abs() <= g.mean_s.bound + 1e-15,
+        "{} vs {m1}",
+        g.mean_s.value
+    );
     // risk = E_{p⊗p}⟨w,w'⟩ − 2E s + 1 = m_1² − 2m_1 + 1
     let r = (1.0 - m1) * (1.0 - m1);
     assert!((g.risk.value - r).abs() <= g.risk.bound + 1e-15);
@@ -399,8 +483,14 @@ fn half_scale_at_beta_is_full_scale_at_half_beta() {
     let mf = model("erf", "he1", 7, 120, 20, LossScale::Full);
     let h = fast::gibbs(&mh, 8.0, 3, 1e-10).unwrap();
     let f = fast::gibbs(&mf, 4.0, 3, 1e-10).unwrap();
-    assert!((h.free_energy.value - f.free_energy.value / 2.0).abs() <= h.free_energy.bound + f.free_energy.bound);
-    assert!((h.kl_to_uniform.value - f.kl_to_uniform.value).abs() <= h.kl_to_uniform.bound + f.kl_to_uniform.bound);
+    assert!(
+        (h.free_energy.value - f.free_energy.value / 2.0).abs()
+            <= h.free_energy.bound + f.free_energy.bound
+    );
+    assert!(
+        (h.kl_to_uniform.value - f.kl_to_uniform.value).abs()
+            <= h.kl_to_uniform.bound + f.kl_to_uniform.bound
+    );
     for l in 0..=3 {
         let (a, b) = (&h.gegenbauer_moments[l], &f.gegenbauer_moments[l]);
         assert!((a.value - b.value).abs() <= a.bound + b.bound);
@@ -419,7 +509,12 @@ fn run(args: &[&str]) -> Output {
 
 fn assert_usage_error(args: &[&str], needle: &str) {
     let o = run(args);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains(needle), "{err}");
@@ -429,17 +524,57 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 #[test]
 fn cli_bad_input() {
     let base = ["langevin", "gibbs", "--student", "erf", "--d", "5"];
-    let with = |extra: &[&'static str]| -> Vec<&str> { base.iter().cloned().chain(extra.iter().cloned()).collect() };
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        base.iter().cloned().chain(extra.iter().cloned()).collect()
+    };
     assert_usage_error(&with(&["--beta", "0"]), "--beta");
     assert_usage_error(&with(&["--beta", "-1"]), "--beta");
     assert_usage_error(&with(&["--beta", "nan"]), "--beta");
     assert_usage_error(&with(&["--beta", "inf"]), "--beta");
-    assert_usage_error(&["langevin", "gibbs", "--student", "erf", "--d", "2", "--beta", "1"], "d >= 3");
+    assert_usage_error(
+        &[
+            "langevin",
+            "gibbs",
+            "--student",
+            "erf",
+            "--d",
+            "2",
+            "--beta",
+            "1",
+        ],
+        "d >= 3",
+    );
     // relu's series tail at degree 120 is ~3e-5: not at the requested 1e-10
-    assert_usage_error(&["langevin", "gibbs", "--student", "relu", "--d", "5", "--beta", "1"], "truncation bound");
+    assert_usage_error(
+        &[
+            "langevin",
+            "gibbs",
+            "--student",
+            "relu",
+            "--d",
+            "5",
+            "--beta",
+            "1",
+        ],
+        "truncation bound",
+    );
     // tanh at degree 20 cannot give 30 digits
     assert_usage_error(
-        &["langevin", "gibbs", "--student", "tanh", "--d", "5", "--beta", "1", "--oracle", "--digits", "30", "--degree", "20"],
+        &[
+            "langevin",
+            "gibbs",
+            "--student",
+            "tanh",
+            "--d",
+            "5",
+            "--beta",
+            "1",
+            "--oracle",
+            "--digits",
+            "30",
+            "--degree",
+            "20",
+        ],
         "bounded only",
     );
     assert_usage_error(&with(&["--beta", "1", "--degree", "500"]), "--degree");
@@ -449,30 +584,81 @@ fn cli_bad_input() {
 #[test]
 fn cli_json_fields_and_thread_independence() {
     let args = [
-        "langevin", "gibbs", "--student", "he2", "--teacher", "he1+he2", "--d", "6", "--beta", "3", "--oracle",
-        "--digits", "20", "--moments", "3",
+        "langevin",
+        "gibbs",
+        "--student",
+        "he2",
+        "--teacher",
+        "he1+he2",
+        "--d",
+        "6",
+        "--beta",
+        "3",
+        "--oracle",
+        "--digits",
+        "20",
+        "--moments",
+        "3",
     ];
-    let one = bin().args(args).env("RAYON_NUM_THREADS", "1").output().unwrap();
-    let two = bin().args(args).env("RAYON_NUM_THREADS", "2").output().unwrap();
-    assert_eq!(one.status.code(), Some(0), "{}", String::from_utf8_lossy(&one.stderr));
+    let one = bin()
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let two = bin()
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(
+        one.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
     assert_eq!(one.stdout, two.stdout, "thread count changed the output");
     let v: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
     for f in [
-        "free_energy", "loss", "risk", "kl_to_uniform", "log_partition", "mean_s", "mean_s2", "mean_abs_s", "interaction",
+        "free_energy",
+        "loss",
+        "risk",
+        "kl_to_uniform",
+        "log_partition",
+        "mean_s",
+        "mean_s2",
+        "mean_abs_s",
+        "interaction",
         "residual",
     ] {
-        assert!(v[f]["value"].is_string() && v[f]["bound"].is_string(), "{f}");
+        assert!(
+            v[f]["value"].is_string() && v[f]["bound"].is_string(),
+            "{f}"
+        );
         assert_eq!(v[f]["kind"], "estimate", "{f}");
     }
     assert_eq!(v["gegenbauer_moments"].as_array().unwrap().len(), 4);
     assert!(v["iterations"].as_u64().unwrap() >= 1);
     // f64 route through the CLI agrees with the oracle's printed values within the bounds
-    let fast = run(&["langevin", "gibbs", "--student", "he2", "--teacher", "he1+he2", "--d", "6", "--beta", "3"]);
+    let fast = run(&[
+        "langevin",
+        "gibbs",
+        "--student",
+        "he2",
+        "--teacher",
+        "he1+he2",
+        "--d",
+        "6",
+        "--beta",
+        "3",
+    ]);
     assert_eq!(fast.status.code(), Some(0));
     let w: serde_json::Value = serde_json::from_slice(&fast.stdout).unwrap();
     for f in ["free_energy", "risk", "mean_abs_s"] {
         let p = |x: &serde_json::Value| x.as_str().unwrap().parse::<f64>().unwrap();
         let diff = (p(&v[f]["value"]) - p(&w[f]["value"])).abs();
-        assert!(diff <= p(&v[f]["bound"]) + p(&w[f]["bound"]) + 1e-20, "{f}: {diff:e}");
+        assert!(
+            diff <= p(&v[f]["bound"]) + p(&w[f]["bound"]) + 1e-20,
+            "{f}: {diff:e}"
+        );
     }
 }

@@ -205,10 +205,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
     if !(a.beta.is_finite() && a.beta > 0.0) {
-        return Err(usage(format!("--beta {}: must be a finite number > 0", a.beta)));
+        return Err(usage(format!(
+            "--beta {}: must be a finite number > 0",
+            a.beta
+        )));
     }
     if a.d < 3 {
-        return Err(usage(format!("--d {}: the reduced problem needs d >= 3", a.d)));
+        return Err(usage(format!(
+            "--d {}: the reduced problem needs d >= 3",
+            a.d
+        )));
     }
     if a.d > 100_000 {
         return Err(usage(format!("--d {}: at most 100000", a.d)));
@@ -216,16 +222,25 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
     // (the student's table is built to degree K + 2)
     let max_degree = crate::meanfield::model::MAX_SERIES_DEGREE as i64 - 2;
     if !(2..=max_degree).contains(&a.degree) {
-        return Err(usage(format!("--degree {}: out of range (2..={max_degree})", a.degree)));
+        return Err(usage(format!(
+            "--degree {}: out of range (2..={max_degree})",
+            a.degree
+        )));
     }
     if !(0..=64).contains(&a.moments) {
-        return Err(usage(format!("--moments {}: out of range (0..=64)", a.moments)));
+        return Err(usage(format!(
+            "--moments {}: out of range (0..=64)",
+            a.moments
+        )));
     }
     if !(a.kernel_tol.is_finite() && a.kernel_tol > 0.0) {
         return Err(usage(format!("--kernel-tol {}: must be > 0", a.kernel_tol)));
     }
     if !(1..=200).contains(&a.digits) {
-        return Err(usage(format!("--digits {}: out of range (1..=200)", a.digits)));
+        return Err(usage(format!(
+            "--digits {}: out of range (1..=200)",
+            a.digits
+        )));
     }
     let digits = a.digits as u32;
     let student = Spec::parse(&a.student).map_err(|e| usage(e.to_string()))?;
@@ -251,7 +266,11 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
     let l_out = a.moments as usize;
     let head = Doc {
         command: "langevin gibbs",
-        route: if a.oracle { "oracle-mpfr-nodes" } else { "f64-gegenbauer-moments" },
+        route: if a.oracle {
+            "oracle-mpfr-nodes"
+        } else {
+            "f64-gegenbauer-moments"
+        },
         convention: CONVENTION,
         student: student.source.clone(),
         teacher: teacher.source.clone(),
@@ -293,7 +312,9 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
         doc_of(&g, |q| num_mp(q, digits), head)
     } else {
         if a.nodes.is_some() {
-            return Err(usage("--nodes applies to --oracle (the f64 route chooses its nodes)"));
+            return Err(usage(
+                "--nodes applies to --oracle (the f64 route chooses its nodes)",
+            ));
         }
         let g = langevin::fast::gibbs(&model, a.beta, l_out, a.kernel_tol).map_err(lerr)?;
         doc_of(&g, num_f64, head)
@@ -332,7 +353,13 @@ fn table(doc: &Doc) -> String {
         s += &format!("{name} = {}  (+- {}, {})\n", n.value, n.bound, kind(n.kind));
     }
     for m in &doc.gegenbauer_moments {
-        s += &format!("m_{} = {}  (+- {}, {})\n", m.l, m.value, m.bound, kind(m.kind));
+        s += &format!(
+            "m_{} = {}  (+- {}, {})\n",
+            m.l,
+            m.value,
+            m.bound,
+            kind(m.kind)
+        );
     }
     s += &format!("iterations = {}\n", doc.iterations);
     s

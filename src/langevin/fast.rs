@@ -117,7 +117,9 @@ fn solve(data: &Data, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
     // probability masses π_i ∝ w_i exp(−βφ_i)
     let masses = |phi: &[f64]| -> Vec<f64> {
         let min = phi.iter().cloned().fold(f64::INFINITY, f64::min);
-        let mut pi: Vec<f64> = (0..n).map(|i| w[i] * (-beta * (phi[i] - min)).exp()).collect();
+        let mut pi: Vec<f64> = (0..n)
+            .map(|i| w[i] * (-beta * (phi[i] - min)).exp())
+            .collect();
         let z: f64 = pi.iter().sum();
         for v in &mut pi {
             *v /= z;
@@ -177,7 +179,7 @@ fn solve(data: &Data, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
         }
     }
     let residual = h.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
-    if !(residual < 1e-10) {
+    if residual.is_nan() || residual >= 1e-10 {
         return Err(LangevinError::NoConvergence(format!(
             "Newton in the moments stopped at residual {residual:.3e} after {iterations} iterations"
         )));
@@ -225,7 +227,17 @@ fn solve(data: &Data, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
     }
     let mean_abs = num / den;
     Ok(Solve {
-        values: [free, loss, risk, kl, log_z, mean_s, mean_s2, mean_abs, interaction],
+        values: [
+            free,
+            loss,
+            risk,
+            kl,
+            log_z,
+            mean_s,
+            mean_s2,
+            mean_abs,
+            interaction,
+        ],
         moments: moments[..=l_out].to_vec(),
         iterations,
         residual,
@@ -241,11 +253,13 @@ fn gauss_solve(mut m: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         m.swap(col, piv);
-        for r in col + 1..n {
-            let f = m[r][col] / m[col][col];
+        let (top, bottom) = m.split_at_mut(col + 1);
+        let prow = &top[col];
+        for row in bottom {
+            let f = row[col] / prow[col];
             if f != 0.0 {
-                for k in col..=n {
-                    m[r][k] -= f * m[col][k];
+                for (x, p) in row[col..].iter_mut().zip(&prow[col..]) {
+                    *x -= f * p;
                 }
             }
         }
@@ -272,7 +286,7 @@ pub fn gibbs(
     check_inputs(model, beta)?;
     let tails = [model.kappa.tail[0], model.psi.tail[0]];
     for (name, t) in ["kappa", "psi"].iter().zip(tails) {
-        if !(t <= kernel_tol) {
+        if t.is_nan() || t > kernel_tol {
             return Err(LangevinError::Kernel(format!(
                 "the series of {name} at degree {} has truncation bound {t:.3e} > {kernel_tol:.1e}: raise --degree or --kernel-tol",
                 model.degree
@@ -298,7 +312,9 @@ pub fn gibbs(
     let (cur, diffs, mdiffs) = loop {
         let n2 = (2 * n).min(MAX_NODES);
         let cur = solve(&data, n2, l_out)?;
-        let diffs: Vec<f64> = (0..9).map(|k| (cur.values[k] - prev.values[k]).abs()).collect();
+        let diffs: Vec<f64> = (0..9)
+            .map(|k| (cur.values[k] - prev.values[k]).abs())
+            .collect();
         let mdiffs: Vec<f64> = (0..=l_out)
             .map(|l| (cur.moments[l] - prev.moments[l]).abs())
             .collect();

@@ -28,7 +28,8 @@ pub fn jacobi_matrix(n: usize, alpha: f64, beta: f64) -> (Vec<f64>, Vec<f64>) {
                 if k == 1 {
                     1.0 / (2.0 * alpha + 3.0)
                 } else {
-                    kf * (kf + 2.0 * alpha) / ((2.0 * kf + 2.0 * alpha + 1.0) * (2.0 * kf + 2.0 * alpha - 1.0))
+                    kf * (kf + 2.0 * alpha)
+                        / ((2.0 * kf + 2.0 * alpha + 1.0) * (2.0 * kf + 2.0 * alpha - 1.0))
                 }
             } else {
                 let s = 2.0 * kf + ab;

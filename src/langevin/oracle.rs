@@ -45,9 +45,14 @@ struct KernelEval {
 /// A kernel evaluator at a fixed precision (constants of the closed forms precomputed).
 enum Evaluator<'a> {
     /// (2/π) asin(C t)
-    Erf { c: Float, two_over_pi: Float },
+    Erf {
+        c: Float,
+        two_over_pi: Float,
+    },
     /// (√(1 − t²) + (π − acos t) t)/(2π)
-    Relu { pi: Float },
+    Relu {
+        pi: Float,
+    },
     Series(&'a [Float]),
 }
 
@@ -167,7 +172,8 @@ fn gauss_jacobi_mp(n: usize, alpha: f64, beta: f64, prec: u32) -> (Vec<Float>, V
             a.push(Float::with_val(prec, &be - &al) / Float::with_val(prec, &ab + 2u32));
         } else {
             let s = Float::with_val(prec, &ab + (2 * k) as u32);
-            let num = Float::with_val(prec, be.square_ref()) - Float::with_val(prec, al.square_ref());
+            let num =
+                Float::with_val(prec, be.square_ref()) - Float::with_val(prec, al.square_ref());
             a.push(num / (Float::with_val(prec, &s * Float::with_val(prec, &s + 2u32))));
         }
         if k >= 1 {
@@ -360,8 +366,9 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
         (g, pi, kp)
     };
     let maxabs = |g: &[Float]| -> Float {
-        g.iter()
-            .fold(Float::new(prec), |acc, x| acc.max(&Float::with_val(prec, x.abs_ref())))
+        g.iter().fold(Float::new(prec), |acc, x| {
+            acc.max(&Float::with_val(prec, x.abs_ref()))
+        })
     };
     let mut u: Vec<Float> = psi
         .iter()
@@ -432,14 +439,17 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
     }
     let log_z = Float::with_val(prec, -Float::with_val(prec, &beta * &min)) + zs.ln();
     let sum = |f: &dyn Fn(usize) -> Float| -> Float {
-        (0..n).fold(Float::new(prec), |acc, i| acc + Float::with_val(prec, &pi[i] * f(i)))
+        (0..n).fold(Float::new(prec), |acc, i| {
+            acc + Float::with_val(prec, &pi[i] * f(i))
+        })
     };
     let e_u = sum(&|i| u[i].clone());
     let kl = Float::with_val(prec, -Float::with_val(prec, &beta * &e_u)) - &log_z;
     let interaction = sum(&|i| kp[i].clone());
     let e_psi = sum(&|i| psi[i].clone());
     let teacher = Float::with_val(prec, &pb.model.teacher_norm.0);
-    let risk = Float::with_val(prec, &interaction - Float::with_val(prec, &e_psi * 2u32)) + &teacher;
+    let risk =
+        Float::with_val(prec, &interaction - Float::with_val(prec, &e_psi * 2u32)) + &teacher;
     let loss = Float::with_val(prec, &risk * &c);
     let free = Float::with_val(prec, &kl / &beta) + &loss;
     let mean_s = sum(&|i| x[i].clone());
@@ -463,7 +473,17 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
     // E|s|: the rule has the kink of |s| at an end point of each half.
     let mean_abs = sum(&|i| Float::with_val(prec, x[i].abs_ref()));
     Ok(Solve {
-        values: vec![free, loss, risk, kl, log_z, mean_s, mean_s2, mean_abs, interaction],
+        values: vec![
+            free,
+            loss,
+            risk,
+            kl,
+            log_z,
+            mean_s,
+            mean_s2,
+            mean_abs,
+            interaction,
+        ],
         moments,
         iterations,
         residual,
@@ -475,20 +495,22 @@ fn solve_linear(m: &mut [Vec<Float>], prec: u32) -> Option<Vec<Float>> {
     let n = m.len();
     for col in 0..n {
         let piv = (col..n).max_by(|&i, &j| {
-            Float::with_val(prec, m[i][col].abs_ref()).total_cmp(&Float::with_val(prec, m[j][col].abs_ref()))
+            Float::with_val(prec, m[i][col].abs_ref())
+                .total_cmp(&Float::with_val(prec, m[j][col].abs_ref()))
         })?;
         if m[piv][col].is_zero() {
             return None;
         }
         m.swap(col, piv);
-        for r in col + 1..n {
-            let f = Float::with_val(prec, &m[r][col] / &m[col][col]);
+        let (top, bottom) = m.split_at_mut(col + 1);
+        let prow = &top[col];
+        for row in bottom {
+            let f = Float::with_val(prec, &row[col] / &prow[col]);
             if f.is_zero() {
                 continue;
             }
-            for k in col..=n {
-                let t = Float::with_val(prec, &f * &m[col][k]);
-                m[r][k] -= t;
+            for (x, p) in row[col..].iter_mut().zip(&prow[col..]) {
+                *x -= Float::with_val(prec, &f * p);
             }
         }
     }
@@ -521,12 +543,18 @@ pub fn gibbs(
     let pb = Problem {
         model,
         beta,
-        kappa: KernelEval::new(kernel::closed_kernel(&model.student, &model.student), &model.kappa),
-        psi: KernelEval::new(kernel::closed_kernel(&model.student, &model.teacher), &model.psi),
+        kappa: KernelEval::new(
+            kernel::closed_kernel(&model.student, &model.student),
+            &model.kappa,
+        ),
+        psi: KernelEval::new(
+            kernel::closed_kernel(&model.student, &model.teacher),
+            &model.psi,
+        ),
     };
     let need = 10f64.powi(-(digits as i32));
     for (name, k) in [("kappa", &pb.kappa), ("psi", &pb.psi)] {
-        if !(k.tail <= need) {
+        if k.tail.is_nan() || k.tail > need {
             return Err(LangevinError::Kernel(format!(
                 "the series of {name} at degree {} is bounded only to {:.3e} > 1e-{digits}: raise --degree or lower --digits",
                 model.degree, k.tail
@@ -541,8 +569,18 @@ pub fn gibbs(
     let c = model.scale();
     let dphi = 2.0 * c * (tails[0] + tails[1]);
     let resp = 2.0 * beta * dphi;
-    let kappa1 = pb.kappa.at(prec).eval(&Float::with_val(prec, 1), prec).to_f64().abs();
-    let psi_sup = model.psi.coefficients.iter().map(|x| x.to_f64().abs()).sum::<f64>();
+    let kappa1 = pb
+        .kappa
+        .at(prec)
+        .eval(&Float::with_val(prec, 1), prec)
+        .to_f64()
+        .abs();
+    let psi_sup = model
+        .psi
+        .coefficients
+        .iter()
+        .map(|x| x.to_f64().abs())
+        .sum::<f64>();
     let sup_phi = 2.0 * c * (kappa1 + psi_sup);
     let ulp = 2f64.powi(-(prec as i32) + 8);
     let diff = |x: &Float, y: &Float| Float::with_val(64, x - y).abs().to_f64();
