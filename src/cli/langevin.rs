@@ -121,6 +121,9 @@ const CONVENTION: &str = "F = L + KL(p||unif)/beta, L = c E(f-y)^2 (c = 1 full, 
 dynamics d rho = div(rho grad Phi) + (1/beta) Lap rho (per-step noise sqrt(2 eta/beta)); \
 p*(s) ∝ (1-s^2)^((d-3)/2) exp(-beta phi(s)), phi = 2c[E_p' kappa - psi]; m_l = E P_l(s), P_l Gegenbauer of index (d-2)/2 with P_l(1) = 1";
 
+/// Largest accepted β.
+const MAX_BETA: f64 = 1e6;
+
 fn usage(m: impl Into<String>) -> CliError {
     CliError::Usage(m.into())
 }
@@ -210,6 +213,12 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
             a.beta
         )));
     }
+    if a.beta > MAX_BETA {
+        return Err(usage(format!(
+            "--beta {}: above the supported {MAX_BETA:e} (the Gibbs law is then a point mass to within the quadrature)",
+            a.beta
+        )));
+    }
     if a.d < 3 {
         return Err(usage(format!(
             "--d {}: the reduced problem needs d >= 3",
@@ -262,7 +271,12 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
         scale,
         0.0,
     )
-    .map_err(|e| usage(e.to_string()))?;
+    .map_err(|e| match e {
+        crate::meanfield::ModelError::NoDerivative(src) => usage(format!(
+            "{src}: the kernels are built by the reduced-flow model, which needs the student's derivative; students with jumps are not supported by langevin gibbs yet"
+        )),
+        other => usage(other.to_string()),
+    })?;
     let l_out = a.moments as usize;
     let head = Doc {
         command: "langevin gibbs",

@@ -186,10 +186,22 @@ fn solve(data: &Data, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
     }
     let phi = phi_of(&m);
     let min = phi.iter().cloned().fold(f64::INFINITY, f64::min);
+    // With Δ = φ − min φ ≥ 0 and Z' = E_unif e^{−βΔ}: log Z = −β min φ + log Z' and
+    // KL/β = −E_p Δ − (log Z')/β. For Z' > ½ log Z' = log1p(Σ w expm1(−βΔ)) (terms ≤ 0, no
+    // cancellation), so KL/β keeps its absolute accuracy as β → 0.
     let zs: f64 = (0..n).map(|i| w[i] * (-beta * (phi[i] - min)).exp()).sum();
-    let log_z = -beta * min + zs.ln();
-    let e_phi: f64 = (0..n).map(|i| pi[i] * phi[i]).sum();
-    let kl = -beta * e_phi - log_z;
+    let log_zs = if zs > 0.5 {
+        (0..n)
+            .map(|i| w[i] * (-beta * (phi[i] - min)).exp_m1())
+            .sum::<f64>()
+            .ln_1p()
+    } else {
+        zs.ln()
+    };
+    let log_z = -beta * min + log_zs;
+    let e_delta: f64 = (0..n).map(|i| pi[i] * (phi[i] - min)).sum();
+    let kl_over_beta = -e_delta - log_zs / beta;
+    let kl = beta * kl_over_beta;
     let moments: Vec<f64> = (0..=lmax).map(|l| expect(&pi, l)).collect();
     let interaction: f64 = (0..=data.lmax)
         .map(|l| data.nu[l] * moments[l] * moments[l])
@@ -197,7 +209,7 @@ fn solve(data: &Data, n: usize, l_out: usize) -> Result<Solve, LangevinError> {
     let e_psi: f64 = (0..n).map(|i| pi[i] * psi[i]).sum();
     let risk = interaction - 2.0 * e_psi + data.teacher;
     let loss = c * risk;
-    let free = loss + kl / beta;
+    let free = loss + kl_over_beta;
     let mean_s: f64 = (0..n).map(|i| pi[i] * x[i]).sum();
     let mean_s2: f64 = (0..n).map(|i| pi[i] * x[i] * x[i]).sum();
     // E|s|: Gauss–Jacobi (1 − u)^a on u ∈ [−1, 1], s = (1 + u)/2 ∈ [0, 1]; the factor

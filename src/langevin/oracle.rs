@@ -432,26 +432,32 @@ fn solve(pb: &Problem, prec: u32, n: usize, l_out: usize) -> Result<Solve, Lange
     }
     // Functionals.
     let min = u.iter().min_by(|p, q| p.total_cmp(q)).unwrap().clone();
+    // As in the f64 route: KL/β = −E_π Δ − (log Z')/β with Δ = u − min u, Z' = Σ w e^{−βΔ},
+    // log Z' by ln_1p(Σ w expm1(−βΔ)) when Z' > ½ (accurate as β → 0).
     let mut zs = Float::new(prec);
+    let mut zm1 = Float::new(prec);
     for i in 0..n {
         let e = Float::with_val(prec, &u[i] - &min) * &beta;
-        zs += Float::with_val(prec, -e).exp() * &w[i];
+        zs += Float::with_val(prec, -&e).exp() * &w[i];
+        zm1 += Float::with_val(prec, -e).exp_m1() * &w[i];
     }
-    let log_z = Float::with_val(prec, -Float::with_val(prec, &beta * &min)) + zs.ln();
+    let log_zs = if zs > 0.5 { zm1.ln_1p() } else { zs.ln() };
+    let log_z = Float::with_val(prec, -Float::with_val(prec, &beta * &min)) + &log_zs;
     let sum = |f: &dyn Fn(usize) -> Float| -> Float {
         (0..n).fold(Float::new(prec), |acc, i| {
             acc + Float::with_val(prec, &pi[i] * f(i))
         })
     };
-    let e_u = sum(&|i| u[i].clone());
-    let kl = Float::with_val(prec, -Float::with_val(prec, &beta * &e_u)) - &log_z;
+    let e_delta = sum(&|i| Float::with_val(prec, &u[i] - &min));
+    let kl_over_beta = Float::with_val(prec, -e_delta) - Float::with_val(prec, &log_zs / &beta);
+    let kl = Float::with_val(prec, &kl_over_beta * &beta);
     let interaction = sum(&|i| kp[i].clone());
     let e_psi = sum(&|i| psi[i].clone());
     let teacher = Float::with_val(prec, &pb.model.teacher_norm.0);
     let risk =
         Float::with_val(prec, &interaction - Float::with_val(prec, &e_psi * 2u32)) + &teacher;
     let loss = Float::with_val(prec, &risk * &c);
-    let free = Float::with_val(prec, &kl / &beta) + &loss;
+    let free = Float::with_val(prec, &kl_over_beta + &loss);
     let mean_s = sum(&|i| x[i].clone());
     let mean_s2 = sum(&|i| Float::with_val(prec, x[i].square_ref()));
     // Gegenbauer moments by the recurrence at the nodes.
