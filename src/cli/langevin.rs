@@ -119,7 +119,7 @@ struct Doc {
 
 const CONVENTION: &str = "F = L + KL(p||unif)/beta, L = c E(f-y)^2 (c = 1 full, 1/2 half), risk = E(f-y)^2; \
 dynamics d rho = div(rho grad Phi) + (1/beta) Lap rho (per-step noise sqrt(2 eta/beta)); \
-p*(s) ∝ (1-s^2)^((d-3)/2) exp(-beta phi(s)), phi = 2c[E_p' kappa - psi]; m_l = E P_l(s), P_l Gegenbauer of index (d-2)/2 with P_l(1) = 1";
+p*(s) ∝ (1-s^2)^((d-3)/2) exp(-beta phi(s)), phi = 2c[E_p' kappa - psi] (Mei-Misiakiewicz-Montanari: beta_M = 2c beta); m_l = E P_l(s), P_l Gegenbauer of index (d-2)/2 with P_l(1) = 1";
 
 /// Largest accepted β.
 const MAX_BETA: f64 = 1e6;

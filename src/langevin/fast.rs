@@ -368,14 +368,21 @@ pub fn gibbs(
         mean_abs_s: q(7, resp),
         interaction: q(8, interaction_trunc),
         gegenbauer_moments: (0..=l_out)
-            .map(|l| Quantity {
-                value: cur.moments[l],
-                bound: if l == 0 {
-                    round
+            .map(|l| {
+                if l == 0 {
+                    // m_0 = E_p P_0 = 1 for every probability law
+                    Quantity {
+                        value: 1.0,
+                        bound: 0.0,
+                        kind: BoundKind::Exact,
+                    }
                 } else {
-                    mdiffs[l] + resp + round + cur.residual
-                },
-                kind: BoundKind::Estimate,
+                    Quantity {
+                        value: cur.moments[l],
+                        bound: mdiffs[l] + resp + round + cur.residual,
+                        kind: BoundKind::Estimate,
+                    }
+                }
             })
             .collect(),
         iterations: cur.iterations,

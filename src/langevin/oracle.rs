@@ -608,10 +608,21 @@ pub fn gibbs(
         mean_abs_s: q(7, resp),
         interaction: q(8, interaction_trunc),
         gegenbauer_moments: (0..=l_out)
-            .map(|l| Quantity {
-                value: a.moments[l].clone(),
-                bound: diff(&a.moments[l], &b.moments[l]) + resp + ulp,
-                kind: BoundKind::Estimate,
+            .map(|l| {
+                if l == 0 {
+                    // m_0 = E_p P_0 = 1 for every probability law
+                    Quantity {
+                        value: Float::with_val(prec, 1),
+                        bound: 0.0,
+                        kind: BoundKind::Exact,
+                    }
+                } else {
+                    Quantity {
+                        value: a.moments[l].clone(),
+                        bound: diff(&a.moments[l], &b.moments[l]) + resp + ulp,
+                        kind: BoundKind::Estimate,
+                    }
+                }
             })
             .collect(),
         iterations: a.iterations,
