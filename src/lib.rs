@@ -20,6 +20,7 @@ pub mod golden;
 pub mod hermite;
 pub mod hessian;
 pub mod kernel;
+pub mod langevin;
 pub mod meanfield;
 pub mod output;
 pub mod population;

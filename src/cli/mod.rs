@@ -10,6 +10,7 @@ mod coeffs;
 mod concordance;
 mod golden;
 mod kernel;
+mod langevin;
 mod meanfield;
 mod merge;
 mod population;
@@ -183,6 +184,9 @@ pub enum Command {
     /// Runs a recipe of the primary paper's experiments (default: poc-he4-d32-quick) and writes
     /// its data (CSV), figures (SVG, PNG) and manifest; `--shard i/n` runs a part for `merge`.
     Reproduce(reproduce::Args),
+    /// Noisy mean-field (mean-field Langevin) dynamics on the sphere: `langevin gibbs`, the
+    /// unique Gibbs fixed point of the free energy L + KL/β, by an f64 route or the oracle.
+    Langevin(langevin::Args),
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
     Merge(merge::Args),
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Reproduce(args) => reproduce::run(args),
         Command::Merge(args) => merge::run(args),
         Command::TwoTimescale(args) => two_timescale::run(args),
+        Command::Langevin(args) => langevin::run(args),
         Command::Golden { suite, out } => golden::run_golden(&suite, &out),
         Command::Check {
             suite,

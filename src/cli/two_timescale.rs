@@ -109,9 +109,7 @@ impl Serialize for J {
     }
 }
 
-fn usage(m: impl Into<String>) -> CliError {
-    CliError::Usage(m.into())
-}
+use crate::conventions::usage;
 
 fn vec_j(v: &[f64]) -> J {
     J::Arr(v.iter().map(|x| J::Num(*x)).collect())
