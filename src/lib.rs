@@ -12,6 +12,7 @@
 pub mod activation;
 pub mod cli;
 pub mod coeffs;
+pub mod deep;
 pub mod dynamics;
 pub mod fast;
 pub mod figures;
