@@ -8,6 +8,7 @@
 mod bench;
 mod coeffs;
 mod concordance;
+mod deep;
 mod golden;
 mod kernel;
 mod meanfield;
@@ -199,6 +200,9 @@ pub enum Command {
     /// Runs a recipe of the primary paper's experiments (default: poc-he4-d32-quick) and writes
     /// its data (CSV), figures (SVG, PNG) and manifest; `--shard i/n` runs a part for `merge`.
     Reproduce(reproduce::Args),
+    /// The deep mean-field model (L = 2, 3 inner layers): `limit` (infinite-width risk and
+    /// reduced state, L = 2) and `eval` (finite-N risk and velocities, f64 or oracle).
+    Deep(deep::Args),
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
     Merge(merge::Args),
@@ -266,6 +270,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Concordance(args) => concordance::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Deep(args) => deep::run(args),
         Command::Golden { suite, out } => golden::run_golden(&suite, &out),
         Command::Check {
             suite,
