@@ -231,3 +231,201 @@ fn seeded_draws_are_bit_identical_for_any_thread_count() {
     assert!((m2 - 1.0).abs() < 5.0 / (n1.theta2.len() as f64).sqrt());
     assert!(n1.a.iter().all(|&a| (1.0 - 3f64.sqrt()..1.0 + 3f64.sqrt()).contains(&a)));
 }
+
+// ---------------------------------------------------------------- the L = 2 limit
+
+use mforacle::deep::limit::{self, BParams, Params};
+
+/// Method A (reduced ODE in Γ with the closed-form push-forward) against method B (ideal
+/// particles integrated one by one on a (θ0, s) grid), on the same a-rule so that the
+/// comparison isolates the push-forward. Tolerance: B's time error, estimated by its own step
+/// halving (RK4: the finer run's error is ≈ |B_h − B_{h/2}|/15; we allow the whole difference
+/// twice), plus A's step-halving difference, plus 1e−12 for the (θ0, s) quadratures (their
+/// refinement changes B by < 1e−15 at t ≤ 2, measured).
+#[test]
+fn limit_method_a_matches_method_b() {
+    for (psi, t_end) in [(Psi::Gd, 2.0), (Psi::Id, 1.0)] {
+        let mut pa = Params::new(psi);
+        pa.a_nodes = 12;
+        let a = limit::method_a(&pa, t_end, 0.5, &[1.0]);
+        let ah = limit::method_a(&pa.halved(), t_end, 0.5, &[]);
+        let mut pb = BParams::new(psi);
+        pb.a_nodes = 12;
+        pb.h = 0.05;
+        let b1 = limit::method_b(&pb, t_end, 0.5, &[1.0]);
+        pb.h = 0.025;
+        let b2 = limit::method_b(&pb, t_end, 0.5, &[1.0]);
+        for i in 0..a.times.len() {
+            let tol = 2.0 * (b1.risk[i] - b2.risk[i]).abs() + (a.risk[i] - ah.risk[i]).abs() + 1e-12;
+            let diff = (a.risk[i] - b2.risk[i]).abs();
+            assert!(diff <= tol, "{psi:?} t={}: A {} B {} tol {tol:e}", a.times[i], a.risk[i], b2.risk[i]);
+            // The tracked reduced state α(1, t) agrees too (same error sources, scale ~1).
+            let da = (a.alpha[i][0] - b2.alpha[i][0]).abs();
+            let tola = 2.0 * (b1.alpha[i][0] - b2.alpha[i][0]).abs() + 1e-11;
+            assert!(da <= tola, "{psi:?} alpha t={}: {da:e} > {tola:e}", a.times[i]);
+        }
+        // The check is not vacuous: the risk moved far from 1/3.
+        assert!(a.risk.last().unwrap() < &0.2);
+    }
+}
+
+/// The push-forward A(Γ) = E[s·gd(asinh(sinh θ0 + sΓ))] of method A (Stein form, Lorentzian
+/// quadrature, Chebyshev table) against a brute-force tensor rule of the *definition*
+/// E[s·atan(sinh θ0 + sΓ)] written here. Tolerance: 10× the difference of two brute-force
+/// rules (1200 and 2400 s-panels) plus 1e−13.
+#[test]
+fn push_forward_matches_brute_force_of_its_definition() {
+    let tab = limit::Table::new(&Params::new(Psi::Gd), 24);
+    assert!(tab.check < 1e-13, "table check {:e}", tab.check);
+    let brute = |gam: f64, sp: usize| -> f64 {
+        let (tx, tw) = normal_rule(90, 10);
+        let (sx, sw) = normal_rule(sp, 8);
+        let mut s = 0.0;
+        for (t, wt) in tx.iter().zip(&tw) {
+            let c = t.sinh();
+            let mut inner = 0.0;
+            for (x, ws) in sx.iter().zip(&sw) {
+                inner += ws * x * (c + x * gam).atan();
+            }
+            s += wt * inner;
+        }
+        s
+    };
+    for gam in [-0.3, 0.7, 2.5, 6.0] {
+        let b1 = brute(gam, 600);
+        let b2 = brute(gam, 1200);
+        let tol = 10.0 * (b1 - b2).abs() + 1e-13;
+        let v = tab.value(gam);
+        assert!((v - b2).abs() <= tol, "Γ={gam}: table {v} brute {b2} tol {tol:e}");
+    }
+}
+
+/// Energy identity of the limit: dR_∞/dt = −E[(dθ̄/dt)²] = −E[4a² ψ'(θ̄)² s² V_s(a)²]; at t = 0
+/// (θ̄ = θ0, V_s = d1k(0, 1) = √2/π, E a² = E s² = 1) this is −(8/π²) E[ψ'(θ0)²]:
+/// −8/π² for id, −(8/π²) E sech²θ0 for gd (E by quadrature here). Checked against the
+/// second-order one-sided difference (−3R(0) + 4R(h) − R(2h))/(2h) of method A, h = 1e−3,
+/// truncation ≤ h²·max|R'''|/3 ≈ 1e−5 (|R'''| ≲ 30 near 0, from the run's own third difference).
+#[test]
+fn limit_risk_decreases_at_the_energy_rate() {
+    for psi in [Psi::Id, Psi::Gd] {
+        let h = 1e-3;
+        let a = limit::method_a(&Params::new(psi), 3.0 * h, h, &[]);
+        let r = &a.risk;
+        let slope = (-3.0 * r[0] + 4.0 * r[1] - r[2]) / (2.0 * h);
+        let third = (r[3] - 3.0 * r[2] + 3.0 * r[1] - r[0]) / (h * h * h);
+        let e_dpsi2 = match psi {
+            Psi::Id => 1.0,
+            Psi::Gd => {
+                let (x, w) = normal_rule(180, 10);
+                x.iter().zip(&w).map(|(t, w)| w / t.cosh().powi(2)).sum()
+            }
+        };
+        let expected = -8.0 / (std::f64::consts::PI * std::f64::consts::PI) * e_dpsi2;
+        let tol = h * h * third.abs().max(1.0) / 3.0 * 2.0 + 1e-9;
+        assert!((slope - expected).abs() <= tol, "{psi:?}: {slope} vs {expected}, tol {tol:e}");
+    }
+}
+
+/// Finite N at initialisation against the limit R_∞(0) = 1/3 (v̄ = 0), over 32 seeded draws at
+/// N = 16, 64, 256 (d = 4, gd). Derivation: R_N(0) − 1/3 = E_x f² − 2 E_x f y; the cross term is
+/// a sum of N independent mean-zero terms of size N^{−3/2} (a_j times K(v_j, w*) ∝ v_j·w* of
+/// size N^{−1/2}), so its spread over draws is ∝ N^{−1}; its mean is 0 (a symmetric), and
+/// E[E_x f²] = (1/N) E K(v_1, v_1) ≤ E|v_1|²/N = d E[ψ²]/N² ≤ d(π/2)²/N². Tests: the fitted
+/// exponent of the spread is in [0.75, 1.25] (its standard error with 32 draws is ≈ 0.065),
+/// and the mean gap at every N lies in [−4 se, 4 se + d(π/2)²/N²].
+#[test]
+fn finite_width_risk_at_init_approaches_the_limit() {
+    let d = 4;
+    let draws = 32u64;
+    let limit0 = limit::method_a(&Params::new(Psi::Gd), 0.0001, 0.0001, &[]).risk[0];
+    assert_eq!(limit0, 1.0 / 3.0);
+    let mut sds = Vec::new();
+    for &n in &[16usize, 64, 256] {
+        let gaps: Vec<f64> = (0..draws)
+            .map(|s| finite::risk(&deep::init(2, n, d, Psi::Gd, 1000 + s)) - limit0)
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / draws as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
+        let se = (var / draws as f64).sqrt();
+        let bias = d as f64 * (std::f64::consts::PI / 2.0).powi(2) / (n * n) as f64;
+        assert!(mean >= -4.0 * se && mean <= 4.0 * se + bias, "N={n}: mean {mean:e} se {se:e}");
+        sds.push(var.sqrt());
+    }
+    let slope = -(sds[2] / sds[0]).ln() / (16f64).ln();
+    assert!((0.75..=1.25).contains(&slope), "spread exponent {slope} (sds {sds:?})");
+}
+
+// ---------------------------------------------------------------- command line
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn cli_bad_input_is_one_line_and_exit_2() {
+    for args in [
+        vec!["deep", "limit", "--layers", "4", "--t-end", "1"],
+        vec!["deep", "limit", "--layers", "3", "--t-end", "1"],
+        vec!["deep", "limit", "--t-end", "-1"],
+        vec!["deep", "limit", "--t-end", "1", "--d", "0"],
+        vec!["deep", "limit", "--t-end", "1", "--psi", "relu"],
+        vec!["deep", "limit", "--t-end", "1", "--track", "2"],
+        vec!["deep", "eval", "--d", "0", "--n", "3"],
+        vec!["deep", "eval", "--d", "2", "--n", "0"],
+        vec!["deep", "eval", "--d", "2", "--n", "3", "--layers", "1"],
+        vec!["deep", "eval", "--d", "2", "--n", "100000000"],
+        vec!["deep", "eval", "--d", "2", "--n", "65", "--oracle"],
+    ] {
+        let o = cli(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
+/// `deep eval` prints the library's values (f64, 17 digits) and the oracle's (with estimates).
+#[test]
+fn cli_eval_matches_the_library() {
+    let o = cli(&["deep", "eval", "--layers", "3", "--d", "2", "--n", "3", "--seed", "5"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ev = finite::evaluate(&deep::init(3, 3, 2, Psi::Gd, 5));
+    let risk: f64 = v["risk"].as_str().unwrap().parse().unwrap();
+    assert_eq!(risk, ev.risk);
+    let v2: Vec<f64> = v["vel2"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(v2, ev.vel2);
+    let o = cli(&["deep", "eval", "--d", "2", "--n", "3", "--seed", "5", "--oracle", "--digits", "25"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error_kind"], "estimate");
+    let r: f64 = v["risk"].as_str().unwrap().parse().unwrap();
+    let ev = finite::evaluate(&deep::init(2, 3, 2, Psi::Gd, 5));
+    assert!((r - ev.risk).abs() <= 2e-12 * r.abs().max(1.0));
+}
+
+/// `deep limit` JSON: arrays of equal length, R(0) = 1/3, and the estimates it prints are
+/// small where they were measured to be (tests above).
+#[test]
+fn cli_limit_json_shape() {
+    let o = cli(&["deep", "limit", "--psi", "id", "--t-end", "0.5", "--dt-out", "0.25", "--track", "-1,1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let times = v["times"].as_array().unwrap();
+    assert_eq!(times.len(), 3);
+    for k in ["risk", "risk_b", "diff_ab", "node_diff", "step_diff", "gamma", "alpha"] {
+        assert_eq!(v[k].as_array().unwrap().len(), 3, "{k}");
+    }
+    assert_eq!(v["risk"][0].as_f64().unwrap(), 1.0 / 3.0);
+    assert_eq!(v["error_kind"], "estimate");
+    // Γ is odd in a.
+    assert_eq!(v["gamma"][2][0].as_f64().unwrap(), -v["gamma"][2][1].as_f64().unwrap());
+    for k in ["diff_ab", "node_diff", "step_diff"] {
+        for x in v[k].as_array().unwrap() {
+            assert!(x.as_f64().unwrap().abs() < 1e-8, "{k}: {x}");
+        }
+    }
+}

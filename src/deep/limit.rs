@@ -470,7 +470,7 @@ impl BParams {
     pub fn new(psi: Psi) -> BParams {
         BParams {
             psi,
-            a_nodes: 12,
+            a_nodes: 16,
             theta_panels_per_unit: 1,
             s_panels_per_unit: 1,
             order: 10,
