@@ -35,6 +35,9 @@
 //! not depend on the input dimension d (only s = ⟨u, w*⟩ ~ N(0, 1) enters).
 //! Measured numbers are in the proofs-note and in `tests/deep.rs`.
 
+// Index loops mirror the formulas (j, k over nodes; t, m over coordinates).
+#![allow(clippy::needless_range_loop)]
+
 use super::Psi;
 use crate::meanfield::flow::gauss_legendre;
 use rayon::prelude::*;

@@ -15,6 +15,9 @@
 //! in the `digits`-th place of x (the rounding of the printed decimal): an **estimate** (precision
 //! doubling), not an enclosure. The inputs (θ, u, a) are f64 and are taken exactly.
 
+// Index loops mirror the formulas (j, k over nodes; t, m over coordinates).
+#![allow(clippy::needless_range_loop)]
+
 use super::{Net, Psi};
 use rug::ops::Pow;
 use rug::Float;
