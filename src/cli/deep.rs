@@ -38,6 +38,38 @@ enum Sub {
     Limit(LimitArgs),
     /// Finite-N risk and N²-scaled velocities of the seeded network at initialisation.
     Eval(EvalArgs),
+    /// Finite-width N²-scaled gradient flow (RK4, L = 2) of seeded networks, each edge coupled
+    /// to its ideal particle: risk, limit risk, loss, edge and node gaps per time.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    layers: i64,
+    #[arg(long, default_value = "gd")]
+    psi: String,
+    #[arg(long, allow_negative_numbers = true)]
+    d: i64,
+    /// Strictly increasing widths, comma separated (independent networks).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, required = true)]
+    widths: Vec<i64>,
+    /// Draws per width (draw r uses the key seed + 1000003·r).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    draws: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, allow_negative_numbers = true)]
+    t_end: f64,
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    dt_out: f64,
+    /// RK4 step of the finite-width flow (rerun with half of it to estimate the time error).
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    dt: f64,
+    #[arg(long, value_enum, default_value_t = DeepFormat::Csv)]
+    format: DeepFormat,
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -114,6 +146,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Sub::Limit(a) => run_limit(a),
         Sub::Eval(a) => run_eval(a),
+        Sub::Train(a) => run_train(a),
     }
 }
 
@@ -376,6 +409,65 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
                     let e = errs.as_ref().map(|x| x[idx].clone()).unwrap_or_default();
                     s += &format!("velocity,{layer},{},{},{v},{e}\n", idx / n, idx % n);
                 }
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
+
+fn run_train(a: TrainArgs) -> Result<(), CliError> {
+    let layers = layers_of(a.layers)?;
+    if layers != 2 {
+        return Err(usage("deep train --layers 3: only L = 2 is implemented"));
+    }
+    let psi = Psi::parse(&a.psi).map_err(usage)?;
+    let d = dim_of(a.d)?;
+    if let Some(w) = a.widths.iter().find(|&&w| w < 1) {
+        return Err(usage(format!("--widths: width {w} must be at least 1")));
+    }
+    if a.widths.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(usage("--widths: must be strictly increasing"));
+    }
+    if a.draws < 1 {
+        return Err(usage(format!("--draws {}: must be at least 1", a.draws)));
+    }
+    if !(a.t_end.is_finite() && a.t_end > 0.0) {
+        return Err(usage(format!("--t-end {}: must be a positive number", a.t_end)));
+    }
+    if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
+        return Err(usage(format!("--dt-out {}: must be positive with at most {MAX_TIMES} output times", a.dt_out)));
+    }
+    if !(a.dt.is_finite() && a.dt > 0.0 && a.t_end / a.dt <= 1e7) {
+        return Err(usage(format!("--dt {}: must be positive with at most 1e7 steps", a.dt)));
+    }
+    let nmax = *a.widths.last().unwrap() as usize;
+    let bytes = deep::train::train_bytes(nmax, d);
+    if bytes > MAX_BYTES || nmax > 1 << 20 {
+        return Err(usage(format!(
+            "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"
+        )));
+    }
+    eprintln!("mforacle deep train: about {:.1} MiB for the largest width", bytes / 1048576.0);
+    let lp = limit::Params::new(psi);
+    let mut rows = Vec::new();
+    for &n in &a.widths {
+        for r in 0..a.draws as usize {
+            rows.extend(deep::train::run(n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp));
+        }
+    }
+    if !rows.iter().all(|r| [r.risk, r.risk_limit, r.edge_gap, r.node_gap].iter().all(|x| x.is_finite())) {
+        return Err(CliError::Failure("the flow produced a non-finite value".into()));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows)?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap\n");
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    r.t, r.n, r.draw, r.risk, r.risk_limit, r.loss_gap, r.edge_gap, r.node_gap
+                );
             }
             s
         }

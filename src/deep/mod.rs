@@ -31,6 +31,7 @@
 pub mod finite;
 pub mod limit;
 pub mod oracle;
+pub mod train;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
