@@ -18,7 +18,8 @@
 //!
 //! Training is the N²-scaled gradient flow dθ_e/dt = −N² ∂R/∂θ_e of every trained edge; the
 //! closed forms of R and of these velocities are in [`finite`] (f64) and, written separately,
-//! in [`oracle`] (MPFR). The infinite-width limit for L = 2 is in [`limit`].
+//! in [`oracle`] (MPFR). The infinite-width limit for L = 2 is in [`limit`], the finite-width
+//! flow coupled to it in [`train`].
 //!
 //! ## Seeded draws
 //! A network is a function of (seed, N, d, L): ChaCha8 keyed by `seed`, stream 0 gives the N×d
