@@ -470,7 +470,8 @@ fn finite_width_flow_approaches_the_ideal_particles_at_rate_d_over_n() {
     for (k, &n) in [32usize, 128].iter().enumerate() {
         assert!(stats[k].1 .0 * n as f64 / 4.0 < 0.2, "edge gap N={n}: {}", stats[k].1 .0);
     }
-    for (name, a, b) in [("node", stats[0].0, stats[1].0)] {
+    {
+        let (name, a, b) = ("node", stats[0].0, stats[1].0);
         let slope = (a.0 / b.0).ln() / ln4;
         let se = (a.1 * a.1 + b.1 * b.1).sqrt() / ln4;
         assert!(

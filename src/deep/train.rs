@@ -96,11 +96,11 @@ pub fn run(
         for j in 0..n {
             let th0 = super::theta1_row(key, n, j);
             let gam = lim.gamma[ti][j];
-            for i in 0..n {
+            for (i, &t0) in th0.iter().enumerate() {
                 let s = net.u[i * d];
                 let ideal = match psi {
-                    Psi::Gd => libm::asinh(libm::sinh(th0[i]) + s * gam),
-                    Psi::Id => th0[i] + s * gam,
+                    Psi::Gd => libm::asinh(libm::sinh(t0) + s * gam),
+                    Psi::Id => t0 + s * gam,
                 };
                 edge += (net.theta1[j * n + i] - ideal).powi(2);
             }
