@@ -13,6 +13,7 @@ pub mod activation;
 pub mod cli;
 pub mod coeffs;
 pub mod conventions;
+pub mod deep;
 pub mod dynamics;
 pub mod fast;
 pub mod figures;

@@ -8,6 +8,7 @@
 mod bench;
 mod coeffs;
 mod concordance;
+mod deep;
 mod golden;
 mod kernel;
 mod langevin;
@@ -187,6 +188,9 @@ pub enum Command {
     /// Noisy mean-field (mean-field Langevin) dynamics on the sphere: `langevin gibbs`, the
     /// unique Gibbs fixed point of the free energy L + KL/β, by an f64 route or the oracle.
     Langevin(langevin::Args),
+    /// The deep mean-field model (L = 2, 3 inner layers): `limit` (infinite-width risk and
+    /// reduced state, L = 2) and `eval` (finite-N risk and velocities, f64 or oracle).
+    Deep(deep::Args),
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
     Merge(merge::Args),
@@ -261,6 +265,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Merge(args) => merge::run(args),
         Command::TwoTimescale(args) => two_timescale::run(args),
         Command::Langevin(args) => langevin::run(args),
+        Command::Deep(args) => deep::run(args),
         Command::Golden { suite, out } => golden::run_golden(&suite, &out),
         Command::Check {
             suite,

@@ -1,0 +1,474 @@
+//! `mforacle deep`: the deep mean-field model (src/deep).
+//!
+//! - `deep limit --layers 2 --psi gd|id [--d D] --t-end T [--dt-out H] [--track a,...]
+//!   [--format json|csv] [--out FILE]`: the infinite-width risk R_∞(t) by method A (reduced ODE
+//!   in Γ(a, t)), with three estimates per output time: `node_diff` (A rerun with twice the
+//!   a-nodes, twice the θ0/s panels and more table nodes), `step_diff` (A rerun with the step
+//!   halved), `diff_ab` (A − B, B the ideal particles on a grid). The reduced state Γ(a, t),
+//!   α(a, t) is printed at the tracked a (default 0.5, 1, √3). The limit does not depend on d
+//!   (accepted and checked for consistency with `eval`).
+//! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
+//!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
+//!   initialisation (f64, or the MPFR oracle with error estimates).
+//!
+//! Bad input exits with code 2 and one line on stderr before any work.
+
+use super::{emit, CliError};
+use crate::deep::{self, finite, limit, oracle, Psi};
+use crate::output::decimal;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeepFormat {
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// The infinite-width limit risk R_∞(t) and reduced state (L = 2), with node refinement,
+    /// step halving and the difference to the ideal-particle method.
+    Limit(LimitArgs),
+    /// Finite-N risk and N²-scaled velocities of the seeded network at initialisation.
+    Eval(EvalArgs),
+    /// Finite-width N²-scaled gradient flow (RK4, L = 2) of seeded networks, each edge coupled
+    /// to its ideal particle: risk, limit risk, loss, edge and node gaps per time.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    layers: i64,
+    #[arg(long, default_value = "gd")]
+    psi: String,
+    #[arg(long, allow_negative_numbers = true)]
+    d: i64,
+    /// Strictly increasing widths, comma separated (independent networks).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, required = true)]
+    widths: Vec<i64>,
+    /// Draws per width (draw r uses the key seed + 1000003·r).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    draws: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, allow_negative_numbers = true)]
+    t_end: f64,
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    dt_out: f64,
+    /// RK4 step of the finite-width flow (rerun with half of it to estimate the time error).
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    dt: f64,
+    #[arg(long, value_enum, default_value_t = DeepFormat::Csv)]
+    format: DeepFormat,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    layers: i64,
+    #[arg(long, default_value = "gd")]
+    psi: String,
+    /// Input dimension (the limit does not depend on it).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    d: i64,
+    #[arg(long, allow_negative_numbers = true)]
+    t_end: f64,
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    dt_out: f64,
+    /// Frozen output weights a ∈ [−√3, √3] at which Γ(a, t) and α(a, t) are printed.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    track: Vec<f64>,
+    /// Gauss–Legendre nodes in a ∈ [0, √3] (method A).
+    #[arg(long, default_value_t = 48, allow_negative_numbers = true)]
+    a_nodes: i64,
+    /// Largest RK4 step of method A.
+    #[arg(long, default_value_t = 0.0125, allow_negative_numbers = true)]
+    dt: f64,
+    /// Panels per unit length of method B's s rule (raise for long times).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    b_s_panels: i64,
+    /// Largest RK4 step of method B.
+    #[arg(long, default_value_t = 0.025, allow_negative_numbers = true)]
+    b_dt: f64,
+    #[arg(long, value_enum, default_value_t = DeepFormat::Json)]
+    format: DeepFormat,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct EvalArgs {
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    layers: i64,
+    #[arg(long, default_value = "gd")]
+    psi: String,
+    #[arg(long, allow_negative_numbers = true)]
+    d: i64,
+    /// Width N.
+    #[arg(long, allow_negative_numbers = true)]
+    n: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The MPFR oracle (N ≤ 64) instead of the f64 path.
+    #[arg(long)]
+    oracle: bool,
+    /// Significant digits of the oracle (10..=1000).
+    #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+    digits: i64,
+    #[arg(long, value_enum, default_value_t = DeepFormat::Json)]
+    format: DeepFormat,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+use crate::conventions::usage;
+
+/// Largest state the commands accept (bytes), checked before any allocation.
+const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
+/// Largest width of the oracle.
+const ORACLE_MAX_N: usize = 64;
+/// Largest number of output times of `limit`.
+const MAX_TIMES: f64 = 1e5;
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    match args.command {
+        Sub::Limit(a) => run_limit(a),
+        Sub::Eval(a) => run_eval(a),
+        Sub::Train(a) => run_train(a),
+    }
+}
+
+fn layers_of(l: i64) -> Result<usize, CliError> {
+    if l == 2 || l == 3 {
+        Ok(l as usize)
+    } else {
+        Err(usage(format!(
+            "--layers {l}: supported numbers of inner layers are 2 and 3"
+        )))
+    }
+}
+
+fn dim_of(d: i64) -> Result<usize, CliError> {
+    if d < 1 {
+        Err(usage(format!("--d {d}: the input dimension must be at least 1")))
+    } else {
+        Ok(d as usize)
+    }
+}
+
+fn ser<T: Serialize>(v: &T) -> Result<String, CliError> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| CliError::Failure(format!("cannot serialise the result: {e}")))
+}
+
+fn finite_all(xs: &[f64]) -> bool {
+    xs.iter().all(|x| x.is_finite())
+}
+
+#[derive(Serialize)]
+struct LimitOut {
+    layers: usize,
+    psi: &'static str,
+    d: usize,
+    times: Vec<f64>,
+    risk: Vec<f64>,
+    track_a: Vec<f64>,
+    /// gamma[t][k] = Γ(track_a[k], times[t]).
+    gamma: Vec<Vec<f64>>,
+    alpha: Vec<Vec<f64>>,
+    risk_b: Vec<f64>,
+    diff_ab: Vec<f64>,
+    node_diff: Vec<f64>,
+    step_diff: Vec<f64>,
+    error_kind: &'static str,
+    table_check: f64,
+    a_nodes: usize,
+    dt: f64,
+    b_particles: usize,
+    b_dt: f64,
+    version: &'static str,
+}
+
+fn run_limit(a: LimitArgs) -> Result<(), CliError> {
+    let layers = layers_of(a.layers)?;
+    if layers != 2 {
+        return Err(usage(
+            "deep limit --layers 3: only the L = 2 limit is implemented",
+        ));
+    }
+    let psi = Psi::parse(&a.psi).map_err(usage)?;
+    let d = dim_of(a.d)?;
+    if !(a.t_end.is_finite() && a.t_end > 0.0) {
+        return Err(usage(format!("--t-end {}: must be a positive number", a.t_end)));
+    }
+    if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
+        return Err(usage(format!(
+            "--dt-out {}: must be positive with at most {MAX_TIMES} output times",
+            a.dt_out
+        )));
+    }
+    for (name, v) in [("--dt", a.dt), ("--b-dt", a.b_dt)] {
+        if !(v.is_finite() && v > 0.0 && a.t_end / v <= 1e7) {
+            return Err(usage(format!(
+                "{name} {v}: must be positive with at most 1e7 steps"
+            )));
+        }
+    }
+    if !(1..=64).contains(&a.a_nodes) {
+        return Err(usage(format!("--a-nodes {}: must be in 1..=64", a.a_nodes)));
+    }
+    if !(1..=8).contains(&a.b_s_panels) {
+        return Err(usage(format!("--b-s-panels {}: must be in 1..=8", a.b_s_panels)));
+    }
+    let r3 = 3f64.sqrt();
+    let track = if a.track.is_empty() {
+        vec![0.5, 1.0, r3]
+    } else {
+        a.track.clone()
+    };
+    if let Some(x) = track.iter().find(|x| !(x.is_finite() && x.abs() <= r3)) {
+        return Err(usage(format!("--track {x}: must lie in [-sqrt(3), sqrt(3)]")));
+    }
+    let mut p = limit::Params::new(psi);
+    p.a_nodes = a.a_nodes as usize;
+    p.h = a.dt;
+    let mut pb = limit::BParams::new(psi);
+    pb.s_panels_per_unit = a.b_s_panels as usize;
+    pb.h = a.b_dt;
+    let main = limit::method_a(&p, a.t_end, a.dt_out, &track);
+    let fine = limit::method_a(&p.refined(), a.t_end, a.dt_out, &[]);
+    let half = limit::method_a(&p.halved(), a.t_end, a.dt_out, &[]);
+    let b = limit::method_b(&pb, a.t_end, a.dt_out, &[]);
+    let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
+    let out = LimitOut {
+        layers,
+        psi: psi.name(),
+        d,
+        times: main.times.clone(),
+        risk: main.risk.clone(),
+        track_a: track.clone(),
+        gamma: main.gamma.clone(),
+        alpha: main.alpha.clone(),
+        diff_ab: diff(&b.risk),
+        risk_b: b.risk.clone(),
+        node_diff: diff(&fine.risk),
+        step_diff: diff(&half.risk),
+        error_kind: "estimate",
+        table_check: main.table_check.max(fine.table_check),
+        a_nodes: p.a_nodes,
+        dt: p.h,
+        b_particles: pb.particles(),
+        b_dt: pb.h,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let all: Vec<f64> = out
+        .risk
+        .iter()
+        .chain(&out.risk_b)
+        .chain(out.gamma.iter().flatten())
+        .chain(out.alpha.iter().flatten())
+        .copied()
+        .collect();
+    if !finite_all(&all) {
+        return Err(CliError::Failure("the limit produced a non-finite value".into()));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&out)?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,risk,risk_b,diff_ab,node_diff,step_diff");
+            for x in &track {
+                s += &format!(",gamma_a{x},alpha_a{x}");
+            }
+            s.push('\n');
+            for i in 0..out.times.len() {
+                s += &format!(
+                    "{:.16e},{:.16e},{:.16e},{:.3e},{:.3e},{:.3e}",
+                    out.times[i],
+                    out.risk[i],
+                    out.risk_b[i],
+                    out.diff_ab[i],
+                    out.node_diff[i],
+                    out.step_diff[i]
+                );
+                for k in 0..track.len() {
+                    s += &format!(",{:.16e},{:.16e}", out.gamma[i][k], out.alpha[i][k]);
+                }
+                s.push('\n');
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
+
+#[derive(Serialize)]
+struct EvalOut {
+    layers: usize,
+    psi: &'static str,
+    n: usize,
+    d: usize,
+    seed: u64,
+    method: &'static str,
+    /// Decimal strings (oracle: `digits` significant digits; f64: 17).
+    risk: String,
+    risk_err: Option<String>,
+    /// vel1[j·N + i] = dθ_ij/dt.
+    vel1: Vec<String>,
+    vel1_err: Option<Vec<String>>,
+    vel2: Vec<String>,
+    vel2_err: Option<Vec<String>>,
+    error_kind: &'static str,
+    version: &'static str,
+}
+
+fn run_eval(a: EvalArgs) -> Result<(), CliError> {
+    let layers = layers_of(a.layers)?;
+    let psi = Psi::parse(&a.psi).map_err(usage)?;
+    let d = dim_of(a.d)?;
+    if a.n < 1 {
+        return Err(usage(format!("--n {}: the width must be at least 1", a.n)));
+    }
+    let n = a.n as usize;
+    deep::check_shape(layers, n, d, MAX_BYTES).map_err(usage)?;
+    if a.oracle {
+        if n > ORACLE_MAX_N {
+            return Err(usage(format!(
+                "--n {n}: the oracle takes N <= {ORACLE_MAX_N}"
+            )));
+        }
+        if !(10..=1000).contains(&a.digits) {
+            return Err(usage(format!("--digits {}: must be in 10..=1000", a.digits)));
+        }
+    }
+    let net = deep::init(layers, n, d, psi, a.seed);
+    let out = if a.oracle {
+        let digits = a.digits as u32;
+        let o = oracle::evaluate(&net, digits);
+        let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
+        let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
+        EvalOut {
+            layers,
+            psi: psi.name(),
+            n,
+            d,
+            seed: a.seed,
+            method: "oracle",
+            risk: decimal(&o.risk, digits),
+            risk_err: Some(crate::output::bound_up(&o.risk_err)),
+            vel1: dec(&o.vel1),
+            vel1_err: Some(bnd(&o.vel1_err)),
+            vel2: dec(&o.vel2),
+            vel2_err: Some(bnd(&o.vel2_err)),
+            error_kind: "estimate",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    } else {
+        let e = finite::evaluate(&net);
+        let all: Vec<f64> = std::iter::once(e.risk).chain(e.vel1.iter().copied()).chain(e.vel2.iter().copied()).collect();
+        if !finite_all(&all) {
+            return Err(CliError::Failure("non-finite risk or velocity".into()));
+        }
+        let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
+        EvalOut {
+            layers,
+            psi: psi.name(),
+            n,
+            d,
+            seed: a.seed,
+            method: "f64",
+            risk: format!("{:.16e}", e.risk),
+            risk_err: None,
+            vel1: f(&e.vel1),
+            vel1_err: None,
+            vel2: f(&e.vel2),
+            vel2_err: None,
+            error_kind: "none (f64 evaluation; checked against the oracle in tests/deep.rs)",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    };
+    let text = match a.format {
+        DeepFormat::Json => ser(&out)?,
+        DeepFormat::Csv => {
+            let mut s = String::from("quantity,layer,j,i,value,error\n");
+            s += &format!("risk,,,,{},{}\n", out.risk, out.risk_err.clone().unwrap_or_default());
+            for (layer, vals, errs) in [(1, &out.vel1, &out.vel1_err), (2, &out.vel2, &out.vel2_err)] {
+                for (idx, v) in vals.iter().enumerate() {
+                    let e = errs.as_ref().map(|x| x[idx].clone()).unwrap_or_default();
+                    s += &format!("velocity,{layer},{},{},{v},{e}\n", idx / n, idx % n);
+                }
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
+
+fn run_train(a: TrainArgs) -> Result<(), CliError> {
+    let layers = layers_of(a.layers)?;
+    if layers != 2 {
+        return Err(usage("deep train --layers 3: only L = 2 is implemented"));
+    }
+    let psi = Psi::parse(&a.psi).map_err(usage)?;
+    let d = dim_of(a.d)?;
+    if let Some(w) = a.widths.iter().find(|&&w| w < 1) {
+        return Err(usage(format!("--widths: width {w} must be at least 1")));
+    }
+    if a.widths.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(usage("--widths: must be strictly increasing"));
+    }
+    if a.draws < 1 {
+        return Err(usage(format!("--draws {}: must be at least 1", a.draws)));
+    }
+    if !(a.t_end.is_finite() && a.t_end > 0.0) {
+        return Err(usage(format!("--t-end {}: must be a positive number", a.t_end)));
+    }
+    if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
+        return Err(usage(format!("--dt-out {}: must be positive with at most {MAX_TIMES} output times", a.dt_out)));
+    }
+    if !(a.dt.is_finite() && a.dt > 0.0 && a.t_end / a.dt <= 1e7) {
+        return Err(usage(format!("--dt {}: must be positive with at most 1e7 steps", a.dt)));
+    }
+    let nmax = *a.widths.last().unwrap() as usize;
+    let bytes = deep::train::train_bytes(nmax, d);
+    if bytes > MAX_BYTES || nmax > 1 << 20 {
+        return Err(usage(format!(
+            "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"
+        )));
+    }
+    eprintln!("mforacle deep train: about {:.1} MiB for the largest width", bytes / 1048576.0);
+    let lp = limit::Params::new(psi);
+    let mut rows = Vec::new();
+    for &n in &a.widths {
+        for r in 0..a.draws as usize {
+            rows.extend(deep::train::run(n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp));
+        }
+    }
+    if !rows.iter().all(|r| [r.risk, r.risk_limit, r.edge_gap, r.node_gap].iter().all(|x| x.is_finite())) {
+        return Err(CliError::Failure("the flow produced a non-finite value".into()));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows)?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap\n");
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    r.t, r.n, r.draw, r.risk, r.risk_limit, r.loss_gap, r.edge_gap, r.node_gap
+                );
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
