@@ -1,13 +1,21 @@
 //! # mforacle
 //!
-//! The verified numerical reference for the mean-field dynamics of one-hidden-layer networks
-//! learning Gaussian single-index models. Conventions (normalised probabilists' Hermite
-//! basis, loss without ½, learning rate ηN, time = steps·η) are those of
-//! `docs/conventions.md`.
+//! The verified numerical reference for the mean-field dynamics of two-layer (and deep)
+//! networks learning Gaussian single-index models. Conventions (normalised probabilists'
+//! Hermite basis, loss without ½, learning rate ηN, time = steps·η) are those of
+//! `docs/conventions.md`, carried in code by [`conventions`].
 //!
 //! Layering (a lower layer never imports a higher one):
-//! `hermite` (polynomials) → `activation` (specs) → `coeffs` (Hermite coefficients) →
-//! `kernel` (dual kernels) → `cli`.
+//! - [`conventions`] (loss scale, update rules, error type) and [`output`] (decimal printing,
+//!   atomic writes, the certain-digits rule);
+//! - expression → coefficients → kernels: [`hermite`] → [`activation`] → [`coeffs`] →
+//!   [`kernel`];
+//! - population: [`population`] (MPFR oracle) and [`fast`] (f64 SIMD), siblings;
+//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`], [`dynamics`]
+//!   (finite-width training with ideal particles, [`sampling`]);
+//! - the seed rows: [`langevin`] (noisy dynamics, Gibbs fixed point), [`two_timescale`]
+//!   (kernel-ridge readout), [`deep`] (deep mean-field limit);
+//! - [`recipes`], [`figures`], [`golden`] → [`cli`].
 
 pub mod activation;
 pub mod cli;
