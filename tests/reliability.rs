@@ -1,0 +1,134 @@
+//! Inputs that cannot corrupt a run (README "Reliability"): checksummed checkpoints, memory
+//! estimates before allocation, and no panic on arbitrary bytes fed to the readers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mforacle::dynamics::{checkpoint, Config, Run};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mforacle"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("mforacle-rel-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// A small training run (a checkpoint of ~19 kB).
+const TINY: &[&str] = &[
+    "train",
+    "--student",
+    "he4",
+    "--d",
+    "4",
+    "--widths",
+    "2,4",
+    "--eta",
+    "0.05",
+    "--t-end",
+    "0.5",
+    "--draws",
+    "1",
+    "--seed",
+    "3",
+    "--record-every",
+    "2",
+    "--histogram-every",
+    "4",
+    "--panels",
+    "4",
+];
+
+fn train(dir: &Path, extra: &[&str]) -> Output {
+    bin()
+        .args(TINY)
+        .arg("--out")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Writes a checkpoint halted after 3 steps into `dir`; returns its bytes and the run it
+/// belongs to (rebuilt from the configuration in its header).
+fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
+    let out = train(dir, &["--halt-after", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(dir.join("checkpoint.bin")).unwrap();
+    let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&bytes[start..start + len]).unwrap();
+    let config: Config = serde_json::from_value(header["config"].clone()).unwrap();
+    (bytes, Run::new(config).unwrap())
+}
+
+/// CRC-32 detects every burst of ≤ 32 bits, so every single-byte change anywhere (magic line,
+/// header, body, the checksum itself) must be refused; the untouched file must be accepted.
+/// Three changes per position (low bit, high bit, all bits) and every truncation length.
+#[test]
+fn every_flipped_byte_of_a_checkpoint_is_refused() {
+    let dir = tmpdir("flip");
+    let (bytes, run) = tiny_checkpoint(&dir);
+    assert!(bytes.len() > 1000, "{}", bytes.len());
+    let good = checkpoint::parse_bytes(&bytes, &run).expect("the untouched checkpoint loads");
+    assert_eq!(good.step, 3);
+    let mut v = bytes.clone();
+    for i in 0..bytes.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            v[i] ^= mask;
+            assert!(
+                checkpoint::parse_bytes(&v, &run).is_err(),
+                "byte {i} xor {mask:#x} accepted"
+            );
+            v[i] ^= mask;
+        }
+    }
+    for len in 0..bytes.len() {
+        assert!(checkpoint::parse_bytes(&bytes[..len], &run).is_err(), "truncated to {len}");
+    }
+}
+
+/// Through the command line: a checkpoint with one byte of its body flipped is refused with a
+/// one-line error and exit 2, and writes nothing; a checkpoint of the format without a checksum
+/// (format 1) is refused with a message naming it. The untouched checkpoint resumes to the same
+/// bytes as an uninterrupted run.
+#[test]
+fn corrupted_or_old_checkpoint_is_refused_by_train() {
+    let dir = tmpdir("cli");
+    let (bytes, _) = tiny_checkpoint(&dir);
+    let ck = dir.join("checkpoint.bin");
+    let refused = |what: &str, needle: &str| {
+        let out = train(&dir, &["--resume"]);
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
+        assert!(err.contains(needle), "{what}: {err}");
+        assert!(!dir.join("train.csv").exists(), "{what}");
+    };
+    // one byte in the middle of the f64 body
+    let mut v = bytes.clone();
+    let i = bytes.len() - 100;
+    v[i] ^= 0x10;
+    std::fs::write(&ck, &v).unwrap();
+    refused("flipped body byte", "corrupted");
+    // format 1: same header and body, old magic line, no checksum
+    let mut old = b"mforacle-checkpoint 1\n".to_vec();
+    old.extend_from_slice(&bytes["mforacle-checkpoint 2\n".len()..bytes.len() - 4]);
+    std::fs::write(&ck, &old).unwrap();
+    refused("format 1", "format 1");
+    // the untouched checkpoint resumes to the bytes of an uninterrupted run
+    std::fs::write(&ck, &bytes).unwrap();
+    let out = train(&dir, &["--resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let full = tmpdir("cli-full");
+    assert!(train(&full, &[]).status.success());
+    for f in ["train.csv", "histograms.csv", "run.json"] {
+        assert!(
+            std::fs::read(full.join(f)).unwrap() == std::fs::read(dir.join(f)).unwrap(),
+            "{f} differs after resuming"
+        );
+    }
+}
