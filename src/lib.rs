@@ -20,6 +20,7 @@ pub mod hermite;
 pub mod hessian;
 pub mod kernel;
 pub mod meanfield;
+pub mod memory;
 pub mod output;
 pub mod population;
 pub mod recipes;
