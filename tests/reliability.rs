@@ -189,3 +189,145 @@ fn train_refuses_what_cannot_fit() {
     assert!(!dir.join("train.csv").exists());
     assert!(go("64M").status.success());
 }
+
+mod near_one {
+    use mforacle::kernel::{closed_value, ClosedKernel};
+    use rug::float::Constant;
+    use rug::ops::Pow;
+    use rug::{Float, Rational};
+
+    const REF: u32 = 600;
+
+    /// relu–relu by the angle θ = arccos s = 2·asin(√((1−s)/2)) (1 − s exact for dyadic s):
+    /// κ = (sin θ + (π−θ) cos θ)/(2π) for s ≥ 0 (no cancellation), and for s < 0, with
+    /// φ = π − θ = 2·asin(√((1+s)/2)), the series κ = (1/2π) Σ_{n≥1} (−1)^{n+1} 2n φ^{2n+1}/(2n+1)!
+    /// (alternating with decreasing terms for φ < 1: the first omitted term bounds the tail);
+    /// κ' = (π − θ)/(2π), κ'' = 1/(2π sin θ). Returns (value, bound on its error).
+    fn relu_ref(s: &Rational, r: usize) -> (Float, Float) {
+        let pi = Float::with_val(REF, Constant::Pi);
+        let half = |x: Rational| Float::with_val(REF, x / 2u32).sqrt().asin() * 2u32;
+        let theta = half(Rational::from(1 - s));
+        let phi = half(Rational::from(1 + s));
+        let two_pi = Float::with_val(REF, &pi * 2u32);
+        let tiny = Float::with_val(REF, 1) >> (REF - 24);
+        match r {
+            0 if *s >= 0 => {
+                let v = (Float::with_val(REF, theta.sin_ref())
+                    + Float::with_val(REF, &pi - &theta) * theta.cos())
+                    / &two_pi;
+                let e = Float::with_val(REF, &v * &tiny);
+                (v, e)
+            }
+            0 => {
+                assert!(phi < 1);
+                let mut sum = Float::new(REF);
+                let mut pw = Float::with_val(REF, &phi); // φ^{2n+1}/(2n+1)!
+                let mut n = 1u32;
+                let mut last;
+                loop {
+                    pw = pw * &phi * &phi / ((2 * n) * (2 * n + 1));
+                    let term = Float::with_val(REF, &pw * (2 * n));
+                    last = term.clone();
+                    if n % 2 == 1 {
+                        sum += &term;
+                    } else {
+                        sum -= &term;
+                    }
+                    if term < Float::with_val(REF, &sum * &tiny).abs() >> 40 {
+                        break;
+                    }
+                    n += 1;
+                }
+                let v = sum / &two_pi;
+                let e = Float::with_val(REF, &v * &tiny).abs() + last;
+                (v, e)
+            }
+            1 => {
+                let v = phi / &two_pi;
+                let e = Float::with_val(REF, &v * &tiny);
+                (v, e)
+            }
+            _ => {
+                let v = (theta.sin() * &two_pi).recip();
+                let e = Float::with_val(REF, &v * &tiny);
+                (v, e)
+            }
+        }
+    }
+
+    /// erf(a z)–erf(b z) with the radicand R = (1+2a²)(1+2b²) − 4a²b²s² exact (rationals):
+    /// κ = (2/π) atan(2abs/√R), κ' = (2/π) 2ab/√R, κ'' = (2/π)(2ab)³ s/R^{3/2}.
+    fn erf_ref(a: &Rational, b: &Rational, s: &Rational, r: usize) -> (Float, Float) {
+        let a2 = Rational::from(a * a);
+        let b2 = Rational::from(b * b);
+        let ab2 = Rational::from(a * b) * 2u32;
+        let rr = (Rational::from(2u32 * &a2) + 1u32) * (Rational::from(2u32 * &b2) + 1u32)
+            - Rational::from(&ab2 * &ab2) * Rational::from(s * s);
+        let sqrt_r = Float::with_val(REF, &rr).sqrt();
+        let two_over_pi = Float::with_val(REF, 2u32) / Float::with_val(REF, Constant::Pi);
+        let x = Float::with_val(REF, &Rational::from(&ab2 * s)) / &sqrt_r;
+        let v = match r {
+            0 => two_over_pi * x.atan(),
+            1 => two_over_pi * Float::with_val(REF, &ab2) / sqrt_r,
+            _ => {
+                let c3 = Float::with_val(REF, &(Rational::from(&ab2 * &ab2) * &ab2 * s));
+                two_over_pi * c3 / Float::with_val(REF, &rr).pow(3u32).sqrt()
+            }
+        };
+        let e = Float::with_val(REF, &v * (Float::with_val(REF, 1) >> (REF - 24))).abs();
+        (v, e)
+    }
+
+    /// closed_value at 100 bits (30 digits) at s = ±(1 − 2^−40) (and ±(1 − 2^−80)) against the
+    /// independent routes above at 600 bits: |closed − ref| ≤ bound + ref error, and the bound
+    /// keeps 30 digits (≤ 1e−28 relative). (With 1 − s² formed by cancellation at 116 bits, as
+    /// before, 1 − s² at s = 1 − 2^−40 carries a relative error up to ~2^−77, far above the
+    /// 2^−96 relative bound then claimed.)
+    #[test]
+    fn closed_forms_near_one_against_independent_routes() {
+        let prec = 100;
+        let pairs: Vec<(ClosedKernel, Option<(Rational, Rational)>)> = vec![
+            (ClosedKernel::ReluRelu, None),
+            (
+                ClosedKernel::ErfErf(Rational::from(1), Rational::from(1)),
+                Some((Rational::from(1), Rational::from(1))),
+            ),
+            (
+                ClosedKernel::ErfErf(Rational::from((3, 2)), Rational::from(-2)),
+                Some((Rational::from((3, 2)), Rational::from(-2))),
+            ),
+        ];
+        for e in [40u32, 80] {
+            let eps = Rational::from((1, 1u64)) / Rational::from(rug::Integer::from(1) << e);
+            for sign in [1i32, -1] {
+                let s_q = (Rational::from(1) - &eps) * sign;
+                let s_f = Float::with_val(200, &s_q);
+                assert_eq!(Rational::from(s_f.to_rational().unwrap()), s_q);
+                for (k, ab) in &pairs {
+                    for r in 0..3 {
+                        let got = closed_value(k, &s_f, r, prec).unwrap();
+                        let (want, want_err) = match ab {
+                            None => relu_ref(&s_q, r),
+                            Some((a, b)) => erf_ref(a, b, &s_q, r),
+                        };
+                        let d = Float::with_val(REF, &got.value - &want).abs();
+                        let allowed = Float::with_val(REF, &got.abs_error_bound + &want_err);
+                        assert!(
+                            d <= allowed,
+                            "{k:?} r={r} s={sign}(1-2^-{e}): |closed - ref| = {d:.3e} > {allowed:.3e}"
+                        );
+                        let rel = Float::with_val(64, &got.abs_error_bound / &want).abs();
+                        assert!(rel < 1e-28, "{k:?} r={r} s={sign}(1-2^-{e}): bound {rel:.3e} relative");
+                    }
+                }
+            }
+        }
+        // s = ±1 exactly: relu κ(−1) = 0, κ(1) = 1/2, κ'(−1) = 0, κ'(1) = 1/2; κ''(1) refused.
+        let k = ClosedKernel::ReluRelu;
+        for (s, r, want) in [(-1.0, 0, 0.0), (1.0, 0, 0.5), (-1.0, 1, 0.0), (1.0, 1, 0.5)] {
+            let v = closed_value(&k, &Float::with_val(53, s), r, prec).unwrap();
+            assert!(Float::with_val(prec, &v.value - want).abs() <= v.abs_error_bound, "{s} {r}");
+        }
+        assert!(closed_value(&k, &Float::with_val(53, 1.0), 2, prec).is_err());
+    }
+}
