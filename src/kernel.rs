@@ -264,8 +264,8 @@ pub fn closed_kernel(a: &Spec, b: &Spec) -> Option<ClosedKernel> {
 /// Guard bits of [`closed_value`]'s working precision over the requested one.
 pub const CLOSED_GUARD_BITS: u32 = 64;
 /// Multiplier K of the unit roundoff in [`closed_value`]'s bound: at least twice every
-/// first-order constant derived in `proofs-notes/dual-kernels.md` ("Closed forms near |s| = 1").
-pub const CLOSED_ROUNDOFF_FACTOR: u32 = 64;
+/// first-order constant (the largest is 70.5) derived in `proofs-notes/dual-kernels.md` ("Closed forms near |s| = 1").
+pub const CLOSED_ROUNDOFF_FACTOR: u32 = 256;
 
 /// The r-th derivative (r ≤ 2) of a closed-form kernel at s, at `prec` bits, with an error
 /// bound that holds on all of [−1, 1], including near |s| = 1 (derivation:
@@ -277,7 +277,7 @@ pub const CLOSED_ROUNDOFF_FACTOR: u32 = 64;
 /// 1 − s² is formed as (1 − s)(1 + s) (relative error ≤ 3u whatever s, where 1 − s·s would
 /// lose all digits near |s| = 1), π − arccos s as arccos(−s), and the erf pair's
 /// 1 − c²s² as (1 + 2a² + 2b² + 4a²b²(1 − s)(1 + s))/((1 + 2a²)(1 + 2b²)), a sum of positive
-/// terms. The bound is K·u·M + 2^−prec·|v| with K = 64 and M the sum of the magnitudes of the
+/// terms. The bound is K·u·M + 2^−prec·|v| with K = 256 and M the sum of the magnitudes of the
 /// terms (relu κ: (√(1−s²) + |s| arccos(−s))/(2π), where κ itself cancels as s → −1; erf κ:
 /// (2/π)(|asin(cs)| + |cs|/√(1−c²s²)), the arcsine's condition; the others: |v|), evaluated
 /// with upward rounding; the last term is the rounding of the value to `prec` bits.
@@ -298,7 +298,8 @@ pub fn closed_value(
         if v.is_zero() || scale <= Float::with_val(53, v.abs_ref()) * 2u32 {
             break;
         }
-        let lost = (scale.get_exp().unwrap_or(0) - v.get_exp().unwrap_or(0)).clamp(0, 4 * prec as i32);
+        let lost =
+            (scale.get_exp().unwrap_or(0) - v.get_exp().unwrap_or(0)).clamp(0, 4 * prec as i32);
         if lost < 8 {
             break;
         }
@@ -329,18 +330,14 @@ fn closed_terms(
     let pi = Float::with_val(wp, Constant::Pi);
     let two_pi = Float::with_val(wp, &pi * 2u32);
     // 1 − s² = (1 − s)(1 + s): each factor and the product correctly rounded.
-    let one_m_s2 = Float::with_val(
-        wp,
-        Float::with_val(wp, 1 - s) * Float::with_val(wp, 1 + s),
-    );
+    let one_m_s2 = Float::with_val(wp, Float::with_val(wp, 1 - s) * Float::with_val(wp, 1 + s));
     let out = match k {
         ClosedKernel::ReluRelu => match r {
             0 => {
                 // κ = (√(1−s²) + s·arccos(−s))/(2π)
                 let t1 = Float::with_val(wp, one_m_s2.sqrt_ref());
                 let t2 = Float::with_val(wp, Float::with_val(wp, -s).acos() * s);
-                let scale = Float::with_val(wp, t1.clone().abs() + t2.clone().abs())
-                    / &two_pi;
+                let scale = Float::with_val(wp, t1.clone().abs() + t2.clone().abs()) / &two_pi;
                 (Float::with_val(wp, &t1 + &t2) / &two_pi, scale)
             }
             1 => {
@@ -373,7 +370,9 @@ fn closed_terms(
             let two_over_pi = Float::with_val(wp, 2u32) / &pi;
             let cs = Float::with_val(wp, &c * s);
             // q = 1 − c²s² = (1 + 2a² + 2b² + 4a²b²(1 − s²))/((1 + 2a²)(1 + 2b²))
-            let num = Float::with_val(wp, &a2 * 2u32) + Float::with_val(wp, &b2 * 2u32) + 1u32
+            let num = Float::with_val(wp, &a2 * 2u32)
+                + Float::with_val(wp, &b2 * 2u32)
+                + 1u32
                 + Float::with_val(wp, &a2 * &b2) * 4u32 * &one_m_s2;
             let q = num / &dd;
             let sq = Float::with_val(wp, q.sqrt_ref());

@@ -70,7 +70,11 @@ pub fn parse_limit(s: &str) -> Option<u64> {
         'T' => (&s[..s.len() - 1], 40),
         _ => (s, 0),
     };
-    digits.trim().parse::<u64>().ok()?.checked_mul(1u64 << shift)
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1u64 << shift)
 }
 
 /// The memory a command may use and where that number comes from, or `Err` if

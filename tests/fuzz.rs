@@ -119,7 +119,13 @@ fn spec_parser_never_panics() {
 
 #[test]
 fn recipe_reader_never_panics() {
-    let names = ["poc-he4-d32-quick", "concordance", "escape-times", "ge4", "misspecified"];
+    let names = [
+        "poc-he4-d32-quick",
+        "concordance",
+        "escape-times",
+        "ge4",
+        "misspecified",
+    ];
     let texts: Vec<&str> = names
         .iter()
         .map(|n| mforacle::recipes::builtin_text(n).unwrap())
@@ -152,14 +158,39 @@ fn recipe_reader_never_panics() {
 fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
     let out = Command::new(env!("CARGO_BIN_EXE_mforacle"))
         .args([
-            "train", "--student", "he4", "--d", "4", "--widths", "2,4", "--eta", "0.05", "--t-end",
-            "0.5", "--draws", "1", "--seed", "3", "--record-every", "2", "--histogram-every", "4",
-            "--panels", "4", "--halt-after", "3", "--out",
+            "train",
+            "--student",
+            "he4",
+            "--d",
+            "4",
+            "--widths",
+            "2,4",
+            "--eta",
+            "0.05",
+            "--t-end",
+            "0.5",
+            "--draws",
+            "1",
+            "--seed",
+            "3",
+            "--record-every",
+            "2",
+            "--histogram-every",
+            "4",
+            "--panels",
+            "4",
+            "--halt-after",
+            "3",
+            "--out",
         ])
         .arg(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(dir.join("checkpoint.bin")).unwrap();
     let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
     let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
@@ -227,7 +258,10 @@ fn checkpoint_reader_never_panics() {
         v.extend_from_slice(h.as_bytes());
         v.extend_from_slice(&unsigned[header_end..]);
         let v = with_crc(v);
-        assert!(no_panic(|| checkpoint::parse_bytes(&v, &run).is_ok()), "{from}");
+        assert!(
+            no_panic(|| checkpoint::parse_bytes(&v, &run).is_ok()),
+            "{from}"
+        );
     }
 }
 
@@ -292,7 +326,9 @@ fn golden_checker_never_panics() {
         // a results.json of arbitrary bytes beside it
         let rj = f.parent().unwrap().join("results.json");
         std::fs::write(&rj, Vec::<u8>::arbitrary(&mut g)).unwrap();
-        assert!(no_panic(|| golden::check("hermite", &expected, &res).is_ok()));
+        assert!(no_panic(
+            || golden::check("hermite", &expected, &res).is_ok()
+        ));
         std::fs::remove_file(&rj).unwrap();
         std::fs::write(f, &orig).unwrap();
         // a golden file
@@ -319,8 +355,15 @@ fn weights_reader_never_panics() {
     let go = |bytes: &[u8], fast: bool| {
         std::fs::write(&file, bytes).unwrap();
         let mut c = Command::new(env!("CARGO_BIN_EXE_mforacle"));
-        c.args(["population", "--student", "relu", "--teacher", "relu", "--weights"])
-            .arg(&file);
+        c.args([
+            "population",
+            "--student",
+            "relu",
+            "--teacher",
+            "relu",
+            "--weights",
+        ])
+        .arg(&file);
         if fast {
             c.arg("--fast");
         }

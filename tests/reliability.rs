@@ -56,7 +56,11 @@ fn train(dir: &Path, extra: &[&str]) -> Output {
 /// belongs to (rebuilt from the configuration in its header).
 fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
     let out = train(dir, &["--halt-after", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(dir.join("checkpoint.bin")).unwrap();
     let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
     let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
@@ -87,7 +91,10 @@ fn every_flipped_byte_of_a_checkpoint_is_refused() {
         }
     }
     for len in 0..bytes.len() {
-        assert!(checkpoint::parse_bytes(&bytes[..len], &run).is_err(), "truncated to {len}");
+        assert!(
+            checkpoint::parse_bytes(&bytes[..len], &run).is_err(),
+            "truncated to {len}"
+        );
     }
 }
 
@@ -122,7 +129,11 @@ fn corrupted_or_old_checkpoint_is_refused_by_train() {
     // the untouched checkpoint resumes to the bytes of an uninterrupted run
     std::fs::write(&ck, &bytes).unwrap();
     let out = train(&dir, &["--resume"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let full = tmpdir("cli-full");
     assert!(train(&full, &[]).status.success());
     for f in ["train.csv", "histograms.csv", "run.json"] {
@@ -134,7 +145,12 @@ fn corrupted_or_old_checkpoint_is_refused_by_train() {
 }
 
 fn one_line_usage_error(out: &Output, what: &str) -> String {
-    assert_eq!(out.status.code(), Some(2), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty(), "{what}");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
@@ -148,26 +164,54 @@ fn one_line_usage_error(out: &Output, what: &str) -> String {
 /// on). N·d beyond u64 is refused by the checked arithmetic, not wrapped.
 #[test]
 fn population_refuses_what_cannot_fit() {
-    for r in ["100000000000,16", "100000000,64", "18446744073709551615,18446744073709551615"] {
+    for r in [
+        "100000000000,16",
+        "100000000,64",
+        "18446744073709551615,18446744073709551615",
+    ] {
         let out = bin()
-            .args(["population", "--student", "relu", "--teacher", "relu", "--random", r, "--fast"])
+            .args([
+                "population",
+                "--student",
+                "relu",
+                "--teacher",
+                "relu",
+                "--random",
+                r,
+                "--fast",
+            ])
             .env_remove("MFORACLE_MEMORY_LIMIT")
             .output()
             .unwrap();
         let err = one_line_usage_error(&out, r);
-        assert!(err.contains("needs an estimated") && err.contains("of memory"), "{err}");
+        assert!(
+            err.contains("needs an estimated") && err.contains("of memory"),
+            "{err}"
+        );
     }
     // The same estimate against an explicit limit: 1000×16 fits in 64 MiB, not in 1 MiB.
     let pop = |limit: &str| {
         bin()
-            .args(["population", "--student", "relu", "--teacher", "relu", "--random", "1000,16", "--fast"])
+            .args([
+                "population",
+                "--student",
+                "relu",
+                "--teacher",
+                "relu",
+                "--random",
+                "1000,16",
+                "--fast",
+            ])
             .env("MFORACLE_MEMORY_LIMIT", limit)
             .output()
             .unwrap()
     };
     assert!(pop("64M").status.success());
     let err = one_line_usage_error(&pop("1M"), "1000,16 in 1M");
-    assert!(err.contains("MiB") && err.contains("MFORACLE_MEMORY_LIMIT"), "{err}");
+    assert!(
+        err.contains("MiB") && err.contains("MFORACLE_MEMORY_LIMIT"),
+        "{err}"
+    );
     one_line_usage_error(&pop("lots"), "a malformed limit");
 }
 
@@ -188,6 +232,35 @@ fn train_refuses_what_cannot_fit() {
     assert!(err.contains("train needs an estimated"), "{err}");
     assert!(!dir.join("train.csv").exists());
     assert!(go("64M").status.success());
+}
+
+/// `meanfield` estimates its node tables before building them: 2·10^11 panels cannot fit
+/// (the run used to start building them); the default layout fits in 64 MiB, not in 1 MiB.
+#[test]
+fn meanfield_refuses_what_cannot_fit() {
+    let go = |panels: &str, limit: Option<&str>| {
+        let mut c = bin();
+        c.args([
+            "meanfield",
+            "--student",
+            "he4",
+            "--d",
+            "8",
+            "--t-end",
+            "0.01",
+            "--dt-out",
+        ])
+        .args(["0.01", "--panels", panels]);
+        match limit {
+            Some(l) => c.env("MFORACLE_MEMORY_LIMIT", l),
+            None => c.env_remove("MFORACLE_MEMORY_LIMIT"),
+        };
+        c.output().unwrap()
+    };
+    let err = one_line_usage_error(&go("100000000000", None), "1e11 panels");
+    assert!(err.contains("meanfield needs an estimated"), "{err}");
+    one_line_usage_error(&go("200", Some("1M")), "200 panels in 1M");
+    assert!(go("200", Some("64M")).status.success());
 }
 
 mod near_one {
@@ -317,7 +390,10 @@ mod near_one {
                             "{k:?} r={r} s={sign}(1-2^-{e}): |closed - ref| = {d:.3e} > {allowed:.3e}"
                         );
                         let rel = Float::with_val(64, &got.abs_error_bound / &want).abs();
-                        assert!(rel < 1e-28, "{k:?} r={r} s={sign}(1-2^-{e}): bound {rel:.3e} relative");
+                        assert!(
+                            rel < 1e-28,
+                            "{k:?} r={r} s={sign}(1-2^-{e}): bound {rel:.3e} relative"
+                        );
                     }
                 }
             }
@@ -326,7 +402,10 @@ mod near_one {
         let k = ClosedKernel::ReluRelu;
         for (s, r, want) in [(-1.0, 0, 0.0), (1.0, 0, 0.5), (-1.0, 1, 0.0), (1.0, 1, 0.5)] {
             let v = closed_value(&k, &Float::with_val(53, s), r, prec).unwrap();
-            assert!(Float::with_val(prec, &v.value - want).abs() <= v.abs_error_bound, "{s} {r}");
+            assert!(
+                Float::with_val(prec, &v.value - want).abs() <= v.abs_error_bound,
+                "{s} {r}"
+            );
         }
         assert!(closed_value(&k, &Float::with_val(53, 1.0), 2, prec).is_err());
     }

@@ -155,12 +155,8 @@ fn parse(bytes: &[u8], run: &Run) -> Result<Parsed, String> {
         ));
     }
     let rest = &signed[MAGIC.len()..];
-    let nl = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or("no header")?;
-    let header: Header =
-        serde_json::from_slice(&rest[..nl]).map_err(|e| format!("header: {e}"))?;
+    let nl = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
+    let header: Header = serde_json::from_slice(&rest[..nl]).map_err(|e| format!("header: {e}"))?;
     if header.config != run.config {
         return Ok(Parsed::Refused(format!(
             "the checkpoint was written with different parameters ({}); rerun without --resume or with the same parameters",
