@@ -375,7 +375,7 @@ mod near_one {
             for sign in [1i32, -1] {
                 let s_q = (Rational::from(1) - &eps) * sign;
                 let s_f = Float::with_val(200, &s_q);
-                assert_eq!(Rational::from(s_f.to_rational().unwrap()), s_q);
+                assert_eq!(s_f.to_rational().unwrap(), s_q);
                 for (k, ab) in &pairs {
                     for r in 0..3 {
                         let got = closed_value(k, &s_f, r, prec).unwrap();

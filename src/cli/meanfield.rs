@@ -647,7 +647,7 @@ pub fn memory_estimate(
 ) -> crate::memory::Bytes {
     use crate::memory::Bytes;
     let nodes = |p: usize| Bytes::items(p, 2).times(order);
-    let rows = if rows.is_finite() && rows >= 0.0 && rows < 1e15 {
+    let rows = if (0.0..1e15).contains(&rows) {
         rows as usize + 2
     } else {
         usize::MAX
