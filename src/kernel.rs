@@ -16,9 +16,14 @@
 //! number. The reported bound adds the coefficient errors (first order in the bounds) and
 //! the rounding of the sum.
 //!
+//! The error terms of the series (coefficient errors, rounding, tail) are summed at MPFR
+//! precision and then inflated by (1 + 2n·2^−prec) for the n ≤ 12(K+1)+64 round-to-nearest
+//! operations they went through, rounded up: the bound is an upper bound, not a rounded one.
+//!
 //! Closed forms (used as checks and as the fast route): relu with relu,
 //! κ(s) = (√(1−s²) + (π − arccos s)s)/(2π); erf(a z) with erf(b z),
-//! κ(s) = (2/π) arcsin(2ab s/√((1+2a²)(1+2b²))); h_j with h_k, δ_jk s^k.
+//! κ(s) = (2/π) arcsin(2ab s/√((1+2a²)(1+2b²))); h_j with h_k, δ_jk s^k. Their bound
+//! ([`closed_value`]) is derived for all s ∈ [−1, 1], near |s| = 1 included.
 //!
 //! Proofs-note: `proofs-notes/dual-kernels.md`. Tests: `tests/kernel.rs`.
 
@@ -200,10 +205,20 @@ pub fn series(a: &Side, b: &Side, s: &Float, r: usize) -> Result<KernelValue, Ke
         }
     }
     match tail {
-        Some(t) => Ok(KernelValue {
-            value,
-            abs_error_bound: err + t,
-        }),
+        Some(t) => {
+            // Upward rounding of the error terms: every term above is nonnegative and went
+            // through at most n = 12(K+1) + 64 round-to-nearest operations (relative error
+            // ≤ 2^−prec each), so the exact sum is ≤ computed·(1 + 2^−prec)^n ≤ computed·(1 +
+            // 2n·2^−prec) (n·2^−prec ≤ 1/2); that factor and the final sum are rounded up.
+            use rug::float::Round;
+            let n = 12 * (kmax as u32 + 1) + 64;
+            let total = Float::with_val_round(prec, &err + &t, Round::Up).0;
+            let slack = Float::with_val_round(prec, &total * (2 * n), Round::Up).0 >> prec;
+            Ok(KernelValue {
+                value,
+                abs_error_bound: Float::with_val_round(prec, &total + &slack, Round::Up).0,
+            })
+        }
         None => Err(KernelError::Unbounded {
             order: r,
             why: "an activation's derivative of that order is not in L²(N(0,1)), so Σ k^(r) c_k² may diverge"
@@ -246,28 +261,90 @@ pub fn closed_kernel(a: &Spec, b: &Spec) -> Option<ClosedKernel> {
     }
 }
 
-/// The r-th derivative (r ≤ 2) of a closed-form kernel at s, at `prec` bits. The bound is a
-/// few ulps (every operation is correctly rounded; at most ~10 operations). Returns an error
-/// where the derivative is infinite (relu'' at s = ±1).
+/// Guard bits of [`closed_value`]'s working precision over the requested one.
+pub const CLOSED_GUARD_BITS: u32 = 64;
+/// Multiplier K of the unit roundoff in [`closed_value`]'s bound: at least twice every
+/// first-order constant (the largest is 70.5) derived in `proofs-notes/dual-kernels.md` ("Closed forms near |s| = 1").
+pub const CLOSED_ROUNDOFF_FACTOR: u32 = 256;
+
+/// The r-th derivative (r ≤ 2) of a closed-form kernel at s, at `prec` bits, with an error
+/// bound that holds on all of [−1, 1], including near |s| = 1 (derivation:
+/// `proofs-notes/dual-kernels.md`, "Closed forms near |s| = 1"; tests:
+/// `tests/reliability.rs::near_one::closed_forms_near_one_against_independent_routes`).
+///
+/// s is taken as exact. Every operation is one correctly rounded MPFR operation at
+/// wp = prec + 64 bits (relative error ≤ u = 2^−wp), and the formulas avoid cancellation:
+/// 1 − s² is formed as (1 − s)(1 + s) (relative error ≤ 3u whatever s, where 1 − s·s would
+/// lose all digits near |s| = 1), π − arccos s as arccos(−s), and the erf pair's
+/// 1 − c²s² as (1 + 2a² + 2b² + 4a²b²(1 − s)(1 + s))/((1 + 2a²)(1 + 2b²)), a sum of positive
+/// terms. The bound is K·u·M + 2^−prec·|v| with K = 256 and M the sum of the magnitudes of the
+/// terms (relu κ: (√(1−s²) + |s| arccos(−s))/(2π), where κ itself cancels as s → −1; erf κ:
+/// (2/π)(|asin(cs)| + |cs|/√(1−c²s²)), the arcsine's condition; the others: |v|), evaluated
+/// with upward rounding; the last term is the rounding of the value to `prec` bits.
+/// Returns an error where the derivative is infinite (relu'' at s = ±1).
 pub fn closed_value(
     k: &ClosedKernel,
     s: &Float,
     r: usize,
     prec: u32,
 ) -> Result<KernelValue, KernelError> {
-    let wp = prec + 16;
+    use rug::float::Round;
+    // Where the terms cancel (relu κ as s → −1, κ ~ (1+s)^{3/2} against terms ~ (1+s)^{1/2}),
+    // the bits lost, log2(M/|v|), are added to the working precision and the value recomputed
+    // (at most twice; the bound is computed in every case, so it is honest either way).
+    let mut wp = prec + CLOSED_GUARD_BITS;
+    let (mut v, mut scale) = closed_terms(k, s, r, wp)?;
+    for _ in 0..2 {
+        if v.is_zero() || scale <= Float::with_val(53, v.abs_ref()) * 2u32 {
+            break;
+        }
+        let lost =
+            (scale.get_exp().unwrap_or(0) - v.get_exp().unwrap_or(0)).clamp(0, 4 * prec as i32);
+        if lost < 8 {
+            break;
+        }
+        wp = prec + CLOSED_GUARD_BITS + lost as u32 + 8;
+        (v, scale) = closed_terms(k, s, r, wp)?;
+    }
+    let value = Float::with_val(prec, &v);
+    // K·u·M + 2^−prec·|v|, every operation rounded up (53-bit).
+    let up = |x: Float| Float::with_val_round(53, &x, Round::Up).0;
+    let m = up(scale);
+    let mut bound = Float::with_val_round(53, &m * CLOSED_ROUNDOFF_FACTOR, Round::Up).0;
+    bound >>= wp;
+    let last = up(Float::with_val(wp, v.abs_ref())) >> prec;
+    let bound = Float::with_val_round(53, &bound + &last, Round::Up).0;
+    Ok(KernelValue {
+        value,
+        abs_error_bound: bound,
+    })
+}
+
+/// The value of [`closed_value`] at working precision `wp` and the magnitude M of its terms.
+fn closed_terms(
+    k: &ClosedKernel,
+    s: &Float,
+    r: usize,
+    wp: u32,
+) -> Result<(Float, Float), KernelError> {
     let pi = Float::with_val(wp, Constant::Pi);
-    let one_m_s2 = Float::with_val(wp, 1 - Float::with_val(wp, s.square_ref()));
-    let v = match k {
+    let two_pi = Float::with_val(wp, &pi * 2u32);
+    // 1 − s² = (1 − s)(1 + s): each factor and the product correctly rounded.
+    let one_m_s2 = Float::with_val(wp, Float::with_val(wp, 1 - s) * Float::with_val(wp, 1 + s));
+    let out = match k {
         ClosedKernel::ReluRelu => match r {
             0 => {
-                let ac = Float::with_val(wp, s.acos_ref());
-                (one_m_s2.sqrt() + (Float::with_val(wp, &pi - &ac) * s))
-                    / (Float::with_val(wp, &pi * 2u32))
+                // κ = (√(1−s²) + s·arccos(−s))/(2π)
+                let t1 = Float::with_val(wp, one_m_s2.sqrt_ref());
+                let t2 = Float::with_val(wp, Float::with_val(wp, -s).acos() * s);
+                let scale = Float::with_val(wp, t1.clone().abs() + t2.clone().abs()) / &two_pi;
+                (Float::with_val(wp, &t1 + &t2) / &two_pi, scale)
             }
             1 => {
-                Float::with_val(wp, &pi - Float::with_val(wp, s.acos_ref()))
-                    / Float::with_val(wp, &pi * 2u32)
+                // κ' = arccos(−s)/(2π)
+                let v = Float::with_val(wp, -s).acos() / &two_pi;
+                let m = Float::with_val(wp, v.abs_ref());
+                (v, m)
             }
             _ => {
                 if one_m_s2 <= 0 {
@@ -276,33 +353,53 @@ pub fn closed_value(
                         why: "relu–relu: κ''(s) = 1/(2π√(1−s²)) is infinite at s = ±1".into(),
                     });
                 }
-                (one_m_s2.sqrt() * Float::with_val(wp, &pi * 2u32)).recip()
+                let v = (one_m_s2.sqrt() * &two_pi).recip();
+                let m = Float::with_val(wp, v.abs_ref());
+                (v, m)
             }
         },
         ClosedKernel::ErfErf(a, b) => {
             let a = Float::with_val(wp, a);
             let b = Float::with_val(wp, b);
-            let da = Float::with_val(wp, a.square_ref()) * 2u32 + 1u32;
-            let db = Float::with_val(wp, b.square_ref()) * 2u32 + 1u32;
-            let c = Float::with_val(wp, &a * &b) * 2u32 / (da * db).sqrt();
+            let a2 = Float::with_val(wp, a.square_ref());
+            let b2 = Float::with_val(wp, b.square_ref());
+            let da = Float::with_val(wp, &a2 * 2u32) + 1u32;
+            let db = Float::with_val(wp, &b2 * 2u32) + 1u32;
+            let dd = Float::with_val(wp, &da * &db);
+            let c = Float::with_val(wp, &a * &b) * 2u32 / Float::with_val(wp, dd.sqrt_ref());
             let two_over_pi = Float::with_val(wp, 2u32) / &pi;
             let cs = Float::with_val(wp, &c * s);
-            let q = Float::with_val(wp, 1 - Float::with_val(wp, cs.square_ref()));
+            // q = 1 − c²s² = (1 + 2a² + 2b² + 4a²b²(1 − s²))/((1 + 2a²)(1 + 2b²))
+            let num = Float::with_val(wp, &a2 * 2u32)
+                + Float::with_val(wp, &b2 * 2u32)
+                + 1u32
+                + Float::with_val(wp, &a2 * &b2) * 4u32 * &one_m_s2;
+            let q = num / &dd;
+            let sq = Float::with_val(wp, q.sqrt_ref());
             match r {
-                0 => two_over_pi * cs.asin(),
-                1 => two_over_pi * c / q.sqrt(),
+                0 => {
+                    let asin = Float::with_val(wp, cs.asin_ref());
+                    let m = Float::with_val(wp, &two_over_pi * Float::with_val(wp, asin.abs_ref()))
+                        + Float::with_val(wp, &two_over_pi * Float::with_val(wp, cs.abs_ref()))
+                            / &sq;
+                    (two_over_pi * asin, m)
+                }
+                1 => {
+                    let v = two_over_pi * c / sq;
+                    let m = Float::with_val(wp, v.abs_ref());
+                    (v, m)
+                }
                 _ => {
                     let c3 = Float::with_val(wp, (&c).pow(3u32));
-                    two_over_pi * c3 * s / Float::with_val(wp, (&q).pow(3u32)).sqrt()
+                    let q3 = Float::with_val(wp, &q * &q) * &q;
+                    let v = two_over_pi * c3 * s / q3.sqrt();
+                    let m = Float::with_val(wp, v.abs_ref());
+                    (v, m)
                 }
             }
         }
     };
-    let bound = Float::with_val(53, v.abs_ref()) >> (prec - 4);
-    Ok(KernelValue {
-        value: Float::with_val(prec, &v),
-        abs_error_bound: bound,
-    })
+    Ok(out)
 }
 
 /// Coefficients of z·σ'(z) from those of σ: c_j(zσ') = j c_j + √((j+1)(j+2)) c_{j+2}, for

@@ -6,7 +6,8 @@
 //! `docs/conventions.md`, carried in code by [`conventions`].
 //!
 //! Layering (a lower layer never imports a higher one):
-//! - [`conventions`] (loss scale, update rules, error type) and [`output`] (decimal printing,
+//! - [`conventions`] (loss scale, update rules, error type), [`memory`] (estimates before
+//!   allocating) and [`output`] (decimal printing,
 //!   atomic writes, the certain-digits rule);
 //! - expression → coefficients → kernels: [`hermite`] → [`activation`] → [`coeffs`] →
 //!   [`kernel`];
@@ -31,6 +32,7 @@ pub mod hessian;
 pub mod kernel;
 pub mod langevin;
 pub mod meanfield;
+pub mod memory;
 pub mod output;
 pub mod population;
 pub mod recipes;

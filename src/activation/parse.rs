@@ -69,6 +69,8 @@ pub fn parse_spanned(source: &str) -> Result<(Expr, Spanned), SpecError> {
         src: source,
         bytes: source.as_bytes(),
         pos: 0,
+        depth: 0,
+        ops: 0,
     };
     p.skip_ws();
     if p.pos == p.bytes.len() {
@@ -94,7 +96,19 @@ struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Current nesting of `unary` (parentheses, unary minus, function arguments).
+    depth: usize,
+    /// Operators and calls so far (the expression tree's depth is at most this).
+    ops: usize,
 }
+
+/// Deepest nesting of parentheses, unary minus and calls a spec may have: the parser, the
+/// analysis and the evaluators recurse on the tree, and a deeper one would overflow the stack
+/// (found by tests/fuzz.rs). Far beyond any activation one writes by hand.
+pub const MAX_NESTING: usize = 100;
+/// Most operators (binary, unary minus, powers, calls) a spec may have, for the same reason:
+/// a chain of n operators is a tree of depth n.
+pub const MAX_OPERATORS: usize = 2000;
 
 type PResult = Result<(Expr, Spanned), SpecError>;
 
@@ -129,6 +143,7 @@ impl Parser<'_> {
         let (mut e, mut s) = self.term()?;
         while let Some(c @ (b'+' | b'-')) = self.peek() {
             let at = self.pos;
+            self.count_op(at)?;
             self.pos += 1;
             let (r, rs) = self.term()?;
             e = if c == b'+' {
@@ -149,6 +164,7 @@ impl Parser<'_> {
         let (mut e, mut s) = self.unary()?;
         while let Some(c @ (b'*' | b'/')) = self.peek() {
             let at = self.pos;
+            self.count_op(at)?;
             self.pos += 1;
             let (r, rs) = self.unary()?;
             e = if c == b'*' {
@@ -164,9 +180,35 @@ impl Parser<'_> {
         Ok((e, s))
     }
 
-    /// unary := '-' unary | power
+    /// One more operator or call; refuses past [`MAX_OPERATORS`].
+    fn count_op(&mut self, at: usize) -> Result<(), SpecError> {
+        self.ops += 1;
+        if self.ops > MAX_OPERATORS {
+            return Err(self.err(
+                at,
+                format!("more than {MAX_OPERATORS} operators: the spec is too long"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// unary := '-' unary | power, within [`MAX_NESTING`].
     fn unary(&mut self) -> PResult {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err(
+                self.pos,
+                format!("nested more than {MAX_NESTING} deep (parentheses, minus signs, calls)"),
+            ));
+        }
+        self.depth += 1;
+        let r = self.unary_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> PResult {
         if self.peek() == Some(b'-') {
+            self.count_op(self.pos)?;
             let at = self.pos;
             self.pos += 1;
             let (e, s) = self.unary()?;
@@ -188,6 +230,7 @@ impl Parser<'_> {
             return Ok((base, bs));
         }
         let caret = self.pos;
+        self.count_op(caret)?;
         self.pos += 1;
         let negative = if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -281,6 +324,7 @@ impl Parser<'_> {
                 Name::Pi => Ok((Expr::Pi, Spanned::leaf(at))),
                 Name::Z => Ok((Expr::Z, Spanned::leaf(at))),
                 Name::Func(_) | Name::Sqrt => {
+                    self.count_op(at)?;
                     let (arg, argspan) = if self.peek() == Some(b'(') {
                         let open = self.pos;
                         self.pos += 1;

@@ -208,6 +208,18 @@ fn setup(a: &Args) -> Result<Setup, CliError> {
         }
         None
     };
+    let check_panels = check.as_ref().map_or(0, |c| c.panels);
+    crate::memory::check(
+        "meanfield",
+        memory_estimate(
+            panels,
+            check_panels,
+            order,
+            a.t_end / a.dt_out,
+            a.track.len(),
+        ),
+    )
+    .map_err(usage)?;
     let scale = a.loss_scale;
     // The oracle's tables carry 10 guard digits beyond the digits it is asked for.
     let table_digits = if a.oracle {
@@ -611,4 +623,30 @@ pub fn run(a: Args) -> Result<(), CliError> {
             emit(&json, Some(&file("meanfield.json")))
         }
     }
+}
+
+/// Estimated peak memory of `meanfield` ([`crate::memory`]; an estimate): 2·panels·order
+/// nodes per layout (the run's and, with `--check-nodes`, the comparison's) at 256 B each
+/// (the state, the integrator's stages and the node tables: measured ≈ 120 B per node for
+/// h_4 and tanh at d = 32, `--panels 1000` and `4000`, 10 and 22 MB peak), the output rows at
+/// (tracks + 32) × 32 B, and 16 MiB of fixed tables. Checked arithmetic throughout.
+pub fn memory_estimate(
+    panels: usize,
+    check_panels: usize,
+    order: usize,
+    rows: f64,
+    tracks: usize,
+) -> crate::memory::Bytes {
+    use crate::memory::Bytes;
+    let nodes = |p: usize| Bytes::items(p, 2).times(order);
+    let rows = if (0.0..1e15).contains(&rows) {
+        rows as usize + 2
+    } else {
+        usize::MAX
+    };
+    nodes(panels)
+        .plus(nodes(check_panels))
+        .times(256)
+        .plus(Bytes::items(rows, 32).times(tracks.saturating_add(32)))
+        .plus(Bytes::items(16, 1 << 20))
 }

@@ -149,7 +149,38 @@ fn finish(w: Vec<Vec<f64>>, theta: Vec<f64>, a: Option<Vec<f64>>) -> Result<Netw
     Ok(Network { w, theta, a })
 }
 
-fn random(spec: &str, seed: u64) -> Result<Network, CliError> {
+/// Estimated peak memory of a population evaluation of N neurons in dimension d
+/// ([`crate::memory`]; an estimate). Fast path, per weight entry (N·d): the rows as read or
+/// drawn and their flat copy (16 B), the evaluator's work arrays and results (≈ 7 × 8 B),
+/// the error bounds and the rows of the JSON document (≈ 6 × 8 B) and the pretty-printed JSON
+/// text, four numbers of ≈ 32 B each per entry, with up to 1.5× slack from the growth of the
+/// string: 256 B in all; per neuron 256 B (row headers, a, radial terms). Measured peak resident
+/// size for `--random 50000,16 --fast`: 173 MiB, against 208 MiB estimated (README "Reliability").
+/// Oracle: per entry 14 MPFR numbers (w, values and bounds of the gradient and velocity,
+/// temporaries) of 48 B plus their limbs, and four decimal strings of `digits` + 48 B.
+pub fn memory_estimate(n: usize, d: usize, fast: bool, digits: u32) -> crate::memory::Bytes {
+    use crate::memory::Bytes;
+    let entries = Bytes::items(n, 1).times(d);
+    if fast {
+        entries.times(256).plus(Bytes::items(n, 256))
+    } else {
+        let limbs = (u64::from(digits) * 4 + 128).div_ceil(64);
+        let per_entry = 14 * (48 + 8 * limbs) + 4 * (u64::from(digits) + 48);
+        Bytes(entries.0.and_then(|e| e.checked_mul(per_entry))).plus(Bytes::items(n, 1024))
+    }
+}
+
+fn check_memory(what: &str, n: usize, d: usize, args: &Args) -> Result<(), CliError> {
+    let mode = if args.fast { "--fast" } else { "--oracle" };
+    crate::memory::check(
+        &format!("population {what} {mode}"),
+        memory_estimate(n, d, args.fast, args.digits),
+    )
+    .map_err(usage)
+}
+
+fn random(spec: &str, args: &Args) -> Result<Network, CliError> {
+    let seed = args.seed;
     let parts: Vec<&str> = spec.split(',').collect();
     let parse = |s: &str, what: &str| {
         s.trim().parse::<usize>().map_err(|_| {
@@ -172,6 +203,13 @@ fn random(spec: &str, seed: u64) -> Result<Network, CliError> {
             "--random: d = {d}, the dimension must be at least 2"
         )));
     }
+    if !args.fast && n > MAX_ORACLE_NEURONS {
+        return Err(usage(format!(
+            "N = {n} is above the oracle's command-line limit {MAX_ORACLE_NEURONS}; use --fast"
+        )));
+    }
+    // Before drawing: the rows alone may not fit.
+    check_memory(&format!("--random {n},{d}"), n, d, args)?;
     let w = crate::sampling::sphere_rows(seed, n, d);
     let mut theta = vec![0.0; d];
     theta[0] = 1.0;
@@ -247,10 +285,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let net = match (args.weights, args.random) {
         (Some(p), None) => load(p)?,
-        (None, Some(r)) => random(r, args.seed)?,
+        (None, Some(r)) => random(r, &args)?,
         _ => return Err(usage("give exactly one of --weights FILE and --random N,d")),
     };
     let (n, d) = (net.w.len(), net.theta.len());
+    if args.weights.is_some() && (args.fast || n <= MAX_ORACLE_NEURONS) {
+        check_memory(&format!("--weights (N = {n}, d = {d})"), n, d, &args)?;
+    }
     let text = if args.fast {
         run_fast(&args, &student, &teacher, &net)?
     } else {

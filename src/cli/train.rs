@@ -149,6 +149,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         .into(),
     };
+    if config.validate().is_ok() {
+        crate::memory::check("train", memory_estimate(&config, args.linearised))
+            .map_err(CliError::Usage)?;
+    }
     let started = Instant::now();
     let run = Run::with_linearised(config, args.linearised)?;
     if let Some(dir) = &args.out {
@@ -248,4 +252,48 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// Estimated peak memory of a training run ([`crate::memory`]; an estimate), counted from the
+/// state: the initial samples (draws × N_max × d f64, plus the rows as drawn), the networks
+/// (draws × Σ widths × d f64, three times that with `--linearised`: δ^local and δ^full), the
+/// evaluator's work arrays for the widest network (≈ 8 × N_max × d f64), the ideal particles
+/// (≈ 8 f64 per particle), twice the state again for a checkpoint being written, and the
+/// recorded rows (≈ 1 KiB per row of train.csv, ≈ 512 B per histogram row: the struct, its CSV
+/// line and its copy in the checkpoint). Checked arithmetic throughout.
+pub fn memory_estimate(c: &Config, linearised: bool) -> crate::memory::Bytes {
+    use crate::memory::Bytes;
+    let d = c.d;
+    let n_max = c.widths.iter().copied().max().unwrap_or(0);
+    let sum_w = c
+        .widths
+        .iter()
+        .try_fold(0usize, |acc, &w| acc.checked_add(w));
+    let Some(sum_w) = sum_w else {
+        return Bytes(None);
+    };
+    let copies = if linearised { 3 } else { 1 };
+    let initial = Bytes::items(c.draws, 8)
+        .times(n_max)
+        .times(d)
+        .times(2)
+        .plus(Bytes::items(n_max, 48));
+    let state = Bytes::items(c.draws, 8)
+        .times(sum_w)
+        .times(d)
+        .times(copies)
+        .plus(Bytes::items(c.draws, 64).times(n_max));
+    let work = Bytes::items(n_max, 64).times(d);
+    let steps = c.steps();
+    let records = steps / c.record_every.max(1) + 2;
+    let hists = steps / c.histogram_every.max(1) + 2;
+    let per_record = Bytes::items(c.draws, 1024).times(c.widths.len());
+    let per_hist = Bytes::items(c.draws, 512)
+        .times(c.widths.len())
+        .times(crate::dynamics::BINS * 4);
+    initial
+        .plus(state.times(3))
+        .plus(work)
+        .plus(per_record.times(records))
+        .plus(per_hist.times(hists))
 }

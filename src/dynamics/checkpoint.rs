@@ -2,14 +2,27 @@
 //! is killed loses at most the interval since the last checkpoint and resumes to the same bits.
 //!
 //! Layout (one file, written atomically by [`crate::output::write_atomic`]):
-//! 1. the line `mforacle-checkpoint 1`;
+//! 1. the line `mforacle-checkpoint 2`;
 //! 2. one line of JSON: `{"version", "config", "step", "rows", "hist", "floats"}`, where `rows`
 //!    and `hist` are the CSV lines recorded so far (the exact text that will be written:
 //!    shortest round-trip decimals, which parse back to the same f64), and `floats` the number
 //!    of f64 that follow;
 //! 3. the f64 values, little-endian: every network's weights (draw-major, then width), then,
 //!    with `--linearised` only, δ^local and δ^full of every network (same order), then the ideal
-//!    particles' state ([`super::Ideal::state`]).
+//!    particles' state ([`super::Ideal::state`]);
+//! 4. four bytes: the CRC-32 (IEEE 802.3 polynomial, the one of zip/PNG/gzip, computed by the
+//!    `crc32fast` crate), little-endian, of every byte before it (magic line, header and body).
+//!
+//! Integrity: [`load`] checks the CRC-32 before it parses anything, and refuses a file whose
+//! checksum does not match as a usage error ("corrupted checkpoint"). A CRC of degree 32 detects
+//! every error burst of length at most 32 bits, so every change confined to four consecutive bytes
+//! (in particular any one byte changed, anywhere in the file, checksum included) is detected with
+//! certainty, not just with probability 1 − 2^−32; other corruptions escape with probability
+//! 2^−32. It protects against accidental damage (disk, copy, truncation), not against a forger.
+//! Tested by `tests/reliability.rs::every_flipped_byte_of_a_checkpoint_is_refused`.
+//!
+//! Format 1 (no checksum, written by mforacle before checksums existed) is recognised by its
+//! magic line and refused with a message saying so: its body cannot be verified.
 //!
 //! With `--linearised` the JSON header also has `"linearised": true` (absent otherwise, so a
 //! checkpoint without the flag is byte-for-byte what it was before the flag existed).
@@ -22,7 +35,17 @@ use super::{Config, HistRow, Row, Run, State, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const MAGIC: &str = "mforacle-checkpoint 1\n";
+const MAGIC: &str = "mforacle-checkpoint 2\n";
+/// The magic line of the format without a checksum, refused by [`load`].
+const MAGIC_V1: &str = "mforacle-checkpoint 1\n";
+/// Bytes of the trailing checksum.
+const CRC_BYTES: usize = 4;
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(bytes);
+    h.finalize()
+}
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -70,6 +93,8 @@ pub fn save(path: &Path, run: &Run, state: &State) -> Result<(), TrainError> {
     for x in floats {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
+    let crc = crc32(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
     crate::output::write_atomic(path, &bytes)
         .map_err(|e| TrainError::Failure(format!("{}: {e}", path.display())))
 }
@@ -86,46 +111,81 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| {
         TrainError::Usage(format!("{}: cannot read checkpoint: {e}", path.display()))
     })?;
-    let rest = bytes
-        .strip_prefix(MAGIC.as_bytes())
-        .ok_or_else(|| bad(path, "wrong magic line"))?;
-    let nl = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| bad(path, "no header"))?;
-    let header: Header =
-        serde_json::from_slice(&rest[..nl]).map_err(|e| bad(path, &format!("header: {e}")))?;
+    let state = parse(&bytes, run).map_err(|why| bad(path, &why))?;
+    match state {
+        Parsed::State(s) => Ok(*s),
+        Parsed::Refused(e) => Err(TrainError::Usage(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// A checkpoint that parsed but does not belong to this run (a usage error with its own wording).
+enum Parsed {
+    State(Box<State>),
+    Refused(String),
+}
+
+/// Parses and verifies the bytes of a checkpoint for `run`: the checksum first, then the
+/// header, the configuration and the body. Never panics, whatever the bytes (fuzzed by
+/// `tests/reliability.rs`).
+pub fn parse_bytes(bytes: &[u8], run: &Run) -> Result<State, String> {
+    match parse(bytes, run)? {
+        Parsed::State(s) => Ok(*s),
+        Parsed::Refused(e) => Err(e),
+    }
+}
+
+fn parse(bytes: &[u8], run: &Run) -> Result<Parsed, String> {
+    if bytes.starts_with(MAGIC_V1.as_bytes()) {
+        return Err(
+            "format 1, written by an earlier mforacle without a checksum, so its contents cannot be verified; rerun without --resume".into(),
+        );
+    }
+    if !bytes.starts_with(MAGIC.as_bytes()) {
+        return Err("wrong magic line".into());
+    }
+    if bytes.len() < MAGIC.len() + CRC_BYTES {
+        return Err("truncated: no checksum".into());
+    }
+    let (signed, tail) = bytes.split_at(bytes.len() - CRC_BYTES);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    let actual = crc32(signed);
+    if stored != actual {
+        return Err(format!(
+            "corrupted or truncated: CRC-32 {actual:08x} of the contents differs from the stored {stored:08x}"
+        ));
+    }
+    let rest = &signed[MAGIC.len()..];
+    let nl = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
+    let header: Header = serde_json::from_slice(&rest[..nl]).map_err(|e| format!("header: {e}"))?;
     if header.config != run.config {
-        return Err(TrainError::Usage(format!(
-            "{}: the checkpoint was written with different parameters ({}); rerun without --resume or with the same parameters",
-            path.display(),
+        return Ok(Parsed::Refused(format!(
+            "the checkpoint was written with different parameters ({}); rerun without --resume or with the same parameters",
             serde_json::to_string(&header.config).unwrap_or_default()
         )));
     }
     if header.linearised != run.linearised() {
         let with = |b: bool| if b { "with" } else { "without" };
-        return Err(TrainError::Usage(format!(
-            "{}: the checkpoint was written {} --linearised and this run is {} it (different parameters); rerun with the same parameters",
-            path.display(),
+        return Ok(Parsed::Refused(format!(
+            "the checkpoint was written {} --linearised and this run is {} it (different parameters); rerun with the same parameters",
             with(header.linearised),
             with(run.linearised())
         )));
     }
     let data = &rest[nl + 1..];
-    if data.len() != 8 * header.floats {
-        return Err(bad(path, "truncated data"));
+    if header.floats.checked_mul(8) != Some(data.len()) {
+        return Err("truncated data".into());
     }
     let floats: Vec<f64> = data
         .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
         .collect();
-    let mut state = run.start()?;
+    let mut state = run.start().map_err(|e| e.to_string())?;
     let mut at = 0;
     for draw in state.networks.iter_mut() {
         for w in draw.iter_mut() {
             let len = w.len();
             if at + len > floats.len() {
-                return Err(bad(path, "too few weights"));
+                return Err("too few weights".into());
             }
             w.copy_from_slice(&floats[at..at + len]);
             at += len;
@@ -137,7 +197,7 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
                 for v in [&mut g.local, &mut g.full] {
                     let len = v.len();
                     if at + len > floats.len() {
-                        return Err(bad(path, "too few linearised gaps"));
+                        return Err("too few linearised gaps".into());
                     }
                     v.copy_from_slice(&floats[at..at + len]);
                     at += len;
@@ -145,22 +205,19 @@ pub fn load(path: &Path, run: &Run) -> Result<State, TrainError> {
             }
         }
     }
-    state
-        .ideal
-        .restore(&floats[at..])
-        .map_err(|why| bad(path, &why))?;
+    state.ideal.restore(&floats[at..])?;
     state.step = header.step;
     state.rows = header
         .rows
         .iter()
-        .map(|l| parse_row(l).ok_or_else(|| bad(path, "a malformed row")))
+        .map(|l| parse_row(l).ok_or("a malformed row"))
         .collect::<Result<_, _>>()?;
     state.hist = header
         .hist
         .iter()
-        .map(|l| parse_hist(l).ok_or_else(|| bad(path, "a malformed histogram row")))
+        .map(|l| parse_hist(l).ok_or("a malformed histogram row"))
         .collect::<Result<_, _>>()?;
-    Ok(state)
+    Ok(Parsed::State(Box::new(state)))
 }
 
 fn parse_row(line: &str) -> Option<Row> {
