@@ -5,9 +5,10 @@
 //! 0, 1 or 2, never 101 or a signal). Every call is wrapped in `catch_unwind`; a panic fails the
 //! property and quickcheck shrinks the input.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mforacle::activation::Spec;
 use mforacle::dynamics::{checkpoint, Config, Run};
@@ -156,33 +157,9 @@ fn recipe_reader_never_panics() {
 
 /// A tiny checkpoint and its run (as in tests/reliability.rs).
 fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args([
-            "train",
-            "--student",
-            "he4",
-            "--d",
-            "4",
-            "--widths",
-            "2,4",
-            "--eta",
-            "0.05",
-            "--t-end",
-            "0.5",
-            "--draws",
-            "1",
-            "--seed",
-            "3",
-            "--record-every",
-            "2",
-            "--histogram-every",
-            "4",
-            "--panels",
-            "4",
-            "--halt-after",
-            "3",
-            "--out",
-        ])
+    let out = common::bin()
+        .args(common::TINY_TRAIN)
+        .args(["--halt-after", "3", "--out"])
         .arg(dir)
         .output()
         .unwrap();
@@ -354,7 +331,7 @@ fn weights_reader_never_panics() {
     let file = dir.join("w.json");
     let go = |bytes: &[u8], fast: bool| {
         std::fs::write(&file, bytes).unwrap();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mforacle"));
+        let mut c = common::bin();
         c.args([
             "population",
             "--student",

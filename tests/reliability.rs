@@ -1,46 +1,17 @@
 //! Inputs that cannot corrupt a run (README "Reliability"): checksummed checkpoints, memory
 //! estimates before allocation, and no panic on arbitrary bytes fed to the readers.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{bin, TINY_TRAIN as TINY};
 use mforacle::dynamics::{checkpoint, Config, Run};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-}
-
 fn tmpdir(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("mforacle-rel-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    common::scratch("rel", name)
 }
-
-/// A small training run (a checkpoint of ~19 kB).
-const TINY: &[&str] = &[
-    "train",
-    "--student",
-    "he4",
-    "--d",
-    "4",
-    "--widths",
-    "2,4",
-    "--eta",
-    "0.05",
-    "--t-end",
-    "0.5",
-    "--draws",
-    "1",
-    "--seed",
-    "3",
-    "--record-every",
-    "2",
-    "--histogram-every",
-    "4",
-    "--panels",
-    "4",
-];
 
 fn train(dir: &Path, extra: &[&str]) -> Output {
     bin()

@@ -42,3 +42,29 @@ pub fn scratch(group: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&p).expect("scratch folder");
     p
 }
+
+/// A tiny training run (its checkpoint is ~19 kB): append `--out DIR`, and `--halt-after 3` to
+/// stop early and leave a checkpoint. Used by the checkpoint tests (tests/reliability.rs, tests/fuzz.rs).
+pub const TINY_TRAIN: &[&str] = &[
+    "train",
+    "--student",
+    "he4",
+    "--d",
+    "4",
+    "--widths",
+    "2,4",
+    "--eta",
+    "0.05",
+    "--t-end",
+    "0.5",
+    "--draws",
+    "1",
+    "--seed",
+    "3",
+    "--record-every",
+    "2",
+    "--histogram-every",
+    "4",
+    "--panels",
+    "4",
+];
