@@ -34,6 +34,7 @@ pub mod langevin;
 pub mod meanfield;
 pub mod memory;
 pub mod output;
+pub mod poly;
 pub mod population;
 pub mod recipes;
 pub mod sampling;

@@ -1155,9 +1155,26 @@ fn node_count(e: &Expr) -> usize {
     }
 }
 
-fn trim(mut p: Vec<Expr>) -> Vec<Expr> {
-    while p.len() > 1 && is_num(p.last().expect("nonempty"), 0) {
-        p.pop();
+impl crate::poly::Coefficient for Expr {
+    fn zero() -> Expr {
+        Expr::num(0)
+    }
+    fn is_exact_zero(&self) -> bool {
+        is_num(self, 0)
+    }
+    fn plus(&self, other: &Expr) -> Expr {
+        s_add(self.clone(), other.clone())
+    }
+    fn times(&self, other: &Expr) -> Expr {
+        s_mul(self.clone(), other.clone())
+    }
+}
+
+/// Drops trailing zeros but keeps at least the constant term.
+fn trim(p: Vec<Expr>) -> Vec<Expr> {
+    let mut p = crate::poly::trim(p);
+    if p.is_empty() {
+        p.push(Expr::num(0));
     }
     p
 }

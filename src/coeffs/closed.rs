@@ -499,39 +499,22 @@ fn hermite_of_poly(k: usize, u: &[Constant]) -> Vec<Constant> {
     trim(poly_mul(&acc, &[inv]))
 }
 
-fn trim(mut p: Vec<Constant>) -> Vec<Constant> {
-    while p.last().is_some_and(Constant::is_exact_zero) {
-        p.pop();
+impl crate::poly::Coefficient for Constant {
+    fn zero() -> Constant {
+        Constant::zero()
     }
-    p
+    fn is_exact_zero(&self) -> bool {
+        Constant::is_exact_zero(self)
+    }
+    fn plus(&self, other: &Constant) -> Constant {
+        self.add(other)
+    }
+    fn times(&self, other: &Constant) -> Constant {
+        self.mul(other)
+    }
 }
 
-fn poly_add(a: &[Constant], b: &[Constant]) -> Vec<Constant> {
-    let n = a.len().max(b.len());
-    (0..n)
-        .map(|i| match (a.get(i), b.get(i)) {
-            (Some(x), Some(y)) => x.add(y),
-            (Some(x), None) | (None, Some(x)) => x.clone(),
-            (None, None) => unreachable!(),
-        })
-        .collect()
-}
-
-fn poly_mul(a: &[Constant], b: &[Constant]) -> Vec<Constant> {
-    if a.is_empty() || b.is_empty() {
-        return Vec::new();
-    }
-    let mut out = vec![Constant::zero(); a.len() + b.len() - 1];
-    for (i, x) in a.iter().enumerate() {
-        if x.is_exact_zero() {
-            continue;
-        }
-        for (j, y) in b.iter().enumerate() {
-            out[i + j] = out[i + j].add(&x.mul(y));
-        }
-    }
-    trim(out)
-}
+use crate::poly::{add as poly_add, mul as poly_mul, trim};
 
 fn poly_to_expr(p: &[Constant]) -> Expr {
     let mut out: Option<Expr> = None;

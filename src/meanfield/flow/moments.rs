@@ -123,13 +123,7 @@ pub(crate) struct Expansion {
     pub psi_radial: Vec<f64>,
 }
 
-/// Drops trailing zero coefficients (exact zeros only).
-pub(crate) fn trim(mut c: Vec<f64>) -> Vec<f64> {
-    while c.last() == Some(&0.0) {
-        c.pop();
-    }
-    c
-}
+pub(crate) use crate::poly::trim;
 
 /// E z^l for z = ⟨u, u'⟩, u, u' uniform on S^{d−2}: 0 for odd l, Π_{i<l/2}(2i+1)/(d−1+2i).
 #[allow(clippy::needless_range_loop)] // l is the power, as in the formula
