@@ -37,5 +37,6 @@ pub mod output;
 pub mod poly;
 pub mod population;
 pub mod recipes;
+pub mod rounding;
 pub mod sampling;
 pub mod two_timescale;

@@ -187,15 +187,15 @@ pub enum PopulationError {
 // Ball arithmetic: midpoint at the working precision, radius (64 bits) rounded upward.
 
 fn up_add(a: &Float, b: &Float) -> Float {
-    Float::with_val_round(RB, a + b, Round::Up).0
+    crate::rounding::add_up(RB, a, b)
 }
 
 fn up_mul(a: &Float, b: &Float) -> Float {
-    Float::with_val_round(RB, a * b, Round::Up).0
+    crate::rounding::mul_up(RB, a, b)
 }
 
 fn abs_up(x: &Float) -> Float {
-    Float::with_val_round(RB, x.abs_ref(), Round::Up).0
+    crate::rounding::abs_up(RB, x)
 }
 
 /// |x|·2^{1−prec(x)}: bounds the rounding of a correctly rounded result x (half an ulp is at

@@ -347,11 +347,11 @@ fn quarter() -> Float {
 }
 
 fn up_add(a: &Float, b: &Float) -> Float {
-    Float::with_val_round(CHECK_PREC, a + b, Round::Up).0
+    crate::rounding::add_up(CHECK_PREC, a, b)
 }
 
 fn up_mul(a: &Float, b: &Float) -> Float {
-    Float::with_val_round(CHECK_PREC, a * b, Round::Up).0
+    crate::rounding::mul_up(CHECK_PREC, a, b)
 }
 
 impl Growth {
