@@ -659,7 +659,7 @@ fn kernel_series(c: &[Float], d: &[Float], s: &Float) -> Float {
 
 #[test]
 fn dual_kernels_arcsine_laws() {
-    // Background §2: κ(s) = Σ c_k(σ)c_k(τ)s^k. Closed forms (orthant probabilities):
+    // docs/conventions.md §2: κ(s) = Σ c_k(σ)c_k(τ)s^k. Closed forms (orthant probabilities):
     //   step·step: 1/4 + arcsin(s)/(2π);  relu·relu: (√(1−s²) + (π − arccos s)s)/(2π);
     //   erf(az)·erf(bz): (2/π) arcsin(2ab s/√((1+2a²)(1+2b²))).
     // At s = 1/2 the truncation after K = 200 is ≤ s^{201}·√(Eσ²·Eτ²) ≤ 2^{−201}·2 (Cauchy–

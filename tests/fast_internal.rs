@@ -172,7 +172,7 @@ impl Arbitrary for PolyInstance {
 
 // ---------------------------------------------------------------- naive O(N²d) reference
 
-/// Background §3–§4 transcribed with plain loops (no tiling, no GEMM, no SIMD).
+/// docs/conventions.md §3–§4 transcribed with plain loops (no tiling, no GEMM, no SIMD).
 fn naive(p: &Problem) -> Evaluation {
     let (n, d) = (p.n, p.d);
     let scale = p.loss_scale.factor();

@@ -172,7 +172,7 @@ fn scale(name: &str, e: &Evaluation, input: &Input, p: &ParamsF64) -> f64 {
 fn compare_with_oracle(input: &Input, p: &Params, digits: u32) -> Result<f64, String> {
     let pf = p.validate().unwrap();
     let ev = evaluate(input, &pf)?;
-    let fields = oracle::evaluate(input, p, digits)?;
+    let fields = oracle::evaluate(input, p, digits).map_err(|e| e.to_string())?;
     let ours = ev.named();
     let tol = contract(input, &pf);
     let mut worst: f64 = 0.0;

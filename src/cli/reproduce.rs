@@ -566,7 +566,7 @@ fn escape_figure(
                 points: flow,
             });
             series.push(Series {
-                name: format!("{student}, α_0 = {c}/√d: formula (§6)"),
+                name: format!("{student}, α_0 = {c}/√d: first-order escape formula"),
                 points: formula,
             });
         }

@@ -194,7 +194,7 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     let input = Input::from_json(&text)
         .map_err(|e| usage(format!("--input {}: {}", a.input.display(), e.0)))?;
     let doc = if a.oracle {
-        let fields = oracle::evaluate(&input, &params, a.digits as u32).map_err(usage)?;
+        let fields = oracle::evaluate(&input, &params, a.digits as u32)?;
         let mut h = header(&input, &params, &pf, "oracle");
         h.push(("digits".into(), J::Int(a.digits as usize)));
         h.extend(oracle_body(&input, &fields, a.digits as u32));

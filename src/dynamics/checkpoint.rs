@@ -206,6 +206,15 @@ fn parse(bytes: &[u8], run: &Run) -> Result<Parsed, String> {
         }
     }
     state.ideal.restore(&floats[at..])?;
+    // A checkpoint is written at a step boundary of this very run: a step beyond the run's
+    // last one is an inconsistent header, not a state to resume from.
+    if header.step > run.config.steps() {
+        return Err(format!(
+            "step {} is beyond the run's {} steps",
+            header.step,
+            run.config.steps()
+        ));
+    }
     state.step = header.step;
     state.rows = header
         .rows

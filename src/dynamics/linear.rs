@@ -1,6 +1,6 @@
 //! # The linearised gap along the discrete ideal particles (`train --linearised`)
 //!
-//! Background §5 (last item); derivation, error bounds and tests: proofs-notes/linearised-gap.md.
+//! docs/conventions.md §5 (last item); derivation, error bounds and tests: proofs-notes/linearised-gap.md.
 //!
 //! Training is the recursion W_{k+1} = Φ_N(W_k) (one projected-GD step of all N neurons, the
 //! fast path's [`fast::step`] with the run's update rule), the discrete ideal particles the

@@ -1,6 +1,6 @@
 //! # Finite-width training on the exact population loss, with coupled ideal particles
 //!
-//! Background §3, §4 ("Coupled ideal particles") and §7. For every draw r (of `draws`), one
+//! docs/conventions.md §3, §4 ("Coupled ideal particles") and §7. For every draw r (of `draws`), one
 //! initial sample of the largest width N_max is drawn uniformly on S^{d−1} (ChaCha8, key
 //! `seed`, stream r; [`crate::sampling`]); the network of width N is its first N neurons, so
 //! widths are nested within a draw. θ = e_1, a_i = 1/N. Every network is trained by projected

@@ -346,7 +346,8 @@ pub fn gibbs(
     let dphi = 2.0 * c * (tails[0] + tails[1]);
     let resp = 2.0 * beta * dphi;
     let sup_kernel = data.nu.iter().sum::<f64>().abs();
-    let sup_phi = 2.0 * c * (sup_kernel + data.psi.iter().map(|b| b.abs()).sum::<f64>());
+    let sup_psi = data.psi.iter().map(|b| b.abs()).sum::<f64>();
+    let sup_phi = 2.0 * c * (sup_kernel + sup_psi);
     // Rounding: φ carries a few ulps of sup|φ|, which the weights e^{−βφ} turn into a relative
     // error ~ β·ulp·sup|φ| of every expectation (the dominant term at large β).
     let round = 16.0 * f64::EPSILON * (4.0 + beta * sup_phi);
@@ -356,7 +357,7 @@ pub fn gibbs(
         kind: BoundKind::Estimate,
     };
     let interaction_trunc = tails[0] + resp * sup_kernel;
-    let risk_trunc = interaction_trunc + 2.0 * (tails[1] + resp * sup_kernel);
+    let risk_trunc = interaction_trunc + 2.0 * (tails[1] + resp * sup_psi);
     Ok(Gibbs {
         free_energy: q(0, c * (tails[0] + 2.0 * tails[1])),
         loss: q(1, c * risk_trunc),

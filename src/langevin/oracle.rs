@@ -26,11 +26,13 @@ use rug::Float;
 /// Largest number of nodes of the oracle.
 pub const MAX_ORACLE_NODES: usize = 400;
 
-/// Default node count for `digits` digits.
 /// Default node count for `digits` digits at inverse temperature β: digits + 16 (at least
-/// 24), plus ⌈4√β⌉ for the width ~ β^{-1/2} of the Gibbs law when it concentrates.
+/// 24), plus ⌈4√β⌉ for the width ~ β^{-1/2} of the Gibbs law when it concentrates, capped at
+/// [`MAX_ORACLE_NODES`] (the run's own precision-doubling estimate then says whether the cap
+/// was enough).
 pub fn default_nodes(digits: u32, beta: f64) -> usize {
-    (digits as usize + 16).max(24) + (4.0 * beta.max(0.0).sqrt()).ceil().min(300.0) as usize
+    ((digits as usize + 16).max(24) + (4.0 * beta.max(0.0).sqrt()).ceil().min(300.0) as usize)
+        .min(MAX_ORACLE_NODES)
 }
 
 /// κ or ψ as evaluated by the oracle.

@@ -1,6 +1,6 @@
 //! # The exact mean-field flow for a uniform start, reduced to one scalar per particle
 //!
-//! Background §4: if ρ_0 is uniform on S^{d−1}, every ρ_t is invariant under the rotations
+//! docs/conventions.md §4: if ρ_0 is uniform on S^{d−1}, every ρ_t is invariant under the rotations
 //! fixing θ, and a particle w = αθ + βu (β = √(1 − α²) ≥ 0, u ⊥ θ fixed) moves in the plane of
 //! θ and its initial u. With α' the overlap of an independent particle and z = ⟨u, u'⟩
 //! (density ∝ (1 − z²)^{(d−4)/2}, E z^{2j} = Π_{i<j} (2i+1)/(d−1+2i)):

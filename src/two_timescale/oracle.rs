@@ -584,23 +584,31 @@ pub fn precision(digits: u32) -> u32 {
 }
 
 /// Every quantity at 2p bits with its precision-doubling error estimate.
-pub fn evaluate(input: &Input, params: &Params, digits: u32) -> Result<Vec<Field>, String> {
+/// Errors: `Usage` for an input beyond the oracle's size limit, `Failure` for a computation
+/// that cannot be completed (singular normal equations, a quantity defined at one precision
+/// only).
+pub fn evaluate(
+    input: &Input,
+    params: &Params,
+    digits: u32,
+) -> Result<Vec<Field>, crate::conventions::Error> {
+    use crate::conventions::{failure, usage};
     if input.n > MAX_SIZE
         || input.m > MAX_SIZE
         || input.x_test.as_ref().is_some_and(|t| t.1 > MAX_SIZE)
     {
-        return Err(format!(
+        return Err(usage(format!(
             "the oracle takes n, m, n_test <= {MAX_SIZE} (here n = {}, m = {}, n_test = {})",
             input.n,
             input.m,
             input.x_test.as_ref().map_or(0, |t| t.1)
-        ));
+        )));
     }
     let p = precision(digits);
-    let lo = evaluate_at(input, params, p)?;
-    let hi = evaluate_at(input, params, 2 * p)?;
+    let lo = evaluate_at(input, params, p).map_err(failure)?;
+    let hi = evaluate_at(input, params, 2 * p).map_err(failure)?;
     if lo.len() != hi.len() || lo.iter().zip(&hi).any(|(a, b)| a.0 != b.0) {
-        return Err("a quantity is defined at one precision and not the other (a zero denominator within rounding)".into());
+        return Err(failure("a quantity is defined at one precision and not the other (a zero denominator within rounding)"));
     }
     Ok(hi
         .into_iter()
