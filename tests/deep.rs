@@ -507,3 +507,29 @@ fn cli_train_bad_input_and_output() {
     assert_eq!(cols[3], rows[1].risk);
     assert_eq!(cols[6], rows[1].edge_gap);
 }
+
+/// `deep eval` and `deep train` estimate their memory (state, printed velocities, RK4 stages,
+/// the limit's tables) before allocating and refuse, with exit 2 and the estimate, what does
+/// not fit under the limit; the same commands run under a generous limit.
+#[test]
+fn cli_refuses_what_cannot_fit() {
+    let exe = env!("CARGO_BIN_EXE_mforacle");
+    let go = |args: &[&str], limit: &str| {
+        std::process::Command::new(exe)
+            .args(args)
+            .env("MFORACLE_MEMORY_LIMIT", limit)
+            .output()
+            .unwrap()
+    };
+    let eval = ["deep", "eval", "--n", "64", "--d", "2"];
+    let train = ["deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.1"];
+    for args in [&eval[..], &train[..]] {
+        let o = go(args, "10K");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("needs an estimated") && err.lines().count() == 1, "{err}");
+        assert!(o.stdout.is_empty());
+        let o = go(args, "1G");
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}

@@ -278,6 +278,10 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         .chain(&out.risk_b)
         .chain(out.gamma.iter().flatten())
         .chain(out.alpha.iter().flatten())
+        .chain(&out.diff_ab)
+        .chain(&out.node_diff)
+        .chain(&out.step_diff)
+        .chain(std::iter::once(&out.table_check))
         .copied()
         .collect();
     if !finite_all(&all) {
@@ -341,6 +345,12 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     }
     let n = a.n as usize;
     deep::check_shape(layers, n, d, MAX_BYTES).map_err(usage)?;
+    // The printed velocities dominate: per trained edge a decimal string (≤ 32 bytes plus a
+    // 24-byte String header) and its JSON or CSV text (≤ 40 bytes), on top of the state.
+    let edges = (layers - 1).checked_mul(n).and_then(|x| x.checked_mul(n)).unwrap_or(usize::MAX);
+    let need = crate::memory::Bytes(Some(deep::state_bytes(layers, n, d) as u64))
+        .plus(crate::memory::Bytes::items(edges, 96));
+    crate::memory::check("deep eval", need).map_err(usage)?;
     if a.oracle {
         if n > ORACLE_MAX_N {
             return Err(usage(format!(
@@ -440,7 +450,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         return Err(usage(format!("--dt {}: must be positive with at most 1e7 steps", a.dt)));
     }
     let nmax = *a.widths.last().unwrap() as usize;
-    let bytes = deep::train::train_bytes(nmax, d);
+    let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
+    let bytes = deep::train::train_bytes(nmax, d, n_times);
+    crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if bytes > MAX_BYTES || nmax > 1 << 20 {
         return Err(usage(format!(
             "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"

@@ -42,9 +42,12 @@ pub fn draw_seed(seed: u64, r: usize) -> u64 {
 }
 
 /// Bytes used by one width-N run (θ, four RK4 stages, a stage state, θ(0) rows on demand).
-pub fn train_bytes(n: usize, d: usize) -> f64 {
+pub fn train_bytes(n: usize, d: usize, n_times: usize) -> f64 {
     let n = n as f64;
-    8.0 * (6.0 * n * n + 4.0 * n * d as f64) + 1e6
+    // Up to 9 N² arrays live during an RK4 step (state, k1..k3, the scaled temporary, the
+    // network copy and the row buffer of the velocity, the output), the features, and the
+    // limit's Γ, α and rows at every output time for all N output weights.
+    8.0 * (9.0 * n * n + 4.0 * n * d as f64 + 3.0 * n * n_times as f64) + 1e6
 }
 
 fn add_scaled(y: &[f64], k: &[f64], c: f64) -> Vec<f64> {
