@@ -374,3 +374,37 @@ fn weights_reader_never_panics() {
         go(s.as_bytes(), true);
     }
 }
+
+/// `two-timescale eval --input`: mutated valid inputs and arbitrary bytes are either refused or
+/// evaluated, never a panic (the reader, then the f64 evaluation and, for small accepted
+/// inputs, the oracle at 10 digits).
+#[test]
+fn two_timescale_input_reader_never_panics() {
+    use mforacle::two_timescale::{eval, oracle, Input, Params};
+    let base = br#"{"x":[[0.5,-1.0],[1.5,0.25],[-0.75,2.0]],"y":[0.1,-0.2,0.3],"w":[[0.2,-0.4,0.1],[1.0,0.5,-0.3]],"x_test":[[0.1,0.2]],"eps":[0.5,-0.5,0.25],"xi":[[0.1,0.2,0.3],[-0.1,0.0,0.4]]}"#;
+    let params = Params::default();
+    let pf = params.validate().expect("default parameters are valid");
+    let try_one = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        assert!(
+            no_panic(|| {
+                if let Ok(input) = Input::from_json(&text) {
+                    let _ = eval::evaluate(&input, &pf);
+                    if input.n <= 8 && input.m <= 8 {
+                        let _ = oracle::evaluate(&input, &params, 10);
+                    }
+                }
+            }),
+            "panic on {text:?}"
+        );
+    };
+    assert!(Input::from_json(std::str::from_utf8(base).unwrap()).is_ok());
+    let mut g = Gen::new(32);
+    for i in 0..300 {
+        let edits: Vec<Edit> = (0..1 + i % 3).map(|_| Edit::arbitrary(&mut g)).collect();
+        try_one(&mutate(base, &edits));
+    }
+    for _ in 0..100 {
+        try_one(&Vec::<u8>::arbitrary(&mut g));
+    }
+}
