@@ -41,7 +41,9 @@ impl LossScale {
 
     /// The scale called `name` (inverse of [`LossScale::name`]).
     pub fn from_name(name: &str) -> Option<LossScale> {
-        [LossScale::Full, LossScale::Half].into_iter().find(|s| s.name() == name)
+        [LossScale::Full, LossScale::Half]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 }
 
@@ -119,7 +121,8 @@ pub const HERMITE: &str =
     "c_k = E[f(Z) h_k(Z)], Z ~ N(0,1), h_k = He_k/sqrt(k!) (normalised probabilists' Hermite)";
 
 /// The command line's one-paragraph statement of the conventions (`mforacle --help`).
-pub const SUMMARY: &str = "Conventions: normalised probabilists' Hermite basis h_k = He_k/sqrt(k!), \
+pub const SUMMARY: &str =
+    "Conventions: normalised probabilists' Hermite basis h_k = He_k/sqrt(k!), \
                   c_k(f) = E[f(Z) h_k(Z)] with Z ~ N(0,1); loss without 1/2.";
 
 /// The population conventions carried by golden files (what a backend must compute).

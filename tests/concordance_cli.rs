@@ -3,7 +3,6 @@
 mod common;
 use common::bin;
 
-
 fn run(args: &[&str]) -> (i32, String, String) {
     let o = bin().arg("concordance").args(args).output().unwrap();
     (

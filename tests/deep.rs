@@ -65,7 +65,12 @@ fn network_at(net: &Net, x: &[f64]) -> f64 {
         .map(|i| (0..d).map(|m| net.u[i * d + m] * x[m]).sum())
         .collect();
     let z: Vec<f64> = (0..n)
-        .map(|j| (0..n).map(|i| net.psi.value(net.theta1[j * n + i]) * h[i]).sum::<f64>() / n as f64)
+        .map(|j| {
+            (0..n)
+                .map(|i| net.psi.value(net.theta1[j * n + i]) * h[i])
+                .sum::<f64>()
+                / n as f64
+        })
         .collect();
     if net.layers == 2 {
         (0..n).map(|j| net.a[j] * g(z[j])).sum::<f64>() / n as f64
@@ -187,7 +192,11 @@ fn f64_matches_the_oracle() {
         let ev = finite::evaluate(&net);
         let or = oracle::evaluate(&net, 30);
         let tol = |x: f64| 2e-12 * x.abs().max(1.0);
-        assert!(or.risk_err.to_f64() < 1e-28, "oracle risk error {}", or.risk_err);
+        assert!(
+            or.risk_err.to_f64() < 1e-28,
+            "oracle risk error {}",
+            or.risk_err
+        );
         let r = or.risk.to_f64();
         assert!((ev.risk - r).abs() <= tol(r), "risk {} vs {r}", ev.risk);
         for (x, y) in ev.vel1.iter().zip(&or.vel1) {
@@ -222,14 +231,28 @@ fn seeded_draws_are_bit_identical_for_any_thread_count() {
     let (n2, e2) = run(2);
     assert_eq!(n1, n2);
     assert_eq!(e1.risk.to_bits(), e2.risk.to_bits());
-    assert!(e1.vel1.iter().zip(&e2.vel1).all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert!(e1.vel2.iter().zip(&e2.vel2).all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert_eq!(deep::theta1_row(11, 37, 5), n1.theta1[5 * 37..6 * 37].to_vec());
+    assert!(e1
+        .vel1
+        .iter()
+        .zip(&e2.vel1)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(e1
+        .vel2
+        .iter()
+        .zip(&e2.vel2)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(
+        deep::theta1_row(11, 37, 5),
+        n1.theta1[5 * 37..6 * 37].to_vec()
+    );
     assert_eq!(deep::theta2_row(11, 37, 36), n1.theta2[36 * 37..].to_vec());
     // Laws: θ1 ~ N(0,1), θ2 ~ N(1,1), a ~ U[1 − √3, 1 + √3] for L = 3.
     let m2: f64 = n1.theta2.iter().sum::<f64>() / n1.theta2.len() as f64;
     assert!((m2 - 1.0).abs() < 5.0 / (n1.theta2.len() as f64).sqrt());
-    assert!(n1.a.iter().all(|&a| (1.0 - 3f64.sqrt()..1.0 + 3f64.sqrt()).contains(&a)));
+    assert!(n1
+        .a
+        .iter()
+        .all(|&a| (1.0 - 3f64.sqrt()..1.0 + 3f64.sqrt()).contains(&a)));
 }
 
 // ---------------------------------------------------------------- the L = 2 limit
@@ -256,13 +279,24 @@ fn limit_method_a_matches_method_b() {
         pb.h = 0.025;
         let b2 = limit::method_b(&pb, t_end, 0.5, &[1.0]);
         for i in 0..a.times.len() {
-            let tol = 2.0 * (b1.risk[i] - b2.risk[i]).abs() + (a.risk[i] - ah.risk[i]).abs() + 1e-12;
+            let tol =
+                2.0 * (b1.risk[i] - b2.risk[i]).abs() + (a.risk[i] - ah.risk[i]).abs() + 1e-12;
             let diff = (a.risk[i] - b2.risk[i]).abs();
-            assert!(diff <= tol, "{psi:?} t={}: A {} B {} tol {tol:e}", a.times[i], a.risk[i], b2.risk[i]);
+            assert!(
+                diff <= tol,
+                "{psi:?} t={}: A {} B {} tol {tol:e}",
+                a.times[i],
+                a.risk[i],
+                b2.risk[i]
+            );
             // The tracked reduced state α(1, t) agrees too (same error sources, scale ~1).
             let da = (a.alpha[i][0] - b2.alpha[i][0]).abs();
             let tola = 2.0 * (b1.alpha[i][0] - b2.alpha[i][0]).abs() + 1e-11;
-            assert!(da <= tola, "{psi:?} alpha t={}: {da:e} > {tola:e}", a.times[i]);
+            assert!(
+                da <= tola,
+                "{psi:?} alpha t={}: {da:e} > {tola:e}",
+                a.times[i]
+            );
         }
         // The check is not vacuous: the risk moved far from 1/3.
         assert!(a.risk.last().unwrap() < &0.2);
@@ -296,7 +330,10 @@ fn push_forward_matches_brute_force_of_its_definition() {
         let b2 = brute(gam, 1200);
         let tol = 10.0 * (b1 - b2).abs() + 1e-13;
         let v = tab.value(gam);
-        assert!((v - b2).abs() <= tol, "Γ={gam}: table {v} brute {b2} tol {tol:e}");
+        assert!(
+            (v - b2).abs() <= tol,
+            "Γ={gam}: table {v} brute {b2} tol {tol:e}"
+        );
     }
 }
 
@@ -322,7 +359,10 @@ fn limit_risk_decreases_at_the_energy_rate() {
         };
         let expected = -8.0 / (std::f64::consts::PI * std::f64::consts::PI) * e_dpsi2;
         let tol = h * h * third.abs().max(1.0) / 3.0 * 2.0 + 1e-9;
-        assert!((slope - expected).abs() <= tol, "{psi:?}: {slope} vs {expected}, tol {tol:e}");
+        assert!(
+            (slope - expected).abs() <= tol,
+            "{psi:?}: {slope} vs {expected}, tol {tol:e}"
+        );
     }
 }
 
@@ -348,11 +388,17 @@ fn finite_width_risk_at_init_approaches_the_limit() {
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
         let se = (var / draws as f64).sqrt();
         let bias = d as f64 * (std::f64::consts::PI / 2.0).powi(2) / (n * n) as f64;
-        assert!(mean >= -4.0 * se && mean <= 4.0 * se + bias, "N={n}: mean {mean:e} se {se:e}");
+        assert!(
+            mean >= -4.0 * se && mean <= 4.0 * se + bias,
+            "N={n}: mean {mean:e} se {se:e}"
+        );
         sds.push(var.sqrt());
     }
     let slope = -(sds[2] / sds[0]).ln() / (16f64).ln();
-    assert!((0.75..=1.25).contains(&slope), "spread exponent {slope} (sds {sds:?})");
+    assert!(
+        (0.75..=1.25).contains(&slope),
+        "spread exponent {slope} (sds {sds:?})"
+    );
 }
 
 // ---------------------------------------------------------------- command line
@@ -390,15 +436,24 @@ fn cli_bad_input_is_one_line_and_exit_2() {
 /// `deep eval` prints the library's values (f64, 17 digits) and the oracle's (with estimates).
 #[test]
 fn cli_eval_matches_the_library() {
-    let o = cli(&["deep", "eval", "--layers", "3", "--d", "2", "--n", "3", "--seed", "5"]);
+    let o = cli(&[
+        "deep", "eval", "--layers", "3", "--d", "2", "--n", "3", "--seed", "5",
+    ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let ev = finite::evaluate(&deep::init(3, 3, 2, Psi::Gd, 5));
     let risk: f64 = v["risk"].as_str().unwrap().parse().unwrap();
     assert_eq!(risk, ev.risk);
-    let v2: Vec<f64> = v["vel2"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().parse().unwrap()).collect();
+    let v2: Vec<f64> = v["vel2"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(v2, ev.vel2);
-    let o = cli(&["deep", "eval", "--d", "2", "--n", "3", "--seed", "5", "--oracle", "--digits", "25"]);
+    let o = cli(&[
+        "deep", "eval", "--d", "2", "--n", "3", "--seed", "5", "--oracle", "--digits", "25",
+    ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["error_kind"], "estimate");
@@ -411,18 +466,31 @@ fn cli_eval_matches_the_library() {
 /// small where they were measured to be (tests above).
 #[test]
 fn cli_limit_json_shape() {
-    let o = cli(&["deep", "limit", "--psi", "id", "--t-end", "0.5", "--dt-out", "0.25", "--track", "-1,1"]);
+    let o = cli(&[
+        "deep", "limit", "--psi", "id", "--t-end", "0.5", "--dt-out", "0.25", "--track", "-1,1",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let times = v["times"].as_array().unwrap();
     assert_eq!(times.len(), 3);
-    for k in ["risk", "risk_b", "diff_ab", "node_diff", "step_diff", "gamma", "alpha"] {
+    for k in [
+        "risk",
+        "risk_b",
+        "diff_ab",
+        "node_diff",
+        "step_diff",
+        "gamma",
+        "alpha",
+    ] {
         assert_eq!(v[k].as_array().unwrap().len(), 3, "{k}");
     }
     assert_eq!(v["risk"][0].as_f64().unwrap(), 1.0 / 3.0);
     assert_eq!(v["error_kind"], "estimate");
     // Γ is odd in a.
-    assert_eq!(v["gamma"][2][0].as_f64().unwrap(), -v["gamma"][2][1].as_f64().unwrap());
+    assert_eq!(
+        v["gamma"][2][0].as_f64().unwrap(),
+        -v["gamma"][2][1].as_f64().unwrap()
+    );
     for k in ["diff_ab", "node_diff", "step_diff"] {
         for x in v[k].as_array().unwrap() {
             assert!(x.as_f64().unwrap().abs() < 1e-8, "{k}: {x}");
@@ -452,7 +520,11 @@ fn finite_width_flow_approaches_the_ideal_particles_at_rate_d_over_n() {
         let mut edge = Vec::new();
         for r in 0..draws {
             let rows = mforacle::deep::train::run(n, 4, Psi::Gd, 21, r, 1.0, 1.0, 0.05, &lp);
-            assert!(rows[0].edge_gap < 1e-28, "edge gap at t = 0: {}", rows[0].edge_gap);
+            assert!(
+                rows[0].edge_gap < 1e-28,
+                "edge gap at t = 0: {}",
+                rows[0].edge_gap
+            );
             let last = rows.last().unwrap();
             assert_eq!(last.t, 1.0);
             node.push(last.node_gap);
@@ -468,7 +540,11 @@ fn finite_width_flow_approaches_the_ideal_particles_at_rate_d_over_n() {
     let ln4 = 4f64.ln();
     // Edge gap: O(d/N) with a draw-dependent constant below 0.1 (measured 0.01–0.07).
     for (k, &n) in [32usize, 128].iter().enumerate() {
-        assert!(stats[k].1 .0 * n as f64 / 4.0 < 0.2, "edge gap N={n}: {}", stats[k].1 .0);
+        assert!(
+            stats[k].1 .0 * n as f64 / 4.0 < 0.2,
+            "edge gap N={n}: {}",
+            stats[k].1 .0
+        );
     }
     {
         let (name, a, b) = ("node", stats[0].0, stats[1].0);
@@ -480,29 +556,48 @@ fn finite_width_flow_approaches_the_ideal_particles_at_rate_d_over_n() {
             a.0,
             b.0
         );
-        assert!(4.0 * se + 0.15 < 0.5, "{name}: too noisy to tell N^-1 from N^-1/2 (se {se})");
+        assert!(
+            4.0 * se + 0.15 < 0.5,
+            "{name}: too noisy to tell N^-1 from N^-1/2 (se {se})"
+        );
     }
 }
 
 #[test]
 fn cli_train_bad_input_and_output() {
     for args in [
-        vec!["deep", "train", "--widths", "32,16", "--d", "2", "--t-end", "1"],
+        vec![
+            "deep", "train", "--widths", "32,16", "--d", "2", "--t-end", "1",
+        ],
         vec!["deep", "train", "--widths", "0", "--d", "2", "--t-end", "1"],
         vec!["deep", "train", "--widths", "8", "--d", "0", "--t-end", "1"],
-        vec!["deep", "train", "--widths", "8", "--d", "2", "--t-end", "1", "--layers", "3"],
-        vec!["deep", "train", "--widths", "1000000", "--d", "2", "--t-end", "1"],
+        vec![
+            "deep", "train", "--widths", "8", "--d", "2", "--t-end", "1", "--layers", "3",
+        ],
+        vec![
+            "deep", "train", "--widths", "1000000", "--d", "2", "--t-end", "1",
+        ],
     ] {
         let o = cli(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert_eq!(String::from_utf8_lossy(&o.stderr).trim_end().lines().count(), 1);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr)
+                .trim_end()
+                .lines()
+                .count(),
+            1
+        );
     }
-    let o = cli(&["deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.5", "--dt-out", "0.5", "--seed", "3"]);
+    let o = cli(&[
+        "deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.5", "--dt-out", "0.5",
+        "--seed", "3",
+    ]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 2);
-    let rows = mforacle::deep::train::run(16, 2, Psi::Gd, 3, 0, 0.5, 0.5, 0.05, &Params::new(Psi::Gd));
+    let rows =
+        mforacle::deep::train::run(16, 2, Psi::Gd, 3, 0, 0.5, 0.5, 0.05, &Params::new(Psi::Gd));
     let cols: Vec<f64> = lines[4].split(',').map(|x| x.parse().unwrap()).collect();
     assert_eq!(cols[3], rows[1].risk);
     assert_eq!(cols[6], rows[1].edge_gap);
@@ -522,15 +617,24 @@ fn cli_refuses_what_cannot_fit() {
             .unwrap()
     };
     let eval = ["deep", "eval", "--n", "64", "--d", "2"];
-    let train = ["deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.1"];
+    let train = [
+        "deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.1",
+    ];
     for args in [&eval[..], &train[..]] {
         let o = go(args, "10K");
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("needs an estimated") && err.lines().count() == 1, "{err}");
+        assert!(
+            err.contains("needs an estimated") && err.lines().count() == 1,
+            "{err}"
+        );
         assert!(o.stdout.is_empty());
         let o = go(args, "1G");
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 
@@ -572,7 +676,13 @@ fn limit_kernel_and_derivative_against_quadrature() {
         }
         s
     };
-    for (al, be) in [(0.3, 1.0), (1.7, 0.4), (-0.8, 2.5), (2.0, -1.3), (0.05, 0.9)] {
+    for (al, be) in [
+        (0.3, 1.0),
+        (1.7, 0.4),
+        (-0.8, 2.5),
+        (2.0, -1.3),
+        (0.05, 0.9),
+    ] {
         let k_q = integrate(&|z| g(al * z) * g(be * z));
         let d_q = integrate(&|z| gp(al * z) * z * g(be * z));
         let (k_c, d_c) = (limit::k(al, be), limit::d1k(al, be));

@@ -86,7 +86,10 @@ fn tanh_series_tail_bound_against_explicit_tail() {
         mid += v * v;
     }
     // f64 summation of 180 positive terms: relative rounding ≤ 180·2^−53 ≈ 2e−14.
-    assert!(tail >= lower * (1.0 - 1e-13), "tail bound {tail:e} below explicit tail {lower:e}");
+    assert!(
+        tail >= lower * (1.0 - 1e-13),
+        "tail bound {tail:e} below explicit tail {lower:e}"
+    );
     assert!(
         tail <= mid * (1.0 + 1e-13) + 1e-18,
         "tail bound {tail:e} far above explicit tail {mid:e}"

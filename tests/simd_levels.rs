@@ -38,7 +38,14 @@ fn forcing_never_raises_the_level() {
         assert_eq!(choose(detected, Some("nonsense")), detected);
         assert_eq!(choose(detected, Some("portable")), Level::Portable);
         let avx2 = choose(detected, Some("avx2"));
-        assert_eq!(avx2, if detected == Level::Portable { Level::Portable } else { Level::Avx2Fma });
+        assert_eq!(
+            avx2,
+            if detected == Level::Portable {
+                Level::Portable
+            } else {
+                Level::Avx2Fma
+            }
+        );
         assert_eq!(choose(detected, Some("avx512")), detected);
     }
 }
@@ -52,8 +59,26 @@ fn every_level_agrees_with_the_oracle_within_bounds() {
         Level::Portable => &["portable"],
     };
     let cases: [&[&str]; 2] = [
-        &["--student", "tanh", "--teacher", "relu", "--random", "48,12", "--seed", "5"],
-        &["--student", "he4", "--teacher", "he4+he2", "--random", "40,9", "--seed", "2"],
+        &[
+            "--student",
+            "tanh",
+            "--teacher",
+            "relu",
+            "--random",
+            "48,12",
+            "--seed",
+            "5",
+        ],
+        &[
+            "--student",
+            "he4",
+            "--teacher",
+            "he4+he2",
+            "--random",
+            "40,9",
+            "--seed",
+            "2",
+        ],
     ];
     for case in cases {
         let mut args = vec!["population"];
@@ -83,7 +108,10 @@ fn every_level_agrees_with_the_oracle_within_bounds() {
         // The portable level has no fused multiply-add, so its bits differ from the FMA
         // levels' on a case this size: evidence that the forced level was actually used.
         if levels.len() > 1 {
-            assert_ne!(outputs[0], outputs[1], "portable and avx2 gave the same bits: {case:?}");
+            assert_ne!(
+                outputs[0], outputs[1],
+                "portable and avx2 gave the same bits: {case:?}"
+            );
         }
     }
 }

@@ -65,7 +65,10 @@ pub(crate) fn render(c: &Coefficient, digits: u32) -> (String, String, &'static 
         (digits, "ok")
     } else {
         // Only the digits the bound certifies (the crate's one rule).
-        (crate::output::certain_digits(&c.value, &c.abs_error_bound, digits), "unresolved")
+        (
+            crate::output::certain_digits(&c.value, &c.abs_error_bound, digits),
+            "unresolved",
+        )
     };
     let v = if shown_digits == 0 {
         "0".to_string()

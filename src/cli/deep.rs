@@ -52,7 +52,12 @@ struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     d: i64,
     /// Strictly increasing widths, comma separated (independent networks).
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, required = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        required = true
+    )]
     widths: Vec<i64>,
     /// Draws per width (draw r uses the key seed + 1000003·r).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
@@ -160,7 +165,9 @@ fn layers_of(l: i64) -> Result<usize, CliError> {
 
 fn dim_of(d: i64) -> Result<usize, CliError> {
     if d < 1 {
-        Err(usage(format!("--d {d}: the input dimension must be at least 1")))
+        Err(usage(format!(
+            "--d {d}: the input dimension must be at least 1"
+        )))
     } else {
         Ok(d as usize)
     }
@@ -210,7 +217,10 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     if !(a.t_end.is_finite() && a.t_end > 0.0) {
-        return Err(usage(format!("--t-end {}: must be a positive number", a.t_end)));
+        return Err(usage(format!(
+            "--t-end {}: must be a positive number",
+            a.t_end
+        )));
     }
     if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
         return Err(usage(format!(
@@ -229,7 +239,10 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         return Err(usage(format!("--a-nodes {}: must be in 1..=64", a.a_nodes)));
     }
     if !(1..=8).contains(&a.b_s_panels) {
-        return Err(usage(format!("--b-s-panels {}: must be in 1..=8", a.b_s_panels)));
+        return Err(usage(format!(
+            "--b-s-panels {}: must be in 1..=8",
+            a.b_s_panels
+        )));
     }
     let r3 = 3f64.sqrt();
     let track = if a.track.is_empty() {
@@ -238,7 +251,9 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         a.track.clone()
     };
     if let Some(x) = track.iter().find(|x| !(x.is_finite() && x.abs() <= r3)) {
-        return Err(usage(format!("--track {x}: must lie in [-sqrt(3), sqrt(3)]")));
+        return Err(usage(format!(
+            "--track {x}: must lie in [-sqrt(3), sqrt(3)]"
+        )));
     }
     let mut p = limit::Params::new(psi);
     p.a_nodes = a.a_nodes as usize;
@@ -285,7 +300,9 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         .copied()
         .collect();
     if !finite_all(&all) {
-        return Err(CliError::Failure("the limit produced a non-finite value".into()));
+        return Err(CliError::Failure(
+            "the limit produced a non-finite value".into(),
+        ));
     }
     let text = match a.format {
         DeepFormat::Json => ser(&out)?,
@@ -347,7 +364,10 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     deep::check_shape(layers, n, d, MAX_BYTES).map_err(usage)?;
     // The printed velocities dominate: per trained edge a decimal string (≤ 32 bytes plus a
     // 24-byte String header) and its JSON or CSV text (≤ 40 bytes), on top of the state.
-    let edges = (layers - 1).checked_mul(n).and_then(|x| x.checked_mul(n)).unwrap_or(usize::MAX);
+    let edges = (layers - 1)
+        .checked_mul(n)
+        .and_then(|x| x.checked_mul(n))
+        .unwrap_or(usize::MAX);
     let need = crate::memory::Bytes(Some(deep::state_bytes(layers, n, d) as u64))
         .plus(crate::memory::Bytes::items(edges, 96));
     crate::memory::check("deep eval", need).map_err(usage)?;
@@ -358,7 +378,10 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             )));
         }
         if !(10..=1000).contains(&a.digits) {
-            return Err(usage(format!("--digits {}: must be in 10..=1000", a.digits)));
+            return Err(usage(format!(
+                "--digits {}: must be in 10..=1000",
+                a.digits
+            )));
         }
     }
     let net = deep::init(layers, n, d, psi, a.seed);
@@ -385,7 +408,10 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
         }
     } else {
         let e = finite::evaluate(&net);
-        let all: Vec<f64> = std::iter::once(e.risk).chain(e.vel1.iter().copied()).chain(e.vel2.iter().copied()).collect();
+        let all: Vec<f64> = std::iter::once(e.risk)
+            .chain(e.vel1.iter().copied())
+            .chain(e.vel2.iter().copied())
+            .collect();
         if !finite_all(&all) {
             return Err(CliError::Failure("non-finite risk or velocity".into()));
         }
@@ -411,8 +437,14 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
         DeepFormat::Json => ser(&out)?,
         DeepFormat::Csv => {
             let mut s = String::from("quantity,layer,j,i,value,error\n");
-            s += &format!("risk,,,,{},{}\n", out.risk, out.risk_err.clone().unwrap_or_default());
-            for (layer, vals, errs) in [(1, &out.vel1, &out.vel1_err), (2, &out.vel2, &out.vel2_err)] {
+            s += &format!(
+                "risk,,,,{},{}\n",
+                out.risk,
+                out.risk_err.clone().unwrap_or_default()
+            );
+            for (layer, vals, errs) in
+                [(1, &out.vel1, &out.vel1_err), (2, &out.vel2, &out.vel2_err)]
+            {
                 for (idx, v) in vals.iter().enumerate() {
                     let e = errs.as_ref().map(|x| x[idx].clone()).unwrap_or_default();
                     s += &format!("velocity,{layer},{},{},{v},{e}\n", idx / n, idx % n);
@@ -441,13 +473,22 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         return Err(usage(format!("--draws {}: must be at least 1", a.draws)));
     }
     if !(a.t_end.is_finite() && a.t_end > 0.0) {
-        return Err(usage(format!("--t-end {}: must be a positive number", a.t_end)));
+        return Err(usage(format!(
+            "--t-end {}: must be a positive number",
+            a.t_end
+        )));
     }
     if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
-        return Err(usage(format!("--dt-out {}: must be positive with at most {MAX_TIMES} output times", a.dt_out)));
+        return Err(usage(format!(
+            "--dt-out {}: must be positive with at most {MAX_TIMES} output times",
+            a.dt_out
+        )));
     }
     if !(a.dt.is_finite() && a.dt > 0.0 && a.t_end / a.dt <= 1e7) {
-        return Err(usage(format!("--dt {}: must be positive with at most 1e7 steps", a.dt)));
+        return Err(usage(format!(
+            "--dt {}: must be positive with at most 1e7 steps",
+            a.dt
+        )));
     }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
@@ -458,16 +499,27 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
             "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"
         )));
     }
-    eprintln!("mforacle deep train: about {:.1} MiB for the largest width", bytes / 1048576.0);
+    eprintln!(
+        "mforacle deep train: about {:.1} MiB for the largest width",
+        bytes / 1048576.0
+    );
     let lp = limit::Params::new(psi);
     let mut rows = Vec::new();
     for &n in &a.widths {
         for r in 0..a.draws as usize {
-            rows.extend(deep::train::run(n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp));
+            rows.extend(deep::train::run(
+                n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp,
+            ));
         }
     }
-    if !rows.iter().all(|r| [r.risk, r.risk_limit, r.edge_gap, r.node_gap].iter().all(|x| x.is_finite())) {
-        return Err(CliError::Failure("the flow produced a non-finite value".into()));
+    if !rows.iter().all(|r| {
+        [r.risk, r.risk_limit, r.edge_gap, r.node_gap]
+            .iter()
+            .all(|x| x.is_finite())
+    }) {
+        return Err(CliError::Failure(
+            "the flow produced a non-finite value".into(),
+        ));
     }
     let text = match a.format {
         DeepFormat::Json => ser(&rows)?,

@@ -6,10 +6,10 @@
 
 use super::{emit, CliError};
 use crate::activation::Spec;
+use crate::conventions::LossScale;
 use crate::langevin::{self, BoundKind, Gibbs, LangevinError, Quantity};
 use crate::meanfield::Model;
 use crate::output::{bound_up, decimal};
-use crate::conventions::LossScale;
 use rug::Float;
 use serde::Serialize;
 use std::path::PathBuf;

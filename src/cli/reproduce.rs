@@ -52,7 +52,6 @@ pub const FORMAT: &str = "mforacle-reproduce/1";
 
 use crate::conventions::usage;
 
-
 fn parse_shard(s: &str) -> Result<(usize, usize), CliError> {
     let bad = || usage(format!("--shard {s}: expected i/n with 0 <= i < n"));
     let (a, b) = s.split_once('/').ok_or_else(bad)?;
@@ -161,8 +160,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let t0 = Instant::now();
         eprintln!("mforacle: job {}/{}: {}", k + 1, selected.len(), job.id());
         let log = |m: &str| eprintln!("mforacle: {m}");
-        recipes::run::run_job(&recipe, job, &out.join("runs").join(job.id()), &log)
-            ?;
+        recipes::run::run_job(&recipe, job, &out.join("runs").join(job.id()), &log)?;
         let secs = t0.elapsed().as_secs_f64();
         eprintln!("mforacle: job {} done in {secs:.1} s", job.id());
         times.push(JobTime {

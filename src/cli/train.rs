@@ -105,8 +105,6 @@ pub enum InitArg {
     Stratified,
 }
 
-
-
 #[derive(serde::Serialize)]
 struct RunDoc<'a> {
     command: &'static str,

@@ -249,23 +249,40 @@ impl Table {
     pub fn new(p: &Params, cheb: usize) -> Table {
         let pf = PushForward::new(p);
         if p.psi == Psi::Id {
-            return Table { pf, lo: GAMMA_MIN, slope: 1.0, panels: Vec::new(), check: 0.0 };
+            return Table {
+                pf,
+                lo: GAMMA_MIN,
+                slope: 1.0,
+                panels: Vec::new(),
+                check: 0.0,
+            };
         }
-        let xs: Vec<f64> = (0..=cheb).map(|k| (PI * k as f64 / cheb as f64).cos()).collect();
-        let jobs: Vec<(usize, usize)> =
-            (0..GAMMA_PANELS).flat_map(|q| (0..=cheb).map(move |k| (q, k))).collect();
+        let xs: Vec<f64> = (0..=cheb)
+            .map(|k| (PI * k as f64 / cheb as f64).cos())
+            .collect();
+        let jobs: Vec<(usize, usize)> = (0..GAMMA_PANELS)
+            .flat_map(|q| (0..=cheb).map(move |k| (q, k)))
+            .collect();
         let vals: Vec<f64> = jobs
             .par_iter()
             .map(|&(q, k)| {
-                let (a, b) = (GAMMA_MIN * (1u64 << q) as f64, GAMMA_MIN * (1u64 << (q + 1)) as f64);
+                let (a, b) = (
+                    GAMMA_MIN * (1u64 << q) as f64,
+                    GAMMA_MIN * (1u64 << (q + 1)) as f64,
+                );
                 pf.direct(0.5 * (a + b) + 0.5 * (b - a) * xs[k])
             })
             .collect();
         let panels = (0..GAMMA_PANELS)
             .map(|q| {
-                let (a, b) = (GAMMA_MIN * (1u64 << q) as f64, GAMMA_MIN * (1u64 << (q + 1)) as f64);
+                let (a, b) = (
+                    GAMMA_MIN * (1u64 << q) as f64,
+                    GAMMA_MIN * (1u64 << (q + 1)) as f64,
+                );
                 (
-                    xs.iter().map(|x| 0.5 * (a + b) + 0.5 * (b - a) * x).collect(),
+                    xs.iter()
+                        .map(|x| 0.5 * (a + b) + 0.5 * (b - a) * x)
+                        .collect(),
                     vals[q * (cheb + 1)..(q + 1) * (cheb + 1)].to_vec(),
                 )
             })
@@ -277,14 +294,27 @@ impl Table {
             .zip(&pf.theta.w)
             .map(|(t, w)| w / libm::cosh(*t).powi(2))
             .sum();
-        let mut t = Table { pf, lo: GAMMA_MIN, slope, panels, check: 0.0 };
+        let mut t = Table {
+            pf,
+            lo: GAMMA_MIN,
+            slope,
+            panels,
+            check: 0.0,
+        };
         // Midpoints between consecutive nodes of every panel.
         let mids: Vec<f64> = t
             .panels
             .iter()
-            .flat_map(|(g, _)| g.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect::<Vec<_>>())
+            .flat_map(|(g, _)| {
+                g.windows(2)
+                    .map(|w| 0.5 * (w[0] + w[1]))
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        let errs: Vec<f64> = mids.par_iter().map(|&g| (t.value(g) - t.pf.direct(g)).abs()).collect();
+        let errs: Vec<f64> = mids
+            .par_iter()
+            .map(|&g| (t.value(g) - t.pf.direct(g)).abs())
+            .collect();
         t.check = errs.iter().fold(0.0f64, |a, b| a.max(*b));
         t
     }
@@ -420,7 +450,12 @@ pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajector
     let pf = Table::new(p, p.cheb);
     let m = grid.x.len();
     // State: Γ at the a-nodes, then at |tracked a| (Γ is odd in a).
-    let nodes: Vec<f64> = grid.x.iter().copied().chain(track.iter().map(|a| a.abs())).collect();
+    let nodes: Vec<f64> = grid
+        .x
+        .iter()
+        .copied()
+        .chain(track.iter().map(|a| a.abs()))
+        .collect();
     let times = output_times(t_end, dt_out);
     let mut out = Trajectory {
         times: times.clone(),
@@ -431,7 +466,10 @@ pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajector
         table_check: pf.check,
     };
     let alpha_of = |g: &[f64]| -> Vec<f64> { g.par_iter().map(|&x| pf.value(x)).collect() };
-    let sign: Vec<f64> = track.iter().map(|a| if *a < 0.0 { -1.0 } else { 1.0 }).collect();
+    let sign: Vec<f64> = track
+        .iter()
+        .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
+        .collect();
     let mut rows = Vec::new();
     let evals = rk4(
         vec![0.0; nodes.len()],
@@ -447,8 +485,10 @@ pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajector
     for g in rows {
         let al = alpha_of(&g);
         out.risk.push(risk_from_alpha(&al[..m], &grid));
-        out.gamma.push((0..track.len()).map(|i| sign[i] * g[m + i]).collect());
-        out.alpha.push((0..track.len()).map(|i| sign[i] * al[m + i]).collect());
+        out.gamma
+            .push((0..track.len()).map(|i| sign[i] * g[m + i]).collect());
+        out.alpha
+            .push((0..track.len()).map(|i| sign[i] * al[m + i]).collect());
     }
     out.evaluations = evals;
     out
@@ -496,7 +536,12 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
     let psi = p.psi;
     let grid = a_rule(p.a_nodes);
     let m = grid.x.len();
-    let nodes: Vec<f64> = grid.x.iter().copied().chain(track.iter().map(|a| a.abs())).collect();
+    let nodes: Vec<f64> = grid
+        .x
+        .iter()
+        .copied()
+        .chain(track.iter().map(|a| a.abs()))
+        .collect();
     let pt = (THETA_MAX * p.theta_panels_per_unit as f64).ceil() as usize;
     let ps = (2.0 * S_MAX * p.s_panels_per_unit as f64).ceil() as usize;
     let th = composite(0.0, THETA_MAX, pt, p.order, |z| 2.0 * normal_pdf(z));
@@ -535,7 +580,10 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
     };
     let times = output_times(t_end, dt_out);
     let y0: Vec<f64> = (0..nodes.len()).flat_map(|_| th0.iter().copied()).collect();
-    let sign: Vec<f64> = track.iter().map(|a| if *a < 0.0 { -1.0 } else { 1.0 }).collect();
+    let sign: Vec<f64> = track
+        .iter()
+        .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
+        .collect();
     let mut rows = Vec::new();
     let evals = rk4(
         y0,
@@ -577,7 +625,8 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
     };
     for al in rows {
         out.risk.push(risk_from_alpha(&al[..m], &grid));
-        out.alpha.push((0..track.len()).map(|i| sign[i] * al[m + i]).collect());
+        out.alpha
+            .push((0..track.len()).map(|i| sign[i] * al[m + i]).collect());
     }
     out
 }

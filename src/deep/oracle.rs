@@ -103,10 +103,7 @@ fn run(net: &Net, p: u32) -> Raw {
     } else {
         net.a.iter().map(|&x| Float::with_val(p, x)).collect()
     };
-    let big_a: Vec<Float> = vs
-        .iter()
-        .map(|v| dot(v, v, p) + 1u32)
-        .collect();
+    let big_a: Vec<Float> = vs.iter().map(|v| dot(v, v, p) + 1u32).collect();
     // q and K for every pair (teacher included as index n).
     let m = n + 1;
     let mut q = vec![Float::new(p); m * m];
@@ -116,7 +113,8 @@ fn run(net: &Net, p: u32) -> Raw {
             q[j * m + k] = dot(&vs[j], &vs[k], p) / s;
         }
     }
-    let kk = |j: usize, k: usize| -> Float { Float::with_val(p, q[j * m + k].asin_ref()) * &two_pi };
+    let kk =
+        |j: usize, k: usize| -> Float { Float::with_val(p, q[j * m + k].asin_ref()) * &two_pi };
     // E f², E f y, E y².
     let mut ff = Float::new(p);
     for j in 0..n {
@@ -170,7 +168,9 @@ fn run(net: &Net, p: u32) -> Raw {
     let mut vel1 = Vec::with_capacity(n * n);
     for j in 0..n {
         for i in 0..n {
-            let ui: Vec<Float> = (0..d).map(|t| Float::with_val(p, net.u[i * d + t])).collect();
+            let ui: Vec<Float> = (0..d)
+                .map(|t| Float::with_val(p, net.u[i * d + t]))
+                .collect();
             let val = dot(&ui, &g[j], p) * dpsi_mp(psi, net.theta1[j * n + i], p) * &c[j];
             vel1.push(-(val * 2u32));
         }

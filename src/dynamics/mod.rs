@@ -82,9 +82,9 @@ pub struct Config {
     pub init: String,
 }
 
+use crate::conventions::usage;
 /// Why a run cannot start (the crate's one error type).
 pub use crate::conventions::Error as TrainError;
-use crate::conventions::usage;
 
 impl Config {
     /// Checks ranges; returns the parsed specs, the update rule and the loss scale.
@@ -139,7 +139,9 @@ impl Config {
         }
         let u = self.update.as_str();
         let update = fast::Update::from_name(u).ok_or_else(|| {
-            usage(format!("--update {u}: expected euclidean, tangent or geodesic"))
+            usage(format!(
+                "--update {u}: expected euclidean, tangent or geodesic"
+            ))
         })?;
         let s = self.loss_scale.as_str();
         let scale = LossScale::from_name(s)
