@@ -1,4 +1,4 @@
-//! Tests of `src/population.rs`, the population oracle. Proofs-note: `proofs-notes/population.md`.
+//! Tests of `src/population/`, the population oracle. Proofs-note: `proofs-notes/population.md`.
 //!
 //! Every check is against an independent computation, never a hard-coded number:
 //! Monte Carlo over x ~ N(0, I_d) (`oracle_matches_monte_carlo`), central differences of the
