@@ -1,5 +1,5 @@
 //! The rug (MPFR) coefficient engine against the independent num-bigfloat path
-//! (`src/coeffs/bigfloat.rs`: different arithmetic, different quadrature rule — composite
+//! (`src/coeffs/bigfloat/`: different arithmetic, different quadrature rule — composite
 //! Gauss–Legendre instead of split double-exponential/trapezoid or closed forms — and
 //! different function and Hermite code). Proofs-notes: `proofs-notes/quadrature.md`,
 //! `proofs-notes/bigfloat-path.md`, `proofs-notes/closed-forms.md`.
