@@ -216,18 +216,7 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     }
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
-    if !(a.t_end.is_finite() && a.t_end > 0.0) {
-        return Err(usage(format!(
-            "--t-end {}: must be a positive number",
-            a.t_end
-        )));
-    }
-    if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
-        return Err(usage(format!(
-            "--dt-out {}: must be positive with at most {MAX_TIMES} output times",
-            a.dt_out
-        )));
-    }
+    check_times(a.t_end, a.dt_out)?;
     for (name, v) in [("--dt", a.dt), ("--b-dt", a.b_dt)] {
         if !(v.is_finite() && v > 0.0 && a.t_end / v <= 1e7) {
             return Err(usage(format!(
@@ -353,6 +342,19 @@ struct EvalOut {
     version: &'static str,
 }
 
+/// --t-end positive and --dt-out positive with at most `MAX_TIMES` output times.
+fn check_times(t_end: f64, dt_out: f64) -> Result<(), CliError> {
+    if !(t_end.is_finite() && t_end > 0.0) {
+        return Err(usage(format!("--t-end {t_end}: must be a positive number")));
+    }
+    if !(dt_out.is_finite() && dt_out > 0.0) || t_end / dt_out > MAX_TIMES {
+        return Err(usage(format!(
+            "--dt-out {dt_out}: must be positive with at most {MAX_TIMES} output times"
+        )));
+    }
+    Ok(())
+}
+
 fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
     let psi = Psi::parse(&a.psi).map_err(usage)?;
@@ -472,18 +474,7 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     if a.draws < 1 {
         return Err(usage(format!("--draws {}: must be at least 1", a.draws)));
     }
-    if !(a.t_end.is_finite() && a.t_end > 0.0) {
-        return Err(usage(format!(
-            "--t-end {}: must be a positive number",
-            a.t_end
-        )));
-    }
-    if !(a.dt_out.is_finite() && a.dt_out > 0.0) || a.t_end / a.dt_out > MAX_TIMES {
-        return Err(usage(format!(
-            "--dt-out {}: must be positive with at most {MAX_TIMES} output times",
-            a.dt_out
-        )));
-    }
+    check_times(a.t_end, a.dt_out)?;
     if !(a.dt.is_finite() && a.dt > 0.0 && a.t_end / a.dt <= 1e7) {
         return Err(usage(format!(
             "--dt {}: must be positive with at most 1e7 steps",
