@@ -174,7 +174,7 @@ fn doc_of<T>(g: &Gibbs<T>, f: impl Fn(&Quantity<T>) -> Num, head: Doc) -> Doc {
         iterations: g.iterations,
         residual: Num {
             value: format!("{:.3e}", g.residual),
-            bound: up(g.residual.abs() * 1e-3),
+            bound: up(g.residual_bound),
             kind: BoundKind::Estimate,
         },
         nodes: g.nodes,

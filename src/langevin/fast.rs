@@ -388,6 +388,9 @@ pub fn gibbs(
             .collect(),
         iterations: cur.iterations,
         residual: cur.residual,
+        // h_j = m_j − Σ_i π_i P_l(s_i): the weights π carry the relative error `round` (from
+        // φ's rounding), and the n-term sum of |π_i P_l| ≤ 1 adds n·ε.
+        residual_bound: round + n as f64 * f64::EPSILON,
         nodes: n,
         kernel_tails: tails,
     })

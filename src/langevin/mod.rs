@@ -77,6 +77,10 @@ pub struct Gibbs<T> {
     pub iterations: usize,
     /// Final Newton residual (max-norm of the fixed-point equation in the route's unknowns).
     pub residual: f64,
+    /// An estimate of the rounding error of `residual` itself (the size of the equations'
+    /// evaluation error at the returned state), so that a residual at that level says "solved
+    /// to rounding" rather than a number to trust digit by digit.
+    pub residual_bound: f64,
     /// Quadrature nodes of the final solve.
     pub nodes: usize,
     /// Truncation bounds (sup norm on [−1, 1]) of the kernels κ and ψ as used (0 for a closed

@@ -629,6 +629,8 @@ pub fn gibbs(
             .collect(),
         iterations: a.iterations,
         residual: a.residual,
+        // g_i = u_i − 2c(κ_i − ψ_i) at `prec` bits, with |u| ≤ β·sup|φ|: a few ulps of that.
+        residual_bound: ulp * (1.0 + beta * sup_phi),
         nodes,
         kernel_tails: tails,
     })
