@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use mforacle::activation::Spec;
-use mforacle::dynamics::{checkpoint, Config, Run};
+use mforacle::dynamics::checkpoint;
 use mforacle::golden;
 use mforacle::recipes::Recipe;
 use quickcheck::{Arbitrary, Gen, QuickCheck};
@@ -160,26 +160,7 @@ fn recipe_reader_never_panics() {
     }
 }
 
-/// A tiny checkpoint and its run (as in tests/reliability.rs).
-fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
-    let out = common::bin()
-        .args(common::TINY_TRAIN)
-        .args(["--halt-after", "3", "--out"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(dir.join("checkpoint.bin")).unwrap();
-    let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
-    let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
-    let header: serde_json::Value = serde_json::from_slice(&bytes[start..start + len]).unwrap();
-    let config: Config = serde_json::from_value(header["config"].clone()).unwrap();
-    (bytes, Run::new(config).unwrap())
-}
+use common::tiny_checkpoint;
 
 fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
     let mut h = crc32fast::Hasher::new();

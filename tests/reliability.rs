@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{bin, TINY_TRAIN as TINY};
-use mforacle::dynamics::{checkpoint, Config, Run};
+use mforacle::dynamics::checkpoint;
 
 fn tmpdir(name: &str) -> PathBuf {
     common::scratch("rel", name)
@@ -23,22 +23,7 @@ fn train(dir: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Writes a checkpoint halted after 3 steps into `dir`; returns its bytes and the run it
-/// belongs to (rebuilt from the configuration in its header).
-fn tiny_checkpoint(dir: &Path) -> (Vec<u8>, Run) {
-    let out = train(dir, &["--halt-after", "3"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(dir.join("checkpoint.bin")).unwrap();
-    let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
-    let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
-    let header: serde_json::Value = serde_json::from_slice(&bytes[start..start + len]).unwrap();
-    let config: Config = serde_json::from_value(header["config"].clone()).unwrap();
-    (bytes, Run::new(config).unwrap())
-}
+use common::tiny_checkpoint;
 
 /// CRC-32 detects every burst of ≤ 32 bits, so every single-byte change anywhere (magic line,
 /// header, body, the checksum itself) must be refused; the untouched file must be accepted.

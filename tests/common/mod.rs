@@ -68,3 +68,22 @@ pub const TINY_TRAIN: &[&str] = &[
     "--panels",
     "4",
 ];
+
+/// Runs [`TINY_TRAIN`] halted after 3 steps into `dir`, and returns the checkpoint's bytes and
+/// the run it belongs to (rebuilt from the configuration in its header).
+pub fn tiny_checkpoint(dir: &std::path::Path) -> (Vec<u8>, mforacle::dynamics::Run) {
+    let out = bin()
+        .args(TINY_TRAIN)
+        .args(["--halt-after", "3", "--out"])
+        .arg(dir)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(dir.join("checkpoint.bin")).expect("a checkpoint was written");
+    let start = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let len = bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&bytes[start..start + len]).unwrap();
+    let config: mforacle::dynamics::Config =
+        serde_json::from_value(header["config"].clone()).unwrap();
+    (bytes, mforacle::dynamics::Run::new(config).unwrap())
+}
