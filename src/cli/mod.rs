@@ -189,7 +189,7 @@ pub enum Command {
     /// unique Gibbs fixed point of the free energy L + KL/β, by an f64 route or the oracle.
     Langevin(langevin::Args),
     /// The deep mean-field model (L = 2, 3 inner layers): `limit` (infinite-width risk and
-    /// reduced state, L = 2) `eval` (finite-N risk and velocities, f64 or oracle) and `train` (the finite-width flow coupled to ideal particles, L = 2).
+    /// reduced state, L = 2), `eval` (finite-N risk and velocities, f64 or oracle) and `train` (the finite-width flow coupled to ideal particles, L = 2).
     Deep(deep::Args),
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
