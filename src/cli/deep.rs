@@ -6,7 +6,9 @@
 //!   a-nodes, twice the θ0/s panels and more table nodes), `step_diff` (A rerun with the step
 //!   halved), `diff_ab` (A − B, B the ideal particles on a grid). The reduced state Γ(a, t),
 //!   α(a, t) is printed at the tracked a (default 0.5, 1, √3). The limit does not depend on d
-//!   (accepted and checked for consistency with `eval`).
+//!   (accepted and checked for consistency with `eval`). With `--eta η`: the discrete map of
+//!   Euler GD (method B with Euler steps), `node_diff`, `diff_ab` for ψ = id, and the flow's
+//!   `risk_flow` at the same times.
 //! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
 //!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
 //!   initialisation (f64, or the MPFR oracle with error estimates).
@@ -71,6 +73,10 @@ struct TrainArgs {
     /// RK4 step of the finite-width flow (rerun with half of it to estimate the time error).
     #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     dt: f64,
+    /// Euler GD with this step η instead of the RK4 flow, against the discrete mean-field map
+    /// (--t-end and --dt-out must be whole multiples of η).
+    #[arg(long, allow_negative_numbers = true)]
+    eta: Option<f64>,
     #[arg(long, value_enum, default_value_t = DeepFormat::Csv)]
     format: DeepFormat,
     #[arg(long)]
@@ -105,6 +111,10 @@ struct LimitArgs {
     /// Largest RK4 step of method B.
     #[arg(long, default_value_t = 0.025, allow_negative_numbers = true)]
     b_dt: f64,
+    /// The discrete map of Euler GD with this step η instead of the flow (method B with Euler
+    /// steps; --t-end and --dt-out must be whole multiples of η).
+    #[arg(long, allow_negative_numbers = true)]
+    eta: Option<f64>,
     #[arg(long, value_enum, default_value_t = DeepFormat::Json)]
     format: DeepFormat,
     #[arg(long)]
@@ -250,6 +260,10 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let mut pb = limit::BParams::new(psi);
     pb.s_panels_per_unit = a.b_s_panels as usize;
     pb.h = a.b_dt;
+    if let Some(eta) = a.eta {
+        check_eta(eta, a.t_end, a.dt_out)?;
+        return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
+    }
     let main = limit::method_a(&p, a.t_end, a.dt_out, &track);
     let fine = limit::method_a(&p.refined(), a.t_end, a.dt_out, &[]);
     let half = limit::method_a(&p.halved(), a.t_end, a.dt_out, &[]);
@@ -343,6 +357,129 @@ struct EvalOut {
 }
 
 /// --t-end positive and --dt-out positive with at most `MAX_TIMES` output times.
+/// η positive, at most 1e6 steps, and --t-end, --dt-out whole multiples of it.
+fn check_eta(eta: f64, t_end: f64, dt_out: f64) -> Result<(), CliError> {
+    if !(eta.is_finite() && eta > 0.0 && t_end / eta <= 1e6) {
+        return Err(usage(format!(
+            "--eta {eta}: must be positive with at most 1e6 steps"
+        )));
+    }
+    for (name, v) in [("--t-end", t_end), ("--dt-out", dt_out)] {
+        if limit::euler_steps(v, eta).is_none() {
+            return Err(usage(format!(
+                "{name} {v}: must be a whole multiple of --eta {eta}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DiscreteOut {
+    layers: usize,
+    psi: &'static str,
+    d: usize,
+    eta: f64,
+    method: &'static str,
+    times: Vec<f64>,
+    risk: Vec<f64>,
+    track_a: Vec<f64>,
+    /// alpha[t][k] = α(track_a[k], times[t]) of the discrete map.
+    alpha: Vec<Vec<f64>>,
+    /// Method B refined (twice the a-nodes, θ0 and s panels) minus the main run.
+    node_diff: Vec<f64>,
+    /// ψ = id only: method B − method A with the same Euler steps (A is exact for id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff_ab: Option<Vec<f64>>,
+    /// The flow's R_∞ (method A, RK4) at the same times: risk − risk_flow is the O(η) effect
+    /// of the step.
+    risk_flow: Vec<f64>,
+    error_kind: &'static str,
+    a_nodes: usize,
+    b_particles: usize,
+    version: &'static str,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_discrete(
+    a: LimitArgs,
+    layers: usize,
+    psi: Psi,
+    d: usize,
+    eta: f64,
+    p: &limit::Params,
+    pb: &limit::BParams,
+    track: &[f64],
+) -> Result<(), CliError> {
+    let main = limit::discrete_b(pb, eta, a.t_end, a.dt_out, track);
+    let mut fine_p = *pb;
+    fine_p.a_nodes *= 2;
+    fine_p.theta_panels_per_unit *= 2;
+    fine_p.s_panels_per_unit *= 2;
+    let fine = limit::discrete_b(&fine_p, eta, a.t_end, a.dt_out, &[]);
+    let by_a = limit::discrete_a(p, eta, a.t_end, a.dt_out, &[]);
+    let flow = limit::method_a(p, a.t_end, a.dt_out, &[]);
+    let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
+    let out = DiscreteOut {
+        layers,
+        psi: psi.name(),
+        d,
+        eta,
+        method: "B: ideal particles on a quadrature grid, Euler steps",
+        times: main.times.clone(),
+        risk: main.risk.clone(),
+        track_a: track.to_vec(),
+        alpha: main.alpha.clone(),
+        node_diff: diff(&fine.risk),
+        diff_ab: by_a.map(|t| diff(&t.risk)),
+        risk_flow: flow.risk.clone(),
+        error_kind: "estimate",
+        a_nodes: pb.a_nodes,
+        b_particles: pb.particles(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let all: Vec<f64> = out
+        .risk
+        .iter()
+        .chain(out.alpha.iter().flatten())
+        .chain(&out.node_diff)
+        .chain(out.diff_ab.iter().flatten())
+        .chain(&out.risk_flow)
+        .copied()
+        .collect();
+    if !finite_all(&all) {
+        return Err(CliError::Failure(
+            "the discrete limit produced a non-finite value".into(),
+        ));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&out)?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,risk,node_diff,diff_ab,risk_flow");
+            for x in track {
+                s += &format!(",alpha_a{x}");
+            }
+            s.push('\n');
+            for i in 0..out.times.len() {
+                let dab = match &out.diff_ab {
+                    Some(v) => format!("{:.3e}", v[i]),
+                    None => String::new(),
+                };
+                s += &format!(
+                    "{:.16e},{:.16e},{:.3e},{},{:.16e}",
+                    out.times[i], out.risk[i], out.node_diff[i], dab, out.risk_flow[i]
+                );
+                for k in 0..track.len() {
+                    s += &format!(",{:.16e}", out.alpha[i][k]);
+                }
+                s.push('\n');
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
+
 fn check_times(t_end: f64, dt_out: f64) -> Result<(), CliError> {
     if !(t_end.is_finite() && t_end > 0.0) {
         return Err(usage(format!("--t-end {t_end}: must be a positive number")));
@@ -481,9 +618,16 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
             a.dt
         )));
     }
+    if let Some(eta) = a.eta {
+        check_eta(eta, a.t_end, a.dt_out)?;
+    }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
-    let bytes = deep::train::train_bytes(nmax, d, n_times);
+    let pb = limit::BParams::new(psi);
+    let bytes = match a.eta {
+        None => deep::train::train_bytes(nmax, d, n_times),
+        Some(eta) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
+    };
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if bytes > MAX_BYTES || nmax > 1 << 20 {
         return Err(usage(format!(
@@ -498,9 +642,14 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let mut rows = Vec::new();
     for &n in &a.widths {
         for r in 0..a.draws as usize {
-            rows.extend(deep::train::run(
-                n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp,
-            ));
+            rows.extend(match a.eta {
+                None => {
+                    deep::train::run(n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp)
+                }
+                Some(eta) => deep::train::run_euler(
+                    n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, eta, &pb,
+                ),
+            });
         }
     }
     if !rows.iter().all(|r| {

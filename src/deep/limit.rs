@@ -366,6 +366,10 @@ pub struct Trajectory {
     pub evaluations: usize,
     /// Method A: the A(Γ) table's interpolation check ([`Table::check`]); 0 for method B.
     pub table_check: f64,
+    /// Euler stepping only: V_s(a, t_k) at the tracked a before every step k (one row per
+    /// step; V_s is even in a), what the ideal particles of a finite network need. Empty for
+    /// RK4.
+    pub vs_steps: Vec<Vec<f64>>,
 }
 
 /// V_s at every node from α at the a-nodes (first `grid.x.len()` entries of `alpha` and
@@ -411,11 +415,27 @@ fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
     t
 }
 
-/// Classical RK4 over the output times, `f(t, y)`, at most step `h`.
-fn rk4(
+/// Time stepping of a limit: classical RK4 with a largest step (the flow), or explicit Euler
+/// with a fixed step η (the discrete mean-field map of Euler GD, time t = steps·η).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stepping {
+    Rk4 { h: f64 },
+    Euler { eta: f64 },
+}
+
+/// Number of Euler steps of size `eta` in `span`, if `span` is a whole multiple of it
+/// (relative slack 1e−9).
+pub fn euler_steps(span: f64, eta: f64) -> Option<usize> {
+    let k = (span / eta).round();
+    (k >= 1.0 && (span - k * eta).abs() <= 1e-9 * span).then_some(k as usize)
+}
+
+/// Integrates over the output times with `stepping`; `f(y)` is the velocity, `record` sees the
+/// state at every output time, `step` sees the state before every step (Euler only).
+fn integrate(
     y0: Vec<f64>,
     times: &[f64],
-    h: f64,
+    stepping: Stepping,
     mut f: impl FnMut(&[f64]) -> Vec<f64>,
     mut record: impl FnMut(&[f64]),
 ) -> usize {
@@ -424,20 +444,36 @@ fn rk4(
     record(&y);
     for w in times.windows(2) {
         let span = w[1] - w[0];
-        let steps = (span / h - 1e-9).ceil().max(1.0) as usize;
-        let dt = span / steps as f64;
-        for _ in 0..steps {
-            let k1 = f(&y);
-            let y2: Vec<f64> = y.iter().zip(&k1).map(|(a, b)| a + 0.5 * dt * b).collect();
-            let k2 = f(&y2);
-            let y3: Vec<f64> = y.iter().zip(&k2).map(|(a, b)| a + 0.5 * dt * b).collect();
-            let k3 = f(&y3);
-            let y4: Vec<f64> = y.iter().zip(&k3).map(|(a, b)| a + dt * b).collect();
-            let k4 = f(&y4);
-            for i in 0..y.len() {
-                y[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+        match stepping {
+            Stepping::Rk4 { h } => {
+                let steps = (span / h - 1e-9).ceil().max(1.0) as usize;
+                let dt = span / steps as f64;
+                for _ in 0..steps {
+                    let k1 = f(&y);
+                    let y2: Vec<f64> = y.iter().zip(&k1).map(|(a, b)| a + 0.5 * dt * b).collect();
+                    let k2 = f(&y2);
+                    let y3: Vec<f64> = y.iter().zip(&k2).map(|(a, b)| a + 0.5 * dt * b).collect();
+                    let k3 = f(&y3);
+                    let y4: Vec<f64> = y.iter().zip(&k3).map(|(a, b)| a + dt * b).collect();
+                    let k4 = f(&y4);
+                    for i in 0..y.len() {
+                        y[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+                    }
+                    evals += 4;
+                }
             }
-            evals += 4;
+            Stepping::Euler { eta } => {
+                let steps = euler_steps(span, eta).expect(
+                    "output interval not a multiple of the Euler step (checked by callers)",
+                );
+                for _ in 0..steps {
+                    let k1 = f(&y);
+                    for i in 0..y.len() {
+                        y[i] += eta * k1[i];
+                    }
+                    evals += 1;
+                }
+            }
         }
         record(&y);
     }
@@ -446,6 +482,30 @@ fn rk4(
 
 /// Method A: the reduced ODE ∂_t Γ = 2a V_s, α = A(Γ), with tracked a ∈ [−√3, √3].
 pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
+    method_a_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
+}
+
+/// The discrete map of Euler GD with step η by method A: Γ_{k+1} = Γ_k + η·2a V_s(a, t_k).
+/// Only for ψ = id, where the push-forward θ̄ = θ0 + sΓ is exact for the discrete map too
+/// (for gd the relation F(θ̄) = F(θ0) + sΓ holds only in continuous time): `None` for gd.
+/// `dt_out` and `t_end` must be whole multiples of η (checked by the caller).
+pub fn discrete_a(
+    p: &Params,
+    eta: f64,
+    t_end: f64,
+    dt_out: f64,
+    track: &[f64],
+) -> Option<Trajectory> {
+    (p.psi == Psi::Id).then(|| method_a_with(p, Stepping::Euler { eta }, t_end, dt_out, track))
+}
+
+fn method_a_with(
+    p: &Params,
+    stepping: Stepping,
+    t_end: f64,
+    dt_out: f64,
+    track: &[f64],
+) -> Trajectory {
     let grid = a_rule(p.a_nodes);
     let pf = Table::new(p, p.cheb);
     let m = grid.x.len();
@@ -464,6 +524,7 @@ pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajector
         alpha: Vec::new(),
         evaluations: 0,
         table_check: pf.check,
+        vs_steps: Vec::new(),
     };
     let alpha_of = |g: &[f64]| -> Vec<f64> { g.par_iter().map(|&x| pf.value(x)).collect() };
     let sign: Vec<f64> = track
@@ -471,13 +532,18 @@ pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajector
         .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
         .collect();
     let mut rows = Vec::new();
-    let evals = rk4(
+    let euler = matches!(stepping, Stepping::Euler { .. });
+    let vs_steps = &mut out.vs_steps;
+    let evals = integrate(
         vec![0.0; nodes.len()],
         &times,
-        p.h,
+        stepping,
         |g| {
             let al = alpha_of(g);
             let v = velocity(&al, &grid);
+            if euler {
+                vs_steps.push(v[m..].to_vec());
+            }
             nodes.iter().zip(&v).map(|(a, vs)| 2.0 * a * vs).collect()
         },
         |g| rows.push(g.to_vec()),
@@ -533,6 +599,24 @@ impl BParams {
 /// (ψ' is even), so θ0 ∈ [0, THETA_MAX] with density 2φ. gd is evaluated through one exp:
 /// ψ = atan(sinh θ), ψ' = 1/cosh θ.
 pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
+    method_b_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
+}
+
+/// The discrete map of Euler GD with step η by method B: every ideal particle takes the
+/// Euler step θ_{k+1} = θ_k + η·2a ψ'(θ_k) s V_s(a, t_k), for ψ = gd and id alike. `dt_out`
+/// and `t_end` must be whole multiples of η (checked by the caller). `vs_steps` holds V_s at
+/// the tracked a before every step.
+pub fn discrete_b(p: &BParams, eta: f64, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
+    method_b_with(p, Stepping::Euler { eta }, t_end, dt_out, track)
+}
+
+fn method_b_with(
+    p: &BParams,
+    stepping: Stepping,
+    t_end: f64,
+    dt_out: f64,
+    track: &[f64],
+) -> Trajectory {
     let psi = p.psi;
     let grid = a_rule(p.a_nodes);
     let m = grid.x.len();
@@ -585,10 +669,12 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
         .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
         .collect();
     let mut rows = Vec::new();
-    let evals = rk4(
+    let euler = matches!(stepping, Stepping::Euler { .. });
+    let mut vs_steps = Vec::new();
+    let evals = integrate(
         y0,
         &times,
-        p.h,
+        stepping,
         |y| {
             // One pass per node: ψ and ψ' together; α from ψ, then the velocity from ψ'.
             let parts: Vec<(f64, Vec<f64>)> = y
@@ -606,6 +692,9 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
                 .collect();
             let al: Vec<f64> = parts.iter().map(|x| x.0).collect();
             let v = velocity(&al, &grid);
+            if euler {
+                vs_steps.push(v[m..].to_vec());
+            }
             let mut out = Vec::with_capacity(y.len());
             for (n, (_, d)) in parts.into_iter().enumerate() {
                 let c = 2.0 * nodes[n] * v[n];
@@ -622,6 +711,7 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
         alpha: Vec::new(),
         evaluations: evals,
         table_check: 0.0,
+        vs_steps,
     };
     for al in rows {
         out.risk.push(risk_from_alpha(&al[..m], &grid));

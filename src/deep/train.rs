@@ -14,6 +14,13 @@
 //!
 //! Accuracy: RK4 time error of the finite flow (estimate it by rerunning with `h/2`); the
 //! limit's estimates are those of `deep limit`. Rows are bit-identical for any thread count.
+//!
+//! Euler GD ([`run_euler`], `deep train --eta`): the same network takes Euler steps of size η,
+//! and its ideal particles take the discrete map's Euler steps (`proofs-notes/deep-meanfield.md`
+//! §5c), with V_s recorded by [`limit::discrete_b`].
+
+// Index loops mirror the formulas (i, j over nodes, m over coordinates).
+#![allow(clippy::needless_range_loop)]
 
 use super::{finite, limit, Net, Psi};
 
@@ -93,38 +100,129 @@ pub fn run(
                 }
             }
         }
-        let ev = finite::evaluate(&net);
-        // Edge gap against the closed-form ideal particles (θ(0) regenerated per row).
-        let mut edge = 0.0;
-        for j in 0..n {
-            let th0 = super::theta1_row(key, n, j);
-            let gam = lim.gamma[ti][j];
-            for (i, &t0) in th0.iter().enumerate() {
+        rows.push(row(
+            &net,
+            key,
+            t,
+            draw,
+            lim.risk[ti],
+            &lim.alpha[ti],
+            |j, i, t0| {
                 let s = net.u[i * d];
-                let ideal = match psi {
+                let gam = lim.gamma[ti][j];
+                match psi {
                     Psi::Gd => libm::asinh(libm::sinh(t0) + s * gam),
                     Psi::Id => t0 + s * gam,
-                };
-                edge += (net.theta1[j * n + i] - ideal).powi(2);
+                }
+            },
+        ));
+    }
+    rows
+}
+
+/// One output row: the network's risk and gaps against the limit risk `risk_limit`, the limit
+/// α at every output weight (`alpha[j]` = α(a_j)), and the ideal particle `ideal(j, i, θ_ij(0))`
+/// of every edge (θ(0) regenerated row by row from `key`).
+fn row(
+    net: &Net,
+    key: u64,
+    t: f64,
+    draw: usize,
+    risk_limit: f64,
+    alpha: &[f64],
+    ideal: impl Fn(usize, usize, f64) -> f64,
+) -> Row {
+    let (n, d) = (net.n, net.d);
+    let ev = finite::evaluate(net);
+    let mut edge = 0.0;
+    for j in 0..n {
+        let th0 = super::theta1_row(key, n, j);
+        for (i, &t0) in th0.iter().enumerate() {
+            edge += (net.theta1[j * n + i] - ideal(j, i, t0)).powi(2);
+        }
+    }
+    let mut node = 0.0;
+    for j in 0..n {
+        for m in 0..d {
+            let target = if m == 0 { alpha[j] } else { 0.0 };
+            node += (ev.v[j * d + m] - target).powi(2);
+        }
+    }
+    Row {
+        t,
+        n,
+        draw,
+        risk: ev.risk,
+        risk_limit,
+        loss_gap: ev.risk - risk_limit,
+        edge_gap: edge / (n * n) as f64,
+        node_gap: node / n as f64,
+    }
+}
+
+/// Bytes of one width-N Euler run: θ, the velocity, the ideal particles (N² each), the
+/// features, and the discrete limit's method B with every output weight tracked (its
+/// particles, one velocity array and the V_s history).
+pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64 {
+    let nf = n as f64;
+    let per_node = pb.particles() as f64 / pb.a_nodes as f64;
+    let b_state = (pb.a_nodes + n) as f64 * per_node;
+    8.0 * (4.0 * nf * nf + 4.0 * nf * d as f64 + 3.0 * b_state + nf * steps as f64) + 1e6
+}
+
+/// Runs one width and draw of Euler GD with step η (θ ← θ + η·(−N² ∂R/∂θ), t = steps·η),
+/// against the discrete mean-field map ([`limit::discrete_b`]) with every output weight a_j
+/// tracked: the ideal particle of edge (i, j) takes the same Euler steps,
+/// θ̄ ← θ̄ + η·2a_j ψ'(θ̄) s_i V_s(a_j, t_k), s_i = u_i1. `t_end` and `dt_out` must be whole
+/// multiples of η (checked by the caller).
+#[allow(clippy::too_many_arguments)]
+pub fn run_euler(
+    n: usize,
+    d: usize,
+    psi: Psi,
+    seed: u64,
+    draw: usize,
+    t_end: f64,
+    dt_out: f64,
+    eta: f64,
+    pb: &limit::BParams,
+) -> Vec<Row> {
+    let key = draw_seed(seed, draw);
+    let mut net: Net = super::init(2, n, d, psi, key);
+    let lim = limit::discrete_b(pb, eta, t_end, dt_out, &net.a);
+    // Ideal particles, row-major like θ1, from the same θ(0).
+    let mut ideal: Vec<f64> = (0..n).flat_map(|j| super::theta1_row(key, n, j)).collect();
+    let mut rows = Vec::with_capacity(lim.times.len());
+    let mut k = 0;
+    for (ti, &t) in lim.times.iter().enumerate() {
+        if ti > 0 {
+            let steps = limit::euler_steps(t - lim.times[ti - 1], eta)
+                .expect("output interval not a multiple of η (checked by the caller)");
+            for _ in 0..steps {
+                let v = finite::evaluate(&net).vel1;
+                for (x, dv) in net.theta1.iter_mut().zip(&v) {
+                    *x += eta * dv;
+                }
+                let vs = &lim.vs_steps[k];
+                for j in 0..n {
+                    let c = eta * 2.0 * net.a[j] * vs[j];
+                    for i in 0..n {
+                        let th = &mut ideal[j * n + i];
+                        *th += c * psi.deriv(*th) * net.u[i * d];
+                    }
+                }
+                k += 1;
             }
         }
-        let mut node = 0.0;
-        for j in 0..n {
-            for m in 0..d {
-                let target = if m == 0 { lim.alpha[ti][j] } else { 0.0 };
-                node += (ev.v[j * d + m] - target).powi(2);
-            }
-        }
-        rows.push(Row {
+        rows.push(row(
+            &net,
+            key,
             t,
-            n,
             draw,
-            risk: ev.risk,
-            risk_limit: lim.risk[ti],
-            loss_gap: ev.risk - lim.risk[ti],
-            edge_gap: edge / (n * n) as f64,
-            node_gap: node / n as f64,
-        });
+            lim.risk[ti],
+            &lim.alpha[ti],
+            |j, i, _| ideal[j * n + i],
+        ));
     }
     rows
 }
