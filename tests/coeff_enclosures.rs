@@ -107,3 +107,118 @@ fn relu_enclosures_agree_with_arb() {
     check("relu", 50);
     check("relu", 100);
 }
+
+/// Piecewise and composite specs against the default (estimate) route, an independent
+/// engine (closed forms and a-posteriori quadrature): the enclosure and the estimate must
+/// agree within the sum of their bounds, and the enclosure must resolve 30 digits.
+#[test]
+fn composites_agree_with_the_estimate_route() {
+    for spec in [
+        "relu(z-0.25) + tanh(z)",
+        "abs(z)*sigmoid(2*z+1)",
+        "z^2*silu(z+0.5) - 0.5*cos(3*z)",
+        "step(z+0.1)*exp(z/2)",
+        "sin(z) + sigmoid(z)*z^3",
+    ] {
+        let s = Spec::parse(spec).unwrap();
+        let e = enclosure_table(&s, 20, 30).unwrap().expect("inside");
+        let d = mforacle::coeffs::hermite_coefficients(&s, 20, 30).unwrap();
+        for (a, b) in e.coefficients.iter().zip(&d.coefficients) {
+            let dist = Float::with_val(256, &a.value - &b.value).abs();
+            let radii = Float::with_val(256, &a.abs_error_bound + &b.abs_error_bound);
+            assert!(
+                dist <= radii,
+                "{spec} c_{}: {} ± {} ({:?}) vs {} ± {} ({:?})",
+                a.k,
+                a.value,
+                a.abs_error_bound,
+                a.bound_kind,
+                b.value,
+                b.abs_error_bound,
+                b.bound_kind
+            );
+            assert!(a.resolved, "{spec} c_{} unresolved", a.k);
+            assert_ne!(a.bound_kind, BoundKind::Estimate);
+        }
+    }
+}
+
+/// A zero no parity rule sees (z²·silu(z) = z³/2 + even, so c_5 = 0): the enclosure
+/// contains 0 with a tiny bound and is reported unresolved, never as a small number.
+#[test]
+fn hidden_zero_is_enclosed_not_resolved() {
+    let s = Spec::parse("z^2*silu(z)").unwrap();
+    let e = enclosure_table(&s, 5, 30).unwrap().expect("inside");
+    let c5 = &e.coefficients[5];
+    assert!(!c5.resolved);
+    assert!(Float::with_val(64, c5.value.abs_ref()) <= c5.abs_error_bound);
+    assert!(c5.abs_error_bound < 1e-40, "{}", c5.abs_error_bound);
+}
+
+/// Specs outside the theorem (log1p of a non-constant, a non-affine argument) are refused by
+/// the enclosure route, so they keep the estimate route.
+#[test]
+fn specs_outside_the_theorem_are_refused() {
+    for spec in ["log1p(z^2)", "tanh(z^2)", "sqrt(1+z^2)"] {
+        let s = Spec::parse(spec).unwrap();
+        assert!(enclosure_table(&s, 5, 20).unwrap().is_none(), "{spec}");
+    }
+    // polynomials are exact already
+    let s = Spec::parse("z^3 - 2*z").unwrap();
+    assert!(enclosure_table(&s, 5, 20).unwrap().is_none());
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `coeffs --enclose` labels every bound: tanh's odd coefficients are enclosures, the even
+/// ones exact zeros; without the flag the same coefficients are estimates; a spec outside the
+/// theorem stays an estimate with the flag.
+#[test]
+fn cli_bound_kinds() {
+    let kinds = |args: &[&str]| -> Vec<String> {
+        let o = run(args);
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["bound_kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let base = [
+        "coeffs", "tanh", "--degree", "3", "--digits", "15", "--format", "json",
+    ];
+    let enc = kinds(&[&base[..], &["--enclose"]].concat());
+    assert_eq!(enc, ["exact", "enclosure", "exact", "enclosure"]);
+    let est = kinds(&base);
+    assert_eq!(est, ["exact", "estimate", "exact", "estimate"]);
+    let out = kinds(&[
+        "coeffs",
+        "log1p(z^2)",
+        "--degree",
+        "1",
+        "--digits",
+        "10",
+        "--format",
+        "json",
+        "--enclose",
+    ]);
+    assert_eq!(out, ["estimate", "exact"]);
+    let o = run(&[
+        "coeffs",
+        "relu",
+        "--degree",
+        "2",
+        "--digits",
+        "10",
+        "--enclose",
+    ]);
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(t.contains("enclosure") && t.contains("kind"), "{t}");
+}

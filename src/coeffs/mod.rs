@@ -253,6 +253,8 @@ pub fn hermite_coefficients(
             for (v, b, r) in &floating {
                 value += *v;
                 bound += *b;
+                // the sum is rounded to `value`'s precision (half an ulp; one ulp counted)
+                bound += Float::with_val(53, value.abs_ref()) >> (value.prec() - 1);
                 parts_resolved &= *r;
             }
             let all_exact = floating.is_empty();
