@@ -169,6 +169,8 @@ fn enclose(
         kinks.push(b.div(&a)?.neg());
     }
     kinks.sort_by(|x, y| x.lo.partial_cmp(&y.lo).expect("finite"));
+    // the same location written twice (relu(z) and abs(2*z)) is one kink
+    kinks.dedup_by(|x, y| x.lo == y.lo && x.hi == y.hi);
     let mut acc = vec![Iv::from_u64(prec, 0); degree + 1];
     let mut err = vec![Float::new(BP); degree + 1];
     if kinks.is_empty() {
@@ -452,10 +454,12 @@ fn pieces(
             Some(h) if *h < y => h.clone(),
             _ => Float::with_val(p, &y),
         };
-        let tails = (lo.is_none() as u32) + (hi.is_none() as u32);
-        // a piece cut entirely by ±Y still has its (one-sided) tail bound; a finite piece
-        // beyond ±Y lies in the tail region of its own bound
-        let tail_total = up(&tail * tails.max(1));
+        // the parts of the piece beyond −Y and beyond Y are each bounded by one tail
+        let neg_y = Float::with_val(BP, -&y);
+        let cut_left = lo.as_ref().map_or(true, |l| *l < neg_y);
+        let cut_right = hi.as_ref().map_or(true, |h| *h > y);
+        let tails = cut_left as u32 + cut_right as u32;
+        let tail_total = up(&tail * tails);
         for (k, x) in err.iter_mut().enumerate() {
             if wanted[k] {
                 *x = up(&*x + &tail_total);

@@ -12,9 +12,13 @@ The midpoint is printed with digits+30 decimals and the decimal rounding is adde
 radius, which is printed rounded up (3 significant digits after a 1% inflation).
 
 Usage: python3 make_arb_balls.py > arb_balls.txt      (writes the data file)
-       python3 make_arb_balls.py --bench              (times tanh c_0..c_100 at 50 digits)
+       python3 make_arb_balls.py --bench [MFORACLE]   (times tanh c_0..c_100 at 50 digits with
+                                                       Arb, and in the same run the command
+                                                       `MFORACLE coeffs tanh --degree 100
+                                                       --digits 50 --enclose`, best of 3)
 Output lines: spec digits k midpoint radius; header lines start with '#'.
 """
+import subprocess
 import sys
 import time
 
@@ -83,8 +87,22 @@ def main():
         for k in range(1, 101, 2):
             coefficient("tanh", k)
         t2 = time.perf_counter()
+        arb_all, arb_odd = t1 - t0, t2 - t1
         print(f"python-flint {flint.__version__}: tanh c_0..c_100 at 50 digits: "
-              f"{t1 - t0:.3f} s (all 101), {t2 - t1:.3f} s (the 50 odd k only)")
+              f"{arb_all:.3f} s (all 101), {arb_odd:.3f} s (the 50 odd k only)")
+        args = [a for a in sys.argv[1:] if a != "--bench"]
+        if args:
+            for extra in (["--enclose"], []):
+                cmd = [args[0], "coeffs", "tanh", "--degree", "100", "--digits", "50",
+                       "--format", "json"] + extra
+                best = None
+                for _ in range(3):
+                    s0 = time.perf_counter()
+                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+                    dt = time.perf_counter() - s0
+                    best = dt if best is None else min(best, dt)
+                print(f"{' '.join(cmd[1:])}: {best:.3f} s (whole process, best of 3); "
+                      f"Arb/mforacle = {arb_all / best:.1f} (all k), {arb_odd / best:.1f} (odd k)")
         return
     print(f"# Arb balls of c_k = E[f(Z) h_k(Z)], python-flint {flint.__version__} (acb.integral)")
     print("# spec digits k midpoint radius")
