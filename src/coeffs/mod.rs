@@ -7,9 +7,10 @@
 //!   with a Ziv loop on the precision (`closed`);
 //! - a residual (everything else): quadrature split at the kinks (`quad`).
 //!
-//! Accuracy contract: for every k, `abs_error_bound` ≥ |value − c_k| (exact parts contribute
-//! 0, closed forms and quadrature their a-posteriori bounds of two evaluations at different
-//! precisions/levels), and a coefficient is `resolved` when the bound is at most half a unit
+//! Accuracy contract: for every k, `abs_error_bound` is meant to be ≥ |value − c_k| (exact
+//! parts contribute 0, closed forms and quadrature their a-posteriori bounds of two
+//! evaluations at different precisions/levels, plus the rounding of the sum): proven for
+//! `exact` parts, an `estimate` for the others (see `BoundKind`), and a coefficient is `resolved` when the bound is at most half a unit
 //! of its `digits`-th significant digit, so that the printed decimal carries `digits`
 //! correct significant digits. A coefficient is `exact_zero` only for structural reasons
 //! (exact arithmetic, parity, closed-form structure); a small number is never called zero.

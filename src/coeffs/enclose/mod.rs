@@ -274,7 +274,6 @@ fn line(
     }
     let p = c.prec;
     let hi = Iv::point(p, &Float::with_val(p, &h));
-    let mut hk = Vec::new();
     for j in 0..=jmax {
         let x = Float::with_val(p, &h * j);
         let xp = Iv::point(p, &x);
@@ -288,21 +287,13 @@ fn line(
         let vm = eval_iv(&branch, &xm, c)?.mul(&phi).mul(&hi);
         let even = vp.add(&vm);
         let odd = vp.sub(&vm);
-        accumulate_pair(&x, &even, &odd, degree, wanted, acc, &mut hk);
+        accumulate_pair(&x, &even, &odd, degree, wanted, acc);
     }
     Some(())
 }
 
 /// Σ over the pair ±x: even k get `even`·He_k(x), odd k get `odd`·He_k(x) (point x).
-fn accumulate_pair(
-    x: &Float,
-    even: &Iv,
-    odd: &Iv,
-    degree: usize,
-    wanted: &[bool],
-    acc: &mut [Iv],
-    _scratch: &mut Vec<Iv>,
-) {
+fn accumulate_pair(x: &Float, even: &Iv, odd: &Iv, degree: usize, wanted: &[bool], acc: &mut [Iv]) {
     let p = even.prec();
     let mut h0 = Iv::from_u64(p, 1);
     let mut h1 = Iv::point(p, x);
