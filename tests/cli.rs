@@ -66,7 +66,7 @@ fn coeffs_csv_and_table() {
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "k,value,abs_error_bound,exact,status");
+    assert_eq!(lines[0], "k,value,abs_error_bound,bound_kind,exact,status");
     assert_eq!(lines.len(), 6);
     let o = run(&["coeffs", "tanh", "--degree", "4", "--digits", "12"]);
     assert!(o.status.success());

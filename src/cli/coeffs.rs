@@ -1,4 +1,4 @@
-//! `mforacle coeffs SPEC --degree K --digits D [--format json|csv|table] [--exact]`
+//! `mforacle coeffs SPEC --degree K --digits D [--format json|csv|table] [--exact] [--enclose]`
 
 use super::{emit, CliError, Format};
 use crate::activation::Spec;
@@ -17,6 +17,8 @@ struct JsonCoefficient {
     value: String,
     /// Upper bound on |value − c_k|, including the decimal rounding of `value`.
     abs_error_bound: String,
+    /// "exact", "enclosure" (proven) or "estimate" (a-posteriori).
+    bound_kind: &'static str,
     exact: bool,
     /// "exact", "ok" (digits certain) or "unresolved" (limit reached; value carries only
     /// the digits the bound certifies, "0" meaning |c_k| ≤ abs_error_bound).
@@ -29,6 +31,7 @@ struct JsonCoefficient {
 struct JsonNorm {
     value: String,
     abs_error_bound: String,
+    bound_kind: &'static str,
 }
 
 #[derive(Serialize)]
@@ -88,12 +91,21 @@ fn rounding_error(printed: &str, value: &Float) -> Float {
     )
 }
 
-pub(crate) fn compute(
+/// The table of one spec; with `enclose`, the enclosure route where its theorem applies.
+fn compute_with(
     spec_src: &str,
     degree: usize,
     digits: u32,
+    enclose: bool,
 ) -> Result<(Spec, CoefficientTable), CliError> {
     let spec = Spec::parse(spec_src).map_err(|e| CliError::Usage(e.to_string()))?;
+    if enclose {
+        if let Some(t) = coeffs::enclose::enclosure_table(&spec, degree, digits)
+            .map_err(|e| CliError::Usage(e.to_string()))?
+        {
+            return Ok((spec, t));
+        }
+    }
     let table = coeffs::hermite_coefficients(&spec, degree, digits)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     Ok((spec, table))
@@ -105,9 +117,10 @@ pub fn run(
     digits: u32,
     format: Format,
     exact: bool,
+    enclose: bool,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    let (spec, table) = compute(spec_src, degree, digits)?;
+    let (spec, table) = compute_with(spec_src, degree, digits, enclose)?;
     let (norm, norm_bound) = coeffs::norm_squared(&spec, digits)
         .map_err(|e| CliError::Failure(format!("E[f^2]: {e}")))?;
     let (ie, ie_note) = match coeffs::information_exponent(&table) {
@@ -132,6 +145,7 @@ pub fn run(
                 k: c.k,
                 value,
                 abs_error_bound,
+                bound_kind: c.bound_kind.as_str(),
                 exact: c.exact.is_some() || c.exact_zero,
                 status,
                 exact_value: if exact {
@@ -147,6 +161,12 @@ pub fn run(
         abs_error_bound: bound_up(
             &(Float::with_val(64, &norm_bound) + rounding_error(&decimal(&norm, digits), &norm)),
         ),
+        // exact for a polynomial (Parseval in exact arithmetic), else a quadrature estimate
+        bound_kind: if spec.as_polynomial().is_some() {
+            "exact"
+        } else {
+            "estimate"
+        },
     };
     let doc = JsonTable {
         spec: spec.source.clone(),
@@ -166,15 +186,15 @@ pub fn run(
                 + "\n"
         }
         Format::Csv => {
-            let mut s = String::from("k,value,abs_error_bound,exact,status");
+            let mut s = String::from("k,value,abs_error_bound,bound_kind,exact,status");
             if exact {
                 s.push_str(",exact_value");
             }
             s.push('\n');
             for r in &doc.coefficients {
                 s.push_str(&format!(
-                    "{},{},{},{},{}",
-                    r.k, r.value, r.abs_error_bound, r.exact, r.status
+                    "{},{},{},{},{},{}",
+                    r.k, r.value, r.abs_error_bound, r.bound_kind, r.exact, r.status
                 ));
                 if exact {
                     s.push_str(&format!(
@@ -192,19 +212,21 @@ pub fn run(
                 CONVENTION, doc.spec, doc.route, digits
             );
             s.push_str(&format!(
-                "{:>5}  {:<width$}  {:>10}  {}\n",
+                "{:>5}  {:<width$}  {:>10}  {:<9}  {}\n",
                 "k",
                 "c_k",
                 "|error| <=",
+                "kind",
                 "status",
                 width = digits as usize + 8
             ));
             for r in &doc.coefficients {
                 s.push_str(&format!(
-                    "{:>5}  {:<width$}  {:>10}  {}{}\n",
+                    "{:>5}  {:<width$}  {:>10}  {:<9}  {}{}\n",
                     r.k,
                     r.value,
                     r.abs_error_bound,
+                    r.bound_kind,
                     r.status,
                     r.exact_value
                         .as_ref()
@@ -214,8 +236,10 @@ pub fn run(
                 ));
             }
             s.push_str(&format!(
-                "# E[f(Z)^2] = {} (+- {})\n",
-                doc.norm_squared.value, doc.norm_squared.abs_error_bound
+                "# E[f(Z)^2] = {} (+- {}, {})\n",
+                doc.norm_squared.value,
+                doc.norm_squared.abs_error_bound,
+                doc.norm_squared.bound_kind
             ));
             match (doc.information_exponent, &doc.information_exponent_note) {
                 (Some(k), _) => s.push_str(&format!("# information exponent: {k}\n")),

@@ -73,6 +73,10 @@ pub enum Command {
         /// Also print exact values (as sums of rationals times square roots) where known.
         #[arg(long)]
         exact: bool,
+        /// Proven enclosures (bound kind `enclosure`) for the analytic and piecewise-analytic
+        /// specs the enclosure theorem covers; other specs keep their `estimate` bounds.
+        #[arg(long)]
+        enclose: bool,
         /// Write to this file (atomically) instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -238,8 +242,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
             digits,
             format,
             exact,
+            enclose,
             out,
-        } => coeffs::run(&spec, degree, digits, format, exact, out.as_deref()),
+        } => coeffs::run(
+            &spec,
+            degree,
+            digits,
+            format,
+            exact,
+            enclose,
+            out.as_deref(),
+        ),
         Command::Kernel {
             spec,
             spec2,

@@ -7,20 +7,26 @@
 //!   with a Ziv loop on the precision (`closed`);
 //! - a residual (everything else): quadrature split at the kinks (`quad`).
 //!
-//! Accuracy contract: for every k, `abs_error_bound` ≥ |value − c_k| (exact parts contribute
-//! 0, closed forms and quadrature their a-posteriori bounds of two evaluations at different
-//! precisions/levels), and a coefficient is `resolved` when the bound is at most half a unit
+//! Accuracy contract: for every k, `abs_error_bound` is meant to be ≥ |value − c_k| (exact
+//! parts contribute 0, closed forms and quadrature their a-posteriori bounds of two
+//! evaluations at different precisions/levels, plus the rounding of the sum): proven for
+//! `exact` parts, an `estimate` for the others (see `BoundKind`), and a coefficient is `resolved` when the bound is at most half a unit
 //! of its `digits`-th significant digit, so that the printed decimal carries `digits`
 //! correct significant digits. A coefficient is `exact_zero` only for structural reasons
 //! (exact arithmetic, parity, closed-form structure); a small number is never called zero.
 //! When the limits of the Ziv loop are reached a coefficient is reported as unresolved,
 //! never printed with unsure digits.
 //!
+//! Bound kinds: exact values are `exact`; this default route's closed-form and quadrature
+//! bounds are `estimate`s (a-posteriori). `enclose::enclosure_table` is the proven route
+//! (`enclosure`) for the specs its theorem covers.
+//!
 //! `bigfloat` is an independent second implementation of the quadrature route, used by the
 //! tests to cross-check this one.
 
 pub mod bigfloat;
 pub mod closed;
+pub mod enclose;
 pub mod exact;
 pub mod quad;
 
@@ -64,6 +70,27 @@ impl Routes {
     }
 }
 
+/// What a coefficient's bound is (the crate's three kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundKind {
+    /// The value is exact; the bound is only the rounding of the exact value to `value`.
+    Exact,
+    /// Proven: c_k ∈ value ± bound, every rounding outward (`enclose`).
+    Enclosure,
+    /// A-posteriori: checked against independent routes, not proven.
+    Estimate,
+}
+
+impl BoundKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BoundKind::Exact => "exact",
+            BoundKind::Enclosure => "enclosure",
+            BoundKind::Estimate => "estimate",
+        }
+    }
+}
+
 /// One coefficient with its error bound.
 #[derive(Clone, Debug)]
 pub struct Coefficient {
@@ -76,6 +103,8 @@ pub struct Coefficient {
     pub exact_zero: bool,
     /// The bound certifies `digits` significant digits (always true for exact values).
     pub resolved: bool,
+    /// What `abs_error_bound` is.
+    pub bound_kind: BoundKind,
 }
 
 /// A table c_0..c_K of one spec.
@@ -225,6 +254,8 @@ pub fn hermite_coefficients(
             for (v, b, r) in &floating {
                 value += *v;
                 bound += *b;
+                // the sum is rounded to `value`'s precision (half an ulp; one ulp counted)
+                bound += Float::with_val(53, value.abs_ref()) >> (value.prec() - 1);
                 parts_resolved &= *r;
             }
             let all_exact = floating.is_empty();
@@ -244,6 +275,11 @@ pub fn hermite_coefficients(
                 abs_error_bound: bound,
                 exact_zero,
                 resolved,
+                bound_kind: if all_exact {
+                    BoundKind::Exact
+                } else {
+                    BoundKind::Estimate
+                },
             });
         }
         if cancellation == 0 || extra > digits + 64 {

@@ -369,24 +369,7 @@ pub fn quadrature_table_with(
         source: "(quadrature integrand)".to_string(),
         expr: expr.clone(),
     };
-    let exact: Vec<Option<Surd>> = match parity_split(expr) {
-        Some((p, g)) => {
-            let pc = exact_coefficients(
-                &p.into_iter().map(Surd::from_rational).collect::<Vec<_>>(),
-                degree,
-            );
-            pc.into_iter()
-                .enumerate()
-                .map(|(k, c)| match g {
-                    GPar::Zero => Some(c),
-                    GPar::Even if k % 2 == 1 => Some(c),
-                    GPar::Odd if k % 2 == 0 => Some(c),
-                    _ => None,
-                })
-                .collect()
-        }
-        None => vec![None; degree + 1],
-    };
+    let exact = parity_exact(expr, degree);
     let zero: Vec<bool> = exact.iter().map(|e| e.is_some()).collect();
     let target_bits = (digits as f64 * std::f64::consts::LOG2_10).ceil() as u32 + 4;
     // Start with the target plus room for the growth of the terms relative to the result.
@@ -478,6 +461,29 @@ pub fn quadrature_table_with(
         if pass1.level < limits.max_level {
             min_level = pass1.level + 1;
         }
+    }
+}
+
+/// c_k known exactly by (shifted) parity: f = p + g with p a polynomial and g even or odd,
+/// so for the k of the wrong parity c_k(f) = c_k(p) (often zero); `None` for the others.
+pub(crate) fn parity_exact(expr: &Expr, degree: usize) -> Vec<Option<Surd>> {
+    match parity_split(expr) {
+        Some((p, g)) => {
+            let pc = exact_coefficients(
+                &p.into_iter().map(Surd::from_rational).collect::<Vec<_>>(),
+                degree,
+            );
+            pc.into_iter()
+                .enumerate()
+                .map(|(k, c)| match g {
+                    GPar::Zero => Some(c),
+                    GPar::Even if k % 2 == 1 => Some(c),
+                    GPar::Odd if k % 2 == 0 => Some(c),
+                    _ => None,
+                })
+                .collect()
+        }
+        None => vec![None; degree + 1],
     }
 }
 

@@ -927,6 +927,7 @@ fn zdsigma_side(deriv: &Spec, sigma: &SideInfo, digits: u32) -> Result<SideInfo,
                 exact: None,
                 exact_zero: zero,
                 resolved,
+                bound_kind: coeffs::BoundKind::Estimate,
             }
         })
         .collect();
