@@ -1003,3 +1003,143 @@ fn oracle_hessian_precision_doubling() {
         }
     }
 }
+
+/// Item "flow at the poles" (proofs-notes/meanfield-reduction.md §6): test particles planted at
+/// β_0 = 2^−33 (1 − |α_0| = 2^−67 ≈ 6.8e-21, far below the f64 spacing of α at 1) on both sides,
+/// he4, d = 16, followed by the f64 flow (which carries (α, β)) and, as zero-weight tracers, by
+/// the MPFR oracle (which carries (α, β) at 132 bits), t = 0 … 2. ‖v‖ = |g|, R1, R2 (and β) of
+/// the f64 flow agree with the oracle's to the f64 contract of `meanfield::flow` (module doc):
+/// the error of a reported quantity is its integration part (measured by the tolerance check,
+/// 1e-10 against 1e-12) plus its node-rule part (measured by the node check, 16 against 32
+/// panels); each estimate is within 2× of the error it estimates for a convergent rule whose
+/// error at least halves, so the relative tolerance is 2·(f64 integration + f64 nodes + oracle
+/// nodes (its `RefinedNodes` pass)) + rounding, the rounding part ≤ (M + 4K² + 64)·u relative
+/// (the node sums of M terms and ≤ 4K² monomial products of the G polynomial, no cancellation at
+/// the pole: G there is dominated by ψ'(±1) − A(±1), checked by the interaction-free value).
+/// With the overlap alone (β = √(1 − α²) from f64 α = ±1) the f64 flow would report β = 0,
+/// ‖v‖ = 0 and R1 = ∞: the test asserts that α alone cannot resolve these particles.
+#[test]
+fn flow_keeps_beta_at_the_poles_against_oracle() {
+    use mforacle::meanfield::oracle::{self, Layout as OLayout, OracleOptions, PassKind};
+    let d = 16;
+    let (t_end, dt_out, nout) = (2.0, 0.5, 4usize);
+    let m = model("he4", "he4", d);
+    let beta0 = 2f64.powi(-33);
+    let opts = OracleOptions {
+        layout: OLayout {
+            panels: 16,
+            order: 16,
+            grading: 3,
+        },
+        digits: 30,
+        t_end,
+        dt_out,
+        check_nodes: true,
+        check_steps: false,
+        check_precision: false,
+        ..OracleOptions::default()
+    };
+    let prec = oracle::working_precision(opts.digits);
+    let a0 = Float::with_val(prec, 1 - Float::with_val(prec, beta0 * beta0)).sqrt();
+    let tracers = [a0.clone(), -a0.clone()];
+    // [pass][time][particle] = [β, ‖v‖, R1, R2]
+    let mut vals: Vec<Vec<Vec<[f64; 4]>>> = vec![Vec::new(), Vec::new()];
+    oracle::run_with(&m, &opts, &tracers, &mut |o| {
+        let p = o.field.prec();
+        let v: Vec<[f64; 4]> = (0..2)
+            .map(|k| {
+                let (al, be) = (&o.tracers[2 * k], &o.tracers[2 * k + 1]);
+                let (g, gp) = o.field.velocity_and_derivative(o.moments, al, be);
+                let h = hessian::symmetric::with_interaction_rug(al, be, &g, &gp, p);
+                let [r1, r2] = hessian::symmetric::ratios_rug(al, &h, p);
+                [be.to_f64(), h[2].to_f64(), r1.to_f64(), r2.to_f64()]
+            })
+            .collect();
+        match o.kind {
+            PassKind::Main => vals[0].push(v),
+            PassKind::RefinedNodes => vals[1].push(v),
+            _ => {}
+        }
+    })
+    .unwrap();
+    let psi = PowerSeries::new(m.psi.to_f64());
+    let kappa = m.kappa.to_f64();
+    let a0f = a0.to_f64();
+    assert_eq!(
+        a0f, 1.0,
+        "the planted overlap must be beyond f64 resolution"
+    );
+    let run_f = |panels: usize, tol: f64| -> (Vec<Vec<[f64; 4]>>, Vec<Vec<f64>>) {
+        let layout = Layout {
+            panels,
+            order: 16,
+            grading: 3.0,
+        };
+        let mut flow = Flow::new(&m, layout, Tolerance::new(tol)).unwrap();
+        flow.add_test_particles_at(&[a0f, -a0f], &[beta0, beta0])
+            .unwrap();
+        let mut out = Vec::new();
+        let mut alphas = Vec::new();
+        for i in 0..=nout {
+            flow.advance_to(i as f64 * dt_out).unwrap();
+            let law =
+                ReducedLaw::from_pairs(&kappa, d, flow.alpha(), flow.beta(), &flow.nodes().weights);
+            let (ta, tb) = (flow.test_alpha(), flow.test_beta());
+            out.push(
+                (0..2)
+                    .map(|k| {
+                        let h = law.hessian_at(&psi, 1.0, ta[k], tb[k]);
+                        [tb[k], h.speed, h.r1(), h.r2()]
+                    })
+                    .collect(),
+            );
+            alphas.push(ta.to_vec());
+        }
+        (out, alphas)
+    };
+    let (f, fa) = run_f(16, 1e-10);
+    let (f2n, _) = run_f(32, 1e-10);
+    let (ft, _) = run_f(16, 1e-12);
+    let kdeg = kappa.iter().rposition(|c| *c != 0.0).unwrap_or(0).max(1) as f64;
+    let round = (2.0 * 16.0 * 16.0 + 4.0 * kdeg * kdeg + 64.0) * U;
+    let names = ["beta", "|v|", "R1", "R2"];
+    let rel = |x: f64, y: f64| ((x - y) / y).abs();
+    let (mut worst, mut max_r, mut max_tol) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..=nout {
+        for k in 0..2 {
+            // α alone: f64 α = ±1 exactly, so √(1 − α²) = 0 and ‖v‖ = 0.
+            assert_eq!(
+                fa[i][k].abs(),
+                1.0,
+                "t = {}: alpha resolved?",
+                i as f64 * dt_out
+            );
+            for q in 0..4 {
+                let (x, y) = (f[i][k][q], vals[0][i][k][q]);
+                assert!(y.is_finite() && y != 0.0);
+                let e_f = rel(x, f2n[i][k][q]) + rel(x, ft[i][k][q]);
+                let e_o = rel(y, vals[1][i][k][q]);
+                let tol = 2.0 * (e_f + e_o) + round;
+                assert!(
+                    tol < 1e-5,
+                    "{}: tolerance {tol:e} too loose to test",
+                    names[q]
+                );
+                let r = rel(x, y);
+                worst = worst.max(r / tol);
+                max_r = max_r.max(r);
+                max_tol = max_tol.max(tol);
+                assert!(
+                    r <= tol,
+                    "t = {}, particle {k}, {}: f64 {x:e} vs oracle {y:e}: {r:e} > {tol:e}",
+                    i as f64 * dt_out,
+                    names[q]
+                );
+            }
+        }
+    }
+    eprintln!(
+        "worst |f64 - oracle| / tolerance = {worst:.3}; max relative difference {max_r:.2e}, \
+         max tolerance {max_tol:.2e}"
+    );
+}

@@ -520,9 +520,15 @@ fn oracle_flow(
         let mut out = Vec::with_capacity(n + 1);
         for i in 0..=n {
             flow.advance_to(i as f64 * dt_out).map_err(fail)?;
-            let law = hessian::ReducedLaw::new(&kappa, model.d, flow.alpha(), &weights);
-            let a = flow.test_alpha()[0];
-            let h = law.hessian(&psi, model.scale(), a);
+            let law = hessian::ReducedLaw::from_pairs(
+                &kappa,
+                model.d,
+                flow.alpha(),
+                flow.beta(),
+                &weights,
+            );
+            let (a, b) = (flow.test_alpha()[0], flow.test_beta()[0]);
+            let h = law.hessian_at(&psi, model.scale(), a, b);
             out.push([a, h.r1(), h.r2(), h.lambda_e, h.lambda_perp, h.speed]);
         }
         Ok(out)

@@ -205,15 +205,17 @@ pub fn concordance_flow(
     for k in 0..=steps {
         let t = t_end * k as f64 / steps as f64;
         flow.advance_to(t).map_err(|e| e.to_string())?;
-        let law = ReducedLaw::new(&kappa, d, flow.alpha(), &weights);
+        let law = ReducedLaw::from_pairs(&kappa, d, flow.alpha(), flow.beta(), &weights);
         if k == 0 {
             h0 = Some(law.hessian(&psi, scale, med));
         }
-        let ta = flow.test_alpha();
-        acc.par_iter_mut().zip(ta.par_iter()).for_each(|(ac, &a)| {
-            let h = law.hessian(&psi, scale, a);
-            ac.record(t, &h, alpha_cut);
-        });
+        let (ta, tb) = (flow.test_alpha(), flow.test_beta());
+        acc.par_iter_mut()
+            .zip(ta.par_iter().zip(tb))
+            .for_each(|(ac, (&a, &b))| {
+                let h = law.hessian_at(&psi, scale, a, b);
+                ac.record(t, &h, alpha_cut);
+            });
     }
     let traj = acc.into_iter().map(|a| a.stats).collect();
     Ok(summarise(
