@@ -329,8 +329,8 @@ fn general_test_particle_symmetric_eigenvalues() {
     let p = problem(&[], &[], &theta, d, &m);
     let p = Problem { n: 0, ..p };
     let h = general::test_particle(&p, &w);
-    let mut ev = general::symmetric_eigenvalues(&h, d);
-    ev.sort_by(|a, b| a.total_cmp(b));
+    let eig = general::symmetric_eigenvalues(&h, d).unwrap();
+    let ev = &eig.values;
     let hs = interaction_free(&PowerSeries::new(m.psi.to_f64()), 1.0, alpha);
     let mut want = vec![hs.lambda_perp; d - 2];
     want.push(hs.lambda_e);
@@ -339,6 +339,111 @@ fn general_test_particle_symmetric_eigenvalues() {
     for (x, y) in ev.iter().zip(&want) {
         assert!((x - y).abs() < 1e-12, "{ev:?} vs {want:?}");
     }
+}
+
+/// Random symmetric S = Q·diag(λ)·Qᵀ built at 320 bits (Q a product of three Householder
+/// reflectors of random vectors, orthogonal to working precision), rounded to f64: the Jacobi
+/// eigenvalues with the MPFR enclosure radius r contain the true eigenvalues of the f64 matrix.
+/// Those differ from λ by at most δ = ‖S_f64 − S_320‖_F + 2^−300·‖S‖_F (Weyl), so the check is
+/// |λ_i − μ_i| ≤ r + δ, with δ computed in MPFR rounded up. Also: r ≤ 64·d·u·‖S‖_F (the bound
+/// is tight, so the test can fail), `estimate` ≥ the actual error, clustered and repeated
+/// eigenvalues included, and convergence takes fewer than 20 sweeps.
+#[test]
+fn eigen_jacobi_encloses_known_spectrum() {
+    use hessian::eigen::symmetric_eigen;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let p = 320;
+    for trial in 0..24 {
+        let d = 2 + trial % 11;
+        let mut lam: Vec<f64> = (0..d).map(|_| rng.gen::<f64>() * 20.0 - 10.0).collect();
+        if trial % 3 == 1 {
+            // a cluster and a repeated eigenvalue
+            lam[0] = 1.0;
+            lam[d - 1] = 1.0;
+            if d > 2 {
+                lam[1] = 1.0 + 1e-9;
+            }
+        }
+        // Q = H1 H2 H3, H = I − 2vvᵀ/(vᵀv)
+        let mut q: Vec<Float> = (0..d * d)
+            .map(|i| Float::with_val(p, (i % (d + 1) == 0) as u32))
+            .collect();
+        for _ in 0..3 {
+            let v: Vec<Float> = (0..d)
+                .map(|_| Float::with_val(p, rng.gen::<f64>() - 0.5))
+                .collect();
+            let vv = v.iter().fold(Float::with_val(p, 0), |a, x| a + x * x);
+            let mut nq = q.clone();
+            for r in 0..d {
+                let qv = (0..d).fold(Float::with_val(p, 0), |a, k| a + &q[r * d + k] * &v[k]);
+                let f = Float::with_val(p, &qv * 2u32) / &vv;
+                for c in 0..d {
+                    nq[r * d + c] = Float::with_val(p, &q[r * d + c] - &f * &v[c]);
+                }
+            }
+            q = nq;
+        }
+        let mut s = vec![0.0; d * d];
+        let mut delta2 = Float::with_val(p, 0);
+        let mut norm2 = Float::with_val(p, 0);
+        for r in 0..d {
+            for c in 0..d {
+                let e = (0..d).fold(Float::with_val(p, 0), |a, k| {
+                    a + Float::with_val(p, &q[r * d + k] * &q[c * d + k]) * lam[k]
+                });
+                s[r * d + c] = e.to_f64();
+                let diff = Float::with_val(p, &e - s[r * d + c]);
+                delta2 += Float::with_val(p, diff.square_ref());
+                norm2 += Float::with_val(p, e.square_ref());
+            }
+        }
+        let delta =
+            delta2.sqrt().to_f64() * (1.0 + 1e-10) + norm2.sqrt().to_f64() * 2f64.powi(-300);
+        let eig = symmetric_eigen(&s, d).unwrap();
+        let r = eig.enclosure(&s, 128).unwrap();
+        let mut sorted = lam.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let fro = eig.frobenius;
+        assert!(eig.sweeps < 20, "d = {d}: {} sweeps", eig.sweeps);
+        assert!(
+            r <= 64.0 * d as f64 * U * fro,
+            "d = {d}: radius {r:e} not tight"
+        );
+        for (x, y) in eig.values.iter().zip(&sorted) {
+            let err = (x - y).abs();
+            assert!(
+                err <= r + delta,
+                "d = {d}: |{x} - {y}| = {err:e} > {r:e} + {delta:e}"
+            );
+            assert!(
+                err <= eig.estimate + delta,
+                "d = {d}: estimate {:e}",
+                eig.estimate
+            );
+        }
+    }
+}
+
+/// The sweep cap reports non-convergence as an error (one sweep cannot diagonalise a random
+/// 12×12 matrix to d·u·‖S‖_F), and bad shapes and non-finite entries are refused.
+#[test]
+fn eigen_jacobi_refuses() {
+    use hessian::eigen::{symmetric_eigen, symmetric_eigen_capped, EigenError};
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let d = 12;
+    let s: Vec<f64> = (0..d * d).map(|_| rng.gen::<f64>() - 0.5).collect();
+    match symmetric_eigen_capped(&s, d, 1) {
+        Err(EigenError::NotConverged { sweeps: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(symmetric_eigen(&s, d).is_ok());
+    assert!(matches!(
+        symmetric_eigen(&s[1..], d),
+        Err(EigenError::Shape { .. })
+    ));
+    let mut bad = s.clone();
+    bad[5] = f64::NAN;
+    assert_eq!(symmetric_eigen(&bad, d), Err(EigenError::NotFinite));
 }
 
 /// Interval operations enclose the MPFR values at a higher precision (random inputs).

@@ -12,6 +12,8 @@
 //! - [`general`]: the d×d tangent Jacobian of a neuron of a finite-width network (any N, any
 //!   positions), H = 2·scale·[ψ''θ_Tθ_Tᵀ − Σ_j a_jκ''(s_j)w_{jT}w_{jT}ᵀ] − ⟨w,F⟩P_w, with the
 //!   neuron's own atom frozen (law fixed) or moving (the finite-width dynamics).
+//! - [`eigen`]: eigenvalues of a symmetric matrix by Jacobi (stopped by a criterion) with an
+//!   estimate and an MPFR enclosure of their error (Kahan's residual theorem).
 //! - [`dual`]: forward-mode dual numbers over MPFR applied to an MPFR evaluation of the velocity
 //!   (exact directional derivatives, no step): the independent check of both closed forms;
 //!   [`dual::reduced_velocity_dual`] differentiates the reduced velocity g(α) of a law through the
@@ -29,6 +31,7 @@
 
 pub mod certify;
 pub mod dual;
+pub mod eigen;
 pub mod general;
 pub mod interval;
 pub mod law;
