@@ -1248,3 +1248,63 @@ fn flow_keeps_beta_at_the_poles_against_oracle() {
          max tolerance {max_tol:.2e}"
     );
 }
+
+/// The interval closed form (`symmetric_hessian_enclosure`, `ratios_enclosure`) at 128 bits
+/// contains the round-to-nearest MPFR closed form at 256 bits (whose own error, a few roundings
+/// of the largest term, ≤ 64·2^−256·M with M = 2·(Σk²|ψ_k| + 1), is added as a margin), its width
+/// is ≤ 2^−100·M (tight: the test can fail), and the 256-bit enclosure intersects the 128-bit one;
+/// he4, he4 + 0.3·he3 and a 30-term erf series, random α in (−1, 1).
+#[test]
+fn symmetric_enclosure_contains_oracle() {
+    use hessian::symmetric::{ratios_enclosure, symmetric_hessian_enclosure};
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for (s, t) in [("he4", "he4"), ("he4+0.3*he3", "he4+he3"), ("erf", "erf")] {
+        let m = model(s, t, 8);
+        let coef = &m.psi.coefficients;
+        let mag: f64 = 2.0
+            * (1.0
+                + coef
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| (k * k) as f64 * c.to_f64().abs())
+                    .sum::<f64>());
+        for _ in 0..40 {
+            let a: f64 = rng.gen::<f64>() * 1.98 - 0.99;
+            let enc = |p: u32| {
+                let psi: Vec<Interval> = coef.iter().map(|c| Interval::point(c, p)).collect();
+                let al = Interval::point(&Float::with_val(p, a), p);
+                let h = symmetric_hessian_enclosure(&psi, &Interval::int(1, p), &al);
+                let r = ratios_enclosure(&al, &h).unwrap();
+                (h, r)
+            };
+            let (h128, r128) = enc(128);
+            let (h256, _) = enc(256);
+            let p = 256;
+            let oracle = hessian::symmetric::symmetric_hessian_rug(
+                coef,
+                &Float::with_val(p, 1),
+                &Float::with_val(p, a),
+                p,
+            );
+            let [r1, r2] = hessian::symmetric::ratios_rug(&Float::with_val(p, a), &oracle, p);
+            let margin = Float::with_val(p, 64.0 * mag) >> 256u32;
+            let inside = |x: &Float, iv: &Interval, scale: f64| {
+                let m = Float::with_val(p, &margin * scale);
+                Float::with_val(p, &iv.lo - &m) <= *x && *x <= Float::with_val(p, &iv.hi + &m)
+            };
+            for q in 0..3 {
+                assert!(
+                    inside(&oracle[q], &h128[q], 1.0),
+                    "{s}: alpha = {a}, q = {q}"
+                );
+                let w = Float::with_val(p, &h128[q].hi - &h128[q].lo).to_f64();
+                assert!(w <= mag * 2f64.powi(-100), "{s}: width {w:e}");
+                assert!(h256[q].lo <= h128[q].hi && h128[q].lo <= h256[q].hi);
+            }
+            // R1, R2: ratios of enclosed values; the oracle's ratio error scales with R1.
+            let rs = 1.0 + r128[0].hi.to_f64().abs();
+            assert!(inside(&r1, &r128[0], 4.0 * rs), "{s}: R1 at {a}");
+            assert!(inside(&r2, &r128[1], 4.0 * rs), "{s}: R2 at {a}");
+        }
+    }
+}
