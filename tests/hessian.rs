@@ -1308,3 +1308,47 @@ fn symmetric_enclosure_contains_oracle() {
         }
     }
 }
+
+/// Why the R1, R2 suprema of `concordance_flow` stop at |α| ≤ α_cut (proofs-notes/local-hessian.md
+/// §7): not for numerics (the flow carries β, test `flow_keeps_beta_at_the_poles_against_oracle`)
+/// but because R1 = ‖H‖/‖v‖ ≥ |λ_⊥|/|g| = |α|/β is unbounded along a converging trajectory. he2,
+/// d = 16 (escape by t ≈ 3; then 1 − α ~ t^−2 as the law converges, so β ~ 1/t): with α_cut = 1
+/// the sup of R1 is attained at the last sample for T = 9, 18, 36 and grows with the horizon
+/// (×1.9 at least per doubling of T), so a sup over all times measures the horizon, not the
+/// dynamics; with α_cut = 0.9 it is the same number for every horizon; sup β·R2 (over all times,
+/// reported as `beta_r2_sup`) stays bounded (≤ 1 + 1e-9, tending to 1 from below).
+#[test]
+fn concordance_cut_is_needed_for_a_horizon_free_sup() {
+    let m = model("he2", "he2", 16);
+    let layout = Layout {
+        panels: 20,
+        order: 16,
+        grading: 3.0,
+    };
+    let run = |t: f64, cut: f64| {
+        hessian::concordance_flow(&m, layout, Tolerance::new(1e-10), t, 8, cut, 0.05).unwrap()
+    };
+    let horizons = [9.0, 18.0, 36.0];
+    let full: Vec<_> = horizons.iter().map(|&t| run(t, 1.0)).collect();
+    let cut: Vec<_> = horizons.iter().map(|&t| run(t, 0.9)).collect();
+    for (s, t) in full.iter().zip(horizons) {
+        assert!(
+            (s.r1_sup.0.t - t).abs() < 1e-9,
+            "sup R1 at t = {} not at the horizon {t}",
+            s.r1_sup.0.t
+        );
+        assert!(
+            s.beta_r2_sup.0.value <= 1.0 + 1e-9,
+            "{}",
+            s.beta_r2_sup.0.value
+        );
+    }
+    for w in full.windows(2) {
+        let growth = w[1].r1_sup.0.value / w[0].r1_sup.0.value;
+        assert!(growth > 1.9, "sup R1 grew only {growth}x per doubling of T");
+    }
+    for c in &cut[1..] {
+        assert_eq!(c.r1_sup.0.value, cut[0].r1_sup.0.value);
+        assert!(c.r1_sup.0.t < horizons[0]);
+    }
+}
