@@ -1109,7 +1109,7 @@ fn oracle_hessian_precision_doubling() {
     }
 }
 
-/// Item "flow at the poles" (proofs-notes/meanfield-reduction.md §6): test particles planted at
+/// Item "flow at the poles" (proofs-notes/meanfield-reduction.md §9): test particles planted at
 /// β_0 = 2^−33 (1 − |α_0| = 2^−67 ≈ 6.8e-21, far below the f64 spacing of α at 1) on both sides,
 /// he4, d = 16, followed by the f64 flow (which carries (α, β)) and, as zero-weight tracers, by
 /// the MPFR oracle (which carries (α, β) at 132 bits), t = 0 … 2. ‖v‖ = |g|, R1, R2 (and β) of
@@ -1310,7 +1310,7 @@ fn symmetric_enclosure_contains_oracle() {
 }
 
 /// Why the R1, R2 suprema of `concordance_flow` stop at |α| ≤ α_cut (proofs-notes/local-hessian.md
-/// §7): not for numerics (the flow carries β, test `flow_keeps_beta_at_the_poles_against_oracle`)
+/// §6): not for numerics (the flow carries β, test `flow_keeps_beta_at_the_poles_against_oracle`)
 /// but because R1 = ‖H‖/‖v‖ ≥ |λ_⊥|/|g| = |α|/β is unbounded along a converging trajectory. he2,
 /// d = 16 (escape by t ≈ 3; then 1 − α ~ t^−2 as the law converges, so β ~ 1/t): with α_cut = 1
 /// the sup of R1 is attained at the last sample for T = 9, 18, 36 and grows with the horizon

@@ -28,7 +28,8 @@
 //!   [μ_i − r, μ_i + r]. Proven for the matrix as given (its entries are exact f64 numbers);
 //!   refused when ‖E‖_F ≥ 1/2.
 //!
-//! Proofs-note: proofs-notes/local-hessian.md §8. Tests: tests/hessian.rs (`eigen_*`).
+//! Proofs-note: proofs-notes/local-hessian.md §8. Tests: tests/hessian.rs (`eigen_*`,
+//! `general_test_particle_symmetric_eigenvalues`).
 
 use super::interval::Interval;
 use rug::{float::Round, Float};
