@@ -10,7 +10,7 @@
 //! - The continuous flow carries each particle as the pair (α, β) (β = √(1 − α²) ≥ 0), with
 //!   dα/dt = βg = 2·scale·β²G and dβ/dt = −αg = −2·scale·αβG, G = g/(2·scale·β) a polynomial in
 //!   (α, β²) (no square root, no trigonometry), and scales (α, β) back onto the unit circle after
-//!   every accepted step. Why the pair (proofs-note §6): α alone loses β = √((1 − α)(1 + α)) once
+//!   every accepted step. Why the pair (proofs-note §9): α alone loses β = √((1 − α)(1 + α)) once
 //!   1 − |α| nears the f64 spacing (β below ~1e-8 has no correct digit, and 1 − |α| < 1.1e-16
 //!   gives β = 0), and a latitude ϑ loses β = cos ϑ the same way (the spacing of ϑ near π/2 is
 //!   2.2e-16); in the pair, dβ/dt is β times a smooth factor, so each Runge–Kutta step scales β
