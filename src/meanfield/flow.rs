@@ -10,7 +10,7 @@
 //! - The continuous flow carries each particle as the pair (α, β) (β = √(1 − α²) ≥ 0), with
 //!   dα/dt = βg = 2·scale·β²G and dβ/dt = −αg = −2·scale·αβG, G = g/(2·scale·β) a polynomial in
 //!   (α, β²) (no square root, no trigonometry), and scales (α, β) back onto the unit circle after
-//!   every accepted step. Why the pair (proofs-note §9): α alone loses β = √((1 − α)(1 + α)) once
+//!   every Runge–Kutta step (before its first-same-as-last stage). Why the pair (proofs-note §9): α alone loses β = √((1 − α)(1 + α)) once
 //!   1 − |α| nears the f64 spacing (β below ~1e-8 has no correct digit, and 1 − |α| < 1.1e-16
 //!   gives β = 0), and a latitude ϑ loses β = cos ϑ the same way (the spacing of ϑ near π/2 is
 //!   2.2e-16); in the pair, dβ/dt is β times a smooth factor, so each Runge–Kutta step scales β
@@ -42,8 +42,9 @@
 //!    panels and prints the difference of every column (test `node_convergence_he4`).
 //!
 //! At the defaults (rtol = atol = 1e-10, 200 panels of 16 nodes) for h_4, d = 32, t ≤ 15 the
-//! two parts together are below 1e-12 on the loss (measured: integration ≤ 4e-12, nodes
-//! ≤ 1e-13 against 400 panels; values in the proofs-note), about 0.5 s of CPU.
+//! two parts together are below 1e-12 on the loss (measured: integration ≤ 4e-14 against
+//! rtol = 1e-13 since the state is (α, β) (it was 9e-12 with α alone), nodes ≤ 1e-13 against
+//! 400 panels; values in the proofs-note), about 0.9 s of CPU (1539 steps, 9235 right-hand sides).
 //! Summaries ([`Snapshot`]): quantiles, the histogram, the escaped fraction and E|α_t| use
 //! the monotone map α_0 ↦ α_t, interpolated inside each panel by the panel's
 //! degree-(order−1) polynomial, and the quadrature CDF of the initial law; their accuracy is
@@ -285,24 +286,6 @@ impl Core {
             out.1.push(b / r);
         }
         Ok(out)
-    }
-
-    /// Scales every particle's (α, β) back onto the unit circle (the integrator's drift off
-    /// it is of the size of its local error); true if any number changed. Near a pole
-    /// α² + β² rounds to 1 and nothing changes, so β keeps its relative accuracy.
-    fn renormalise(&mut self) -> bool {
-        let n = self.n();
-        let (a, b) = self.y.split_at_mut(n);
-        let mut changed = false;
-        for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-            let r = (*x * *x + *y * *y).sqrt();
-            if r != 1.0 {
-                *x /= r;
-                *y /= r;
-                changed = true;
-            }
-        }
-        changed
     }
 
     /// ϑ = atan2(α, β) of every particle.
@@ -559,7 +542,7 @@ impl Flow {
             h: None,
             f: Vec::new(),
             f_valid: false,
-            stepper: rk::Stepper::default(),
+            stepper: rk::Stepper::with_projection(renormalise),
             stats: Stats::default(),
             threshold: None,
             escape: Vec::new(),
@@ -725,11 +708,6 @@ impl Flow {
                 self.t = if clipped { t_end } else { t0 + hs };
                 std::mem::swap(&mut self.core.y, &mut y1);
                 std::mem::swap(&mut self.f, &mut f1);
-                if self.core.renormalise() {
-                    // The first stage of the next step is f at the renormalised state.
-                    let y = self.core.y.clone();
-                    Self::rhs(&self.core, &mut self.stats, &y, &mut self.f);
-                }
                 let mut fac = if e == 0.0 {
                     5.0
                 } else {
@@ -921,6 +899,22 @@ impl Flow {
             escaped_fraction,
             quantiles,
             histogram,
+        }
+    }
+}
+
+/// Scales every particle (α, β) of a state (α…, β…) back onto the unit circle: the
+/// integrator's projection, applied to every new solution before its right-hand side is
+/// evaluated (the drift off the circle is of the size of the local error). Near a pole
+/// α² + β² rounds to 1 and nothing changes, so β keeps its relative accuracy.
+fn renormalise(y: &mut [f64]) {
+    let n = y.len() / 2;
+    let (a, b) = y.split_at_mut(n);
+    for (x, z) in a.iter_mut().zip(b.iter_mut()) {
+        let r = (*x * *x + *z * *z).sqrt();
+        if r != 1.0 {
+            *x /= r;
+            *z /= r;
         }
     }
 }
