@@ -205,7 +205,7 @@ fn checkpoint_reader_never_panics() {
     for _ in 0..500 {
         let b = Vec::<u8>::arbitrary(&mut g);
         assert!(refused(|| checkpoint::parse_bytes(&b, &run)));
-        let mut signed = b"mforacle-checkpoint 2\n".to_vec();
+        let mut signed = b"mforacle-checkpoint 3\n".to_vec();
         signed.extend_from_slice(&b);
         let signed = with_crc(signed);
         assert!(refused(|| checkpoint::parse_bytes(&signed, &run)));
@@ -217,7 +217,7 @@ fn checkpoint_reader_never_panics() {
         ("\"step\":3", "\"step\":18446744073709551615"),
     ] {
         let h = text.replacen(from, to, 1);
-        let mut v = b"mforacle-checkpoint 2\n".to_vec();
+        let mut v = b"mforacle-checkpoint 3\n".to_vec();
         v.extend_from_slice(h.as_bytes());
         v.extend_from_slice(&unsigned[header_end..]);
         let v = with_crc(v);

@@ -329,8 +329,8 @@ fn general_test_particle_symmetric_eigenvalues() {
     let p = problem(&[], &[], &theta, d, &m);
     let p = Problem { n: 0, ..p };
     let h = general::test_particle(&p, &w);
-    let mut ev = general::symmetric_eigenvalues(&h, d);
-    ev.sort_by(|a, b| a.total_cmp(b));
+    let eig = general::symmetric_eigenvalues(&h, d).unwrap();
+    let ev = &eig.values;
     let hs = interaction_free(&PowerSeries::new(m.psi.to_f64()), 1.0, alpha);
     let mut want = vec![hs.lambda_perp; d - 2];
     want.push(hs.lambda_e);
@@ -339,6 +339,111 @@ fn general_test_particle_symmetric_eigenvalues() {
     for (x, y) in ev.iter().zip(&want) {
         assert!((x - y).abs() < 1e-12, "{ev:?} vs {want:?}");
     }
+}
+
+/// Random symmetric S = Q·diag(λ)·Qᵀ built at 320 bits (Q a product of three Householder
+/// reflectors of random vectors, orthogonal to working precision), rounded to f64: the Jacobi
+/// eigenvalues with the MPFR enclosure radius r contain the true eigenvalues of the f64 matrix.
+/// Those differ from λ by at most δ = ‖S_f64 − S_320‖_F + 2^−300·‖S‖_F (Weyl), so the check is
+/// |λ_i − μ_i| ≤ r + δ, with δ computed in MPFR rounded up. Also: r ≤ 64·d·u·‖S‖_F (the bound
+/// is tight, so the test can fail), `estimate` ≥ the actual error, clustered and repeated
+/// eigenvalues included, and convergence takes fewer than 20 sweeps.
+#[test]
+fn eigen_jacobi_encloses_known_spectrum() {
+    use hessian::eigen::symmetric_eigen;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let p = 320;
+    for trial in 0..24 {
+        let d = 2 + trial % 11;
+        let mut lam: Vec<f64> = (0..d).map(|_| rng.gen::<f64>() * 20.0 - 10.0).collect();
+        if trial % 3 == 1 {
+            // a cluster and a repeated eigenvalue
+            lam[0] = 1.0;
+            lam[d - 1] = 1.0;
+            if d > 2 {
+                lam[1] = 1.0 + 1e-9;
+            }
+        }
+        // Q = H1 H2 H3, H = I − 2vvᵀ/(vᵀv)
+        let mut q: Vec<Float> = (0..d * d)
+            .map(|i| Float::with_val(p, (i % (d + 1) == 0) as u32))
+            .collect();
+        for _ in 0..3 {
+            let v: Vec<Float> = (0..d)
+                .map(|_| Float::with_val(p, rng.gen::<f64>() - 0.5))
+                .collect();
+            let vv = v.iter().fold(Float::with_val(p, 0), |a, x| a + x * x);
+            let mut nq = q.clone();
+            for r in 0..d {
+                let qv = (0..d).fold(Float::with_val(p, 0), |a, k| a + &q[r * d + k] * &v[k]);
+                let f = Float::with_val(p, &qv * 2u32) / &vv;
+                for c in 0..d {
+                    nq[r * d + c] = Float::with_val(p, &q[r * d + c] - &f * &v[c]);
+                }
+            }
+            q = nq;
+        }
+        let mut s = vec![0.0; d * d];
+        let mut delta2 = Float::with_val(p, 0);
+        let mut norm2 = Float::with_val(p, 0);
+        for r in 0..d {
+            for c in 0..d {
+                let e = (0..d).fold(Float::with_val(p, 0), |a, k| {
+                    a + Float::with_val(p, &q[r * d + k] * &q[c * d + k]) * lam[k]
+                });
+                s[r * d + c] = e.to_f64();
+                let diff = Float::with_val(p, &e - s[r * d + c]);
+                delta2 += Float::with_val(p, diff.square_ref());
+                norm2 += Float::with_val(p, e.square_ref());
+            }
+        }
+        let delta =
+            delta2.sqrt().to_f64() * (1.0 + 1e-10) + norm2.sqrt().to_f64() * 2f64.powi(-300);
+        let eig = symmetric_eigen(&s, d).unwrap();
+        let r = eig.enclosure(&s, 128).unwrap();
+        let mut sorted = lam.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let fro = eig.frobenius;
+        assert!(eig.sweeps < 20, "d = {d}: {} sweeps", eig.sweeps);
+        assert!(
+            r <= 64.0 * d as f64 * U * fro,
+            "d = {d}: radius {r:e} not tight"
+        );
+        for (x, y) in eig.values.iter().zip(&sorted) {
+            let err = (x - y).abs();
+            assert!(
+                err <= r + delta,
+                "d = {d}: |{x} - {y}| = {err:e} > {r:e} + {delta:e}"
+            );
+            assert!(
+                err <= eig.estimate + delta,
+                "d = {d}: estimate {:e}",
+                eig.estimate
+            );
+        }
+    }
+}
+
+/// The sweep cap reports non-convergence as an error (one sweep cannot diagonalise a random
+/// 12×12 matrix to d·u·‖S‖_F), and bad shapes and non-finite entries are refused.
+#[test]
+fn eigen_jacobi_refuses() {
+    use hessian::eigen::{symmetric_eigen, symmetric_eigen_capped, EigenError};
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let d = 12;
+    let s: Vec<f64> = (0..d * d).map(|_| rng.gen::<f64>() - 0.5).collect();
+    match symmetric_eigen_capped(&s, d, 1) {
+        Err(EigenError::NotConverged { sweeps: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(symmetric_eigen(&s, d).is_ok());
+    assert!(matches!(
+        symmetric_eigen(&s[1..], d),
+        Err(EigenError::Shape { .. })
+    ));
+    let mut bad = s.clone();
+    bad[5] = f64::NAN;
+    assert_eq!(symmetric_eigen(&bad, d), Err(EigenError::NotFinite));
 }
 
 /// Interval operations enclose the MPFR values at a higher precision (random inputs).
@@ -1001,5 +1106,249 @@ fn oracle_hessian_precision_doubling() {
                 y[q]
             );
         }
+    }
+}
+
+/// Item "flow at the poles" (proofs-notes/meanfield-reduction.md §9): test particles planted at
+/// β_0 = 2^−33 (1 − |α_0| = 2^−67 ≈ 6.8e-21, far below the f64 spacing of α at 1) on both sides,
+/// he4, d = 16, followed by the f64 flow (which carries (α, β)) and, as zero-weight tracers, by
+/// the MPFR oracle (which carries (α, β) at 132 bits), t = 0 … 2. ‖v‖ = |g|, R1, R2 (and β) of
+/// the f64 flow agree with the oracle's to the f64 contract of `meanfield::flow` (module doc):
+/// the error of a reported quantity is its integration part (measured by the tolerance check,
+/// 1e-10 against 1e-12) plus its node-rule part (measured by the node check, 16 against 32
+/// panels); each estimate is within 2× of the error it estimates for a convergent rule whose
+/// error at least halves, so the relative tolerance is 2·(f64 integration + f64 nodes + oracle
+/// nodes (its `RefinedNodes` pass)) + rounding, the rounding part ≤ (M + 4K² + 64)·u relative
+/// (the node sums of M terms and ≤ 4K² monomial products of the G polynomial, no cancellation at
+/// the pole: G there is dominated by ψ'(±1) − A(±1), checked by the interaction-free value).
+/// With the overlap alone (β = √(1 − α²) from f64 α = ±1) the f64 flow would report β = 0,
+/// ‖v‖ = 0 and R1 = ∞: the test asserts that α alone cannot resolve these particles.
+#[test]
+fn flow_keeps_beta_at_the_poles_against_oracle() {
+    use mforacle::meanfield::oracle::{self, Layout as OLayout, OracleOptions, PassKind};
+    let d = 16;
+    let (t_end, dt_out, nout) = (2.0, 0.5, 4usize);
+    let m = model("he4", "he4", d);
+    let beta0 = 2f64.powi(-33);
+    let opts = OracleOptions {
+        layout: OLayout {
+            panels: 16,
+            order: 16,
+            grading: 3,
+        },
+        digits: 30,
+        t_end,
+        dt_out,
+        check_nodes: true,
+        check_steps: false,
+        check_precision: false,
+        ..OracleOptions::default()
+    };
+    let prec = oracle::working_precision(opts.digits);
+    let a0 = Float::with_val(prec, 1 - Float::with_val(prec, beta0 * beta0)).sqrt();
+    let tracers = [a0.clone(), -a0.clone()];
+    // [pass][time][particle] = [β, ‖v‖, R1, R2]
+    let mut vals: Vec<Vec<Vec<[f64; 4]>>> = vec![Vec::new(), Vec::new()];
+    oracle::run_with(&m, &opts, &tracers, &mut |o| {
+        let p = o.field.prec();
+        let v: Vec<[f64; 4]> = (0..2)
+            .map(|k| {
+                let (al, be) = (&o.tracers[2 * k], &o.tracers[2 * k + 1]);
+                let (g, gp) = o.field.velocity_and_derivative(o.moments, al, be);
+                let h = hessian::symmetric::with_interaction_rug(al, be, &g, &gp, p);
+                let [r1, r2] = hessian::symmetric::ratios_rug(al, &h, p);
+                [be.to_f64(), h[2].to_f64(), r1.to_f64(), r2.to_f64()]
+            })
+            .collect();
+        match o.kind {
+            PassKind::Main => vals[0].push(v),
+            PassKind::RefinedNodes => vals[1].push(v),
+            _ => {}
+        }
+    })
+    .unwrap();
+    let psi = PowerSeries::new(m.psi.to_f64());
+    let kappa = m.kappa.to_f64();
+    let a0f = a0.to_f64();
+    assert_eq!(
+        a0f, 1.0,
+        "the planted overlap must be beyond f64 resolution"
+    );
+    let run_f = |panels: usize, tol: f64| -> (Vec<Vec<[f64; 4]>>, Vec<Vec<f64>>) {
+        let layout = Layout {
+            panels,
+            order: 16,
+            grading: 3.0,
+        };
+        let mut flow = Flow::new(&m, layout, Tolerance::new(tol)).unwrap();
+        flow.add_test_particles_at(&[a0f, -a0f], &[beta0, beta0])
+            .unwrap();
+        let mut out = Vec::new();
+        let mut alphas = Vec::new();
+        for i in 0..=nout {
+            flow.advance_to(i as f64 * dt_out).unwrap();
+            let law =
+                ReducedLaw::from_pairs(&kappa, d, flow.alpha(), flow.beta(), &flow.nodes().weights);
+            let (ta, tb) = (flow.test_alpha(), flow.test_beta());
+            out.push(
+                (0..2)
+                    .map(|k| {
+                        let h = law.hessian_at(&psi, 1.0, ta[k], tb[k]);
+                        [tb[k], h.speed, h.r1(), h.r2()]
+                    })
+                    .collect(),
+            );
+            alphas.push(ta.to_vec());
+        }
+        (out, alphas)
+    };
+    let (f, fa) = run_f(16, 1e-10);
+    let (f2n, _) = run_f(32, 1e-10);
+    let (ft, _) = run_f(16, 1e-12);
+    let kdeg = kappa.iter().rposition(|c| *c != 0.0).unwrap_or(0).max(1) as f64;
+    let round = (2.0 * 16.0 * 16.0 + 4.0 * kdeg * kdeg + 64.0) * U;
+    let names = ["beta", "|v|", "R1", "R2"];
+    let rel = |x: f64, y: f64| ((x - y) / y).abs();
+    let (mut worst, mut max_r, mut max_tol) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..=nout {
+        for k in 0..2 {
+            // α alone: f64 α = ±1 exactly, so √(1 − α²) = 0 and ‖v‖ = 0.
+            assert_eq!(
+                fa[i][k].abs(),
+                1.0,
+                "t = {}: alpha resolved?",
+                i as f64 * dt_out
+            );
+            for q in 0..4 {
+                let (x, y) = (f[i][k][q], vals[0][i][k][q]);
+                assert!(y.is_finite() && y != 0.0);
+                let e_f = rel(x, f2n[i][k][q]) + rel(x, ft[i][k][q]);
+                let e_o = rel(y, vals[1][i][k][q]);
+                let tol = 2.0 * (e_f + e_o) + round;
+                assert!(
+                    tol < 1e-5,
+                    "{}: tolerance {tol:e} too loose to test",
+                    names[q]
+                );
+                let r = rel(x, y);
+                worst = worst.max(r / tol);
+                max_r = max_r.max(r);
+                max_tol = max_tol.max(tol);
+                assert!(
+                    r <= tol,
+                    "t = {}, particle {k}, {}: f64 {x:e} vs oracle {y:e}: {r:e} > {tol:e}",
+                    i as f64 * dt_out,
+                    names[q]
+                );
+            }
+        }
+    }
+    eprintln!(
+        "worst |f64 - oracle| / tolerance = {worst:.3}; max relative difference {max_r:.2e}, \
+         max tolerance {max_tol:.2e}"
+    );
+}
+
+/// The interval closed form (`symmetric_hessian_enclosure`, `ratios_enclosure`) at 128 bits
+/// contains the round-to-nearest MPFR closed form at 256 bits (whose own error, a few roundings
+/// of the largest term, ≤ 64·2^−256·M with M = 2·(Σk²|ψ_k| + 1), is added as a margin), its width
+/// is ≤ 2^−100·M (tight: the test can fail), and the 256-bit enclosure intersects the 128-bit one;
+/// he4, he4 + 0.3·he3 and a 30-term erf series, random α in (−1, 1).
+#[test]
+fn symmetric_enclosure_contains_oracle() {
+    use hessian::symmetric::{ratios_enclosure, symmetric_hessian_enclosure};
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for (s, t) in [("he4", "he4"), ("he4+0.3*he3", "he4+he3"), ("erf", "erf")] {
+        let m = model(s, t, 8);
+        let coef = &m.psi.coefficients;
+        let mag: f64 = 2.0
+            * (1.0
+                + coef
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| (k * k) as f64 * c.to_f64().abs())
+                    .sum::<f64>());
+        for _ in 0..40 {
+            let a: f64 = rng.gen::<f64>() * 1.98 - 0.99;
+            let enc = |p: u32| {
+                let psi: Vec<Interval> = coef.iter().map(|c| Interval::point(c, p)).collect();
+                let al = Interval::point(&Float::with_val(p, a), p);
+                let h = symmetric_hessian_enclosure(&psi, &Interval::int(1, p), &al);
+                let r = ratios_enclosure(&al, &h).unwrap();
+                (h, r)
+            };
+            let (h128, r128) = enc(128);
+            let (h256, _) = enc(256);
+            let p = 256;
+            let oracle = hessian::symmetric::symmetric_hessian_rug(
+                coef,
+                &Float::with_val(p, 1),
+                &Float::with_val(p, a),
+                p,
+            );
+            let [r1, r2] = hessian::symmetric::ratios_rug(&Float::with_val(p, a), &oracle, p);
+            let margin = Float::with_val(p, 64.0 * mag) >> 256u32;
+            let inside = |x: &Float, iv: &Interval, scale: f64| {
+                let m = Float::with_val(p, &margin * scale);
+                Float::with_val(p, &iv.lo - &m) <= *x && *x <= Float::with_val(p, &iv.hi + &m)
+            };
+            for q in 0..3 {
+                assert!(
+                    inside(&oracle[q], &h128[q], 1.0),
+                    "{s}: alpha = {a}, q = {q}"
+                );
+                let w = Float::with_val(p, &h128[q].hi - &h128[q].lo).to_f64();
+                assert!(w <= mag * 2f64.powi(-100), "{s}: width {w:e}");
+                assert!(h256[q].lo <= h128[q].hi && h128[q].lo <= h256[q].hi);
+            }
+            // R1, R2: ratios of enclosed values; the oracle's ratio error scales with R1.
+            let rs = 1.0 + r128[0].hi.to_f64().abs();
+            assert!(inside(&r1, &r128[0], 4.0 * rs), "{s}: R1 at {a}");
+            assert!(inside(&r2, &r128[1], 4.0 * rs), "{s}: R2 at {a}");
+        }
+    }
+}
+
+/// Why the R1, R2 suprema of `concordance_flow` stop at |α| ≤ α_cut (proofs-notes/local-hessian.md
+/// §6): not for numerics (the flow carries β, test `flow_keeps_beta_at_the_poles_against_oracle`)
+/// but because R1 = ‖H‖/‖v‖ ≥ |λ_⊥|/|g| = |α|/β is unbounded along a converging trajectory. he2,
+/// d = 16 (escape by t ≈ 3; then 1 − α ~ t^−2 as the law converges, so β ~ 1/t): with α_cut = 1
+/// the sup of R1 is attained at the last sample for T = 9, 18, 36 and grows with the horizon
+/// (×1.9 at least per doubling of T), so a sup over all times measures the horizon, not the
+/// dynamics; with α_cut = 0.9 it is the same number for every horizon; sup β·R2 (over all times,
+/// reported as `beta_r2_sup`) stays bounded (≤ 1 + 1e-9, tending to 1 from below).
+#[test]
+fn concordance_cut_is_needed_for_a_horizon_free_sup() {
+    let m = model("he2", "he2", 16);
+    let layout = Layout {
+        panels: 20,
+        order: 16,
+        grading: 3.0,
+    };
+    let run = |t: f64, cut: f64| {
+        hessian::concordance_flow(&m, layout, Tolerance::new(1e-10), t, 8, cut, 0.05).unwrap()
+    };
+    let horizons = [9.0, 18.0, 36.0];
+    let full: Vec<_> = horizons.iter().map(|&t| run(t, 1.0)).collect();
+    let cut: Vec<_> = horizons.iter().map(|&t| run(t, 0.9)).collect();
+    for (s, t) in full.iter().zip(horizons) {
+        assert!(
+            (s.r1_sup.0.t - t).abs() < 1e-9,
+            "sup R1 at t = {} not at the horizon {t}",
+            s.r1_sup.0.t
+        );
+        assert!(
+            s.beta_r2_sup.0.value <= 1.0 + 1e-9,
+            "{}",
+            s.beta_r2_sup.0.value
+        );
+    }
+    for w in full.windows(2) {
+        let growth = w[1].r1_sup.0.value / w[0].r1_sup.0.value;
+        assert!(growth > 1.9, "sup R1 grew only {growth}x per doubling of T");
+    }
+    for c in &cut[1..] {
+        assert_eq!(c.r1_sup.0.value, cut[0].r1_sup.0.value);
+        assert!(c.r1_sup.0.t < horizons[0]);
     }
 }

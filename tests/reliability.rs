@@ -79,9 +79,20 @@ fn corrupted_or_old_checkpoint_is_refused_by_train() {
     refused("flipped body byte", "corrupted");
     // format 1: same header and body, old magic line, no checksum
     let mut old = b"mforacle-checkpoint 1\n".to_vec();
-    old.extend_from_slice(&bytes["mforacle-checkpoint 2\n".len()..bytes.len() - 4]);
+    old.extend_from_slice(&bytes["mforacle-checkpoint 3\n".len()..bytes.len() - 4]);
     std::fs::write(&ck, &old).unwrap();
     refused("format 1", "format 1");
+    // format 2 (overlaps-only flow state), with a valid checksum: refused by its magic line
+    let mut old = b"mforacle-checkpoint 2\n".to_vec();
+    old.extend_from_slice(&bytes["mforacle-checkpoint 3\n".len()..bytes.len() - 4]);
+    let crc = {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&old);
+        h.finalize()
+    };
+    old.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(&ck, &old).unwrap();
+    refused("format 2", "format 2");
     // the untouched checkpoint resumes to the bytes of an uninterrupted run
     std::fs::write(&ck, &bytes).unwrap();
     let out = train(&dir, &["--resume"]);

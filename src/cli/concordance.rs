@@ -54,10 +54,9 @@
 //!   exact value, so |f64 − oracle| ≲ 2(relative_error_estimate + f64_relative_error_estimate)
 //!   is the expected agreement (test `oracle_along_the_flow_with_interaction`).
 //! - Limits: a relative difference needs a nonzero oracle value (the command fails with one line
-//!   if λ or ‖v‖ is exactly 0 at an output time). Once the particle has converged to θ
-//!   (1 − α below ~1e-12) the f64 flow, which carries α, cannot resolve β = √((1−α)(1+α)):
-//!   its ‖v‖, R1, R2 are then meaningless (f64_relative_error_estimate shows it, ~1), while λ_e,
-//!   λ_⊥ stay accurate; the oracle carries β itself. The default coarse layout (16 panels) has
+//!   if λ or ‖v‖ is exactly 0 at an output time). Both flows carry (α, β), so ‖v‖, R1, R2 of a
+//!   particle converged to θ keep their relative accuracy (proofs-notes/meanfield-reduction.md
+//!   §9). The default coarse layout (16 panels) has
 //!   node errors of 1e-7 … 1e-3 for h_4, d = 32 after the escape (measured, `err_nodes`): it is a
 //!   check of the formulas and of the f64 path, not a more accurate flow; raise
 //!   `--oracle-panels` for accuracy (cost linear in the panels; about 22 s for h_4, d = 32,
@@ -520,9 +519,15 @@ fn oracle_flow(
         let mut out = Vec::with_capacity(n + 1);
         for i in 0..=n {
             flow.advance_to(i as f64 * dt_out).map_err(fail)?;
-            let law = hessian::ReducedLaw::new(&kappa, model.d, flow.alpha(), &weights);
-            let a = flow.test_alpha()[0];
-            let h = law.hessian(&psi, model.scale(), a);
+            let law = hessian::ReducedLaw::from_pairs(
+                &kappa,
+                model.d,
+                flow.alpha(),
+                flow.beta(),
+                &weights,
+            );
+            let (a, b) = (flow.test_alpha()[0], flow.test_beta()[0]);
+            let h = law.hessian_at(&psi, model.scale(), a, b);
             out.push([a, h.r1(), h.r2(), h.lambda_e, h.lambda_perp, h.speed]);
         }
         Ok(out)

@@ -2,7 +2,7 @@
 //! is killed loses at most the interval since the last checkpoint and resumes to the same bits.
 //!
 //! Layout (one file, written atomically by [`crate::output::write_atomic`]):
-//! 1. the line `mforacle-checkpoint 2`;
+//! 1. the line `mforacle-checkpoint 3`;
 //! 2. one line of JSON: `{"version", "config", "step", "rows", "hist", "floats"}`, where `rows`
 //!    and `hist` are the CSV lines recorded so far (the exact text that will be written:
 //!    shortest round-trip decimals, which parse back to the same f64), and `floats` the number
@@ -22,7 +22,10 @@
 //! Tested by `tests/reliability.rs::every_flipped_byte_of_a_checkpoint_is_refused`.
 //!
 //! Format 1 (no checksum, written by mforacle before checksums existed) is recognised by its
-//! magic line and refused with a message saying so: its body cannot be verified.
+//! magic line and refused with a message saying so: its body cannot be verified. Format 2
+//! (checksummed, the continuous flow's state as overlaps α only) is refused the same way: its
+//! body has another shape (format 3 carries (α, β) per particle, `meanfield::flow` state
+//! format 2).
 //!
 //! With `--linearised` the JSON header also has `"linearised": true` (absent otherwise, so a
 //! checkpoint without the flag is byte-for-byte what it was before the flag existed).
@@ -35,9 +38,12 @@ use super::{Config, HistRow, Row, Run, State, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const MAGIC: &str = "mforacle-checkpoint 2\n";
+const MAGIC: &str = "mforacle-checkpoint 3\n";
 /// The magic line of the format without a checksum, refused by [`load`].
 const MAGIC_V1: &str = "mforacle-checkpoint 1\n";
+/// The magic line of format 2 (checksummed, but the continuous ideal particles stored as
+/// overlaps only), refused by [`load`]: its body has another shape.
+const MAGIC_V2: &str = "mforacle-checkpoint 2\n";
 /// Bytes of the trailing checksum.
 const CRC_BYTES: usize = 4;
 
@@ -138,6 +144,11 @@ fn parse(bytes: &[u8], run: &Run) -> Result<Parsed, String> {
     if bytes.starts_with(MAGIC_V1.as_bytes()) {
         return Err(
             "format 1, written by an earlier mforacle without a checksum, so its contents cannot be verified; rerun without --resume".into(),
+        );
+    }
+    if bytes.starts_with(MAGIC_V2.as_bytes()) {
+        return Err(
+            "format 2, written by an earlier mforacle that stored the continuous ideal particles as overlaps only (format 3 also stores their beta); rerun without --resume".into(),
         );
     }
     if !bytes.starts_with(MAGIC.as_bytes()) {

@@ -16,7 +16,7 @@ use crate::population::Update;
 pub struct Ideal {
     continuous: Flow,
     discrete: DiscreteFlow,
-    /// Number of nodes (the test particles come after them in `latitudes()`).
+    /// Number of nodes (the discrete map's test particles come after them in `latitudes()`).
     nodes: usize,
 }
 
@@ -61,9 +61,15 @@ impl Ideal {
         lat[from..from + n].iter().map(|t| t.sin_cos()).collect()
     }
 
-    /// (sin ϑ, cos ϑ) = (ᾱ, β̄) of the continuous ideal particles `offset..offset + n`.
+    /// (ᾱ, β̄) of the continuous ideal particles `offset..offset + n`, as the flow carries
+    /// them (β̄ keeps its relative accuracy up to the poles).
     pub fn continuous_alpha(&self, offset: usize, n: usize) -> Vec<(f64, f64)> {
-        Self::pairs(self.continuous.latitudes(), self.nodes + offset, n)
+        let (a, b) = (self.continuous.test_alpha(), self.continuous.test_beta());
+        a[offset..offset + n]
+            .iter()
+            .zip(&b[offset..offset + n])
+            .map(|(x, y)| (*x, *y))
+            .collect()
     }
 
     /// The same for the discrete ideal particles.

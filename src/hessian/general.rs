@@ -140,44 +140,15 @@ pub fn test_particle(p: &Problem, w: &[f64]) -> Vec<f64> {
     hessian_at(p, w, None)
 }
 
-/// The spectral norm of a symmetric d×d matrix (row-major), by the Jacobi eigenvalue method
-/// (max |eigenvalue|); cost O(d³) per sweep. Returns the eigenvalues, unsorted.
-pub fn symmetric_eigenvalues(h: &[f64], d: usize) -> Vec<f64> {
-    let mut a = h.to_vec();
-    for _sweep in 0..60 {
-        let off: f64 = (0..d)
-            .flat_map(|r| (0..d).filter(move |&c| c != r).map(move |c| (r, c)))
-            .map(|(r, c)| a[r * d + c] * a[r * d + c])
-            .sum();
-        let diag: f64 = (0..d).map(|r| a[r * d + r] * a[r * d + r]).sum();
-        if off <= 1e-32 * diag || off == 0.0 {
-            break;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                let apq = a[p * d + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..d {
-                    let akp = a[k * d + p];
-                    let akq = a[k * d + q];
-                    a[k * d + p] = c * akp - s * akq;
-                    a[k * d + q] = s * akp + c * akq;
-                }
-                for k in 0..d {
-                    let apk = a[p * d + k];
-                    let aqk = a[q * d + k];
-                    a[p * d + k] = c * apk - s * aqk;
-                    a[q * d + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
-    (0..d).map(|r| a[r * d + r]).collect()
+/// The eigenvalues (ascending) of a symmetric d×d matrix (row-major; its upper triangle defines
+/// it), by cyclic Jacobi until the off-diagonal Frobenius norm is ≤ d·u·‖H‖_F
+/// ([`super::eigen::symmetric_eigen`]); an error if that is not reached in
+/// [`super::eigen::MAX_SWEEPS`] sweeps. Accuracy: every |λ_i − μ_i| is within the returned
+/// `estimate` (an estimate: Weyl's bound plus first-order rotation rounding); a proven radius is
+/// [`super::eigen::SymmetricEigen::enclosure`]. The spectral norm ‖H‖₂ is max(|μ_1|, |μ_d|).
+pub fn symmetric_eigenvalues(
+    h: &[f64],
+    d: usize,
+) -> Result<super::eigen::SymmetricEigen, super::eigen::EigenError> {
+    super::eigen::symmetric_eigen(h, d)
 }

@@ -36,8 +36,26 @@ fn z_moment(d: usize, l: usize) -> f64 {
 }
 
 impl ReducedLaw {
-    /// From the κ series (coefficients of s^k), the dimension, and the particles (α_j, w_j).
+    /// From the κ series (coefficients of s^k), the dimension, and the particles (α_j, w_j),
+    /// β_j = √(1 − α_j²) formed from α_j (use [`ReducedLaw::from_pairs`] when the β_j are known:
+    /// near the poles this one loses their relative accuracy).
     pub fn new(kappa: &[f64], d: usize, alpha: &[f64], weights: &[f64]) -> ReducedLaw {
+        let beta: Vec<f64> = alpha
+            .iter()
+            .map(|a| (1.0 - a * a).max(0.0).sqrt())
+            .collect();
+        Self::from_pairs(kappa, d, alpha, &beta, weights)
+    }
+
+    /// From the particles (α_j, β_j, w_j) with their β_j given (e.g. the f64 flow's
+    /// `Flow::beta`).
+    pub fn from_pairs(
+        kappa: &[f64],
+        d: usize,
+        alpha: &[f64],
+        beta: &[f64],
+        weights: &[f64],
+    ) -> ReducedLaw {
         let b: Vec<f64> = (1..kappa.len()).map(|k| k as f64 * kappa[k]).collect();
         let nmax = b.len();
         // P[q][e], q, e ≤ nmax.
@@ -45,8 +63,7 @@ impl ReducedLaw {
         let mut p = vec![0.0; dim * dim];
         let mut aq = vec![0.0; dim];
         let mut be = vec![0.0; dim];
-        for (&a, &w) in alpha.iter().zip(weights) {
-            let bb = (1.0 - a * a).max(0.0).sqrt();
+        for ((&a, &bb), &w) in alpha.iter().zip(beta).zip(weights) {
             aq[0] = w;
             be[0] = 1.0;
             for i in 1..dim {

@@ -12,6 +12,8 @@
 //! - [`general`]: the d×d tangent Jacobian of a neuron of a finite-width network (any N, any
 //!   positions), H = 2·scale·[ψ''θ_Tθ_Tᵀ − Σ_j a_jκ''(s_j)w_{jT}w_{jT}ᵀ] − ⟨w,F⟩P_w, with the
 //!   neuron's own atom frozen (law fixed) or moving (the finite-width dynamics).
+//! - [`eigen`]: eigenvalues of a symmetric matrix by Jacobi (stopped by a criterion) with an
+//!   estimate and an MPFR enclosure of their error (Kahan's residual theorem).
 //! - [`dual`]: forward-mode dual numbers over MPFR applied to an MPFR evaluation of the velocity
 //!   (exact directional derivatives, no step): the independent check of both closed forms;
 //!   [`dual::reduced_velocity_dual`] differentiates the reduced velocity g(α) of a law through the
@@ -29,6 +31,7 @@
 
 pub mod certify;
 pub mod dual;
+pub mod eigen;
 pub mod general;
 pub mod interval;
 pub mod law;
@@ -205,15 +208,17 @@ pub fn concordance_flow(
     for k in 0..=steps {
         let t = t_end * k as f64 / steps as f64;
         flow.advance_to(t).map_err(|e| e.to_string())?;
-        let law = ReducedLaw::new(&kappa, d, flow.alpha(), &weights);
+        let law = ReducedLaw::from_pairs(&kappa, d, flow.alpha(), flow.beta(), &weights);
         if k == 0 {
             h0 = Some(law.hessian(&psi, scale, med));
         }
-        let ta = flow.test_alpha();
-        acc.par_iter_mut().zip(ta.par_iter()).for_each(|(ac, &a)| {
-            let h = law.hessian(&psi, scale, a);
-            ac.record(t, &h, alpha_cut);
-        });
+        let (ta, tb) = (flow.test_alpha(), flow.test_beta());
+        acc.par_iter_mut()
+            .zip(ta.par_iter().zip(tb))
+            .for_each(|(ac, (&a, &b))| {
+                let h = law.hessian_at(&psi, scale, a, b);
+                ac.record(t, &h, alpha_cut);
+            });
     }
     let traj = acc.into_iter().map(|a| a.stats).collect();
     Ok(summarise(

@@ -19,8 +19,10 @@
 //!
 //! H is symmetric (v is minus the Riemannian gradient of a potential), so ‖H‖ = max(|λ_e|, |λ_⊥|)
 //! (for d ≥ 3, when the ⊥ directions exist). R1 = ‖H‖/‖v‖ and R2 = |α|·R1 are independent of the
-//! loss scale. Accuracy: plain f64 formulas (a few ulps relative to the magnitudes of the terms);
-//! the MPFR twin [`symmetric_hessian_rug`] is the oracle. Tests: tests/hessian.rs (`symmetric_*`).
+//! loss scale. Accuracy: plain f64 formulas (a few ulps relative to the magnitudes of the terms,
+//! an estimate); the MPFR twin [`symmetric_hessian_rug`] is the oracle, and
+//! [`symmetric_hessian_enclosure`] / [`ratios_enclosure`] give proven intervals (outward rounding)
+//! for the interaction-free closed form. Tests: tests/hessian.rs (`symmetric_*`).
 //!
 //! With interaction in MPFR: [`with_interaction_rug`] takes g and g' from the oracle's exact
 //! γ-polynomial (`crate::meanfield::oracle::Field::velocity_and_derivative`) and returns λ_e,
@@ -160,8 +162,9 @@ pub fn with_interaction_at(
 /// The MPFR closed form (the oracle): λ_e, λ_⊥, ‖v‖ of the interaction-free velocity at `prec`
 /// bits from the series coefficients of ψ (exact polynomial or truncated series as given):
 /// λ_e = 2·scale·(β²ψ''(α) − αψ'(α)), λ_⊥ = −2·scale·αψ'(α), ‖v‖ = 2·scale·β|ψ'(α)|.
-/// Returned as [λ_e, λ_⊥, ‖v‖]; every value is correctly rounded per operation (error a few ulps
-/// of the largest term).
+/// Returned as [λ_e, λ_⊥, ‖v‖]; every operation rounds to nearest, so the values carry no
+/// bound of their own: [`symmetric_hessian_enclosure`] is the same closed form with outward
+/// rounding (an enclosure), and contains these values up to their rounding.
 pub fn symmetric_hessian_rug(psi: &[Float], scale: &Float, alpha: &Float, prec: u32) -> [Float; 3] {
     let mut p1 = Float::new(prec);
     let mut p2 = Float::new(prec);
@@ -221,4 +224,50 @@ pub fn ratios_rug(alpha: &Float, h: &[Float; 3], prec: u32) -> [Float; 2] {
     let r1 = Float::with_val(prec, &norm / &h[2]);
     let r2 = Float::with_val(prec, &r1 * Float::with_val(prec, alpha.abs_ref()));
     [r1, r2]
+}
+
+/// An *enclosure* of the interaction-free closed form: intervals containing λ_e, λ_⊥ and ‖v‖
+/// (in that order) for every ψ coefficient in `psi[k]`, loss scale in `scale` and α in `alpha`
+/// (|α| ≤ 1), computed in outward-rounded MPFR interval arithmetic (`crate::hessian::interval`) by
+/// the same formulas as [`symmetric_hessian_rug`]: ψ', ψ'' by Horner, β² = (1 − α)(1 + α),
+/// λ_e = 2·scale·(β²ψ'' − αψ'), λ_⊥ = −2·scale·αψ', ‖v‖ = 2·scale·β|ψ'|. With point inputs (the
+/// coefficients as given, α an f64) the width is a few roundings at the intervals' precision; with
+/// coefficient balls (value ± bound) it carries their error too. This is the bound that
+/// [`symmetric_hessian_rug`] (round-to-nearest) does not return: its values lie in these intervals
+/// up to its own rounding (test `symmetric_enclosure_contains_oracle`).
+pub fn symmetric_hessian_enclosure(
+    psi: &[super::interval::Interval],
+    scale: &super::interval::Interval,
+    alpha: &super::interval::Interval,
+) -> [super::interval::Interval; 3] {
+    use super::interval::{horner, Interval};
+    let p = alpha.prec();
+    let d1: Vec<Interval> = (1..psi.len())
+        .map(|k| psi[k].mul(&Interval::int(k as i64, p)))
+        .collect();
+    let d2: Vec<Interval> = (2..psi.len())
+        .map(|k| psi[k].mul(&Interval::int((k * (k - 1)) as i64, p)))
+        .collect();
+    let (p1, p2) = (horner(&d1, alpha), horner(&d2, alpha));
+    let one = Interval::int(1, p);
+    let beta2 = one.sub(alpha).mul(&one.add(alpha));
+    let beta = beta2.sqrt();
+    let two_s = scale.mul(&Interval::int(2, p));
+    let ap1 = alpha.mul(&p1);
+    let le = beta2.mul(&p2).sub(&ap1).mul(&two_s);
+    let lp = Interval::int(0, p).sub(&ap1.mul(&two_s));
+    let sp = beta.mul(&p1).abs().mul(&two_s);
+    [le, lp, sp]
+}
+
+/// Enclosures of R1 = max(|λ_e|, |λ_⊥|)/‖v‖ and R2 = |α|·R1 from enclosures of [λ_e, λ_⊥, ‖v‖]
+/// ([`symmetric_hessian_enclosure`]); `None` when the ‖v‖ interval contains 0.
+pub fn ratios_enclosure(
+    alpha: &super::interval::Interval,
+    h: &[super::interval::Interval; 3],
+) -> Option<[super::interval::Interval; 2]> {
+    let norm = h[0].abs().max(&h[1].abs());
+    let r1 = norm.div(&h[2])?;
+    let r2 = r1.mul(&alpha.abs());
+    Some([r1, r2])
 }

@@ -7,10 +7,16 @@
 //! law. Derivations, choices and the tests of every piece: `proofs-notes/meanfield-reduction.md`.
 //!
 //! ## Representation
-//! - The continuous flow integrates the overlaps themselves: dα/dt = βg = 2·scale·(1 − α²)·G(α)
-//!   with G = g/β a polynomial in (α, β²) (no square root, no trigonometry; (1 − α²) is formed
-//!   as (1 − α)(1 + α)). α = ±1 are fixed points, so the flow never leaves [−1, 1] and keeps
-//!   the order of the particles. The discrete map keeps unwrapped latitudes ϑ (α = sin ϑ,
+//! - The continuous flow carries each particle as the pair (α, β) (β = √(1 − α²) ≥ 0), with
+//!   dα/dt = βg = 2·scale·β²G and dβ/dt = −αg = −2·scale·αβG, G = g/(2·scale·β) a polynomial in
+//!   (α, β²) (no square root, no trigonometry), and scales (α, β) back onto the unit circle after
+//!   every Runge–Kutta step (before its first-same-as-last stage). Why the pair (proofs-note §9): α alone loses β = √((1 − α)(1 + α)) once
+//!   1 − |α| nears the f64 spacing (β below ~1e-8 has no correct digit, and 1 − |α| < 1.1e-16
+//!   gives β = 0), and a latitude ϑ loses β = cos ϑ the same way (the spacing of ϑ near π/2 is
+//!   2.2e-16); in the pair, dβ/dt is β times a smooth factor, so each Runge–Kutta step scales β
+//!   (β keeps its relative accuracy, down to any size) and β = 0 stays fixed, and near a pole
+//!   α² + β² rounds to 1 so the rescaling leaves β untouched. α = ±1 (β = 0) are fixed points;
+//!   the order of the particles is kept. The discrete map keeps unwrapped latitudes ϑ (α = sin ϑ,
 //!   β = cos ϑ of either sign), since one step may overshoot θ.
 //! - Nodes ([`Layout`], [`nodes()`]): 2·panels panels with breakpoints α = ±(j/panels)^grading,
 //!   `order` Gauss–Legendre nodes each in the latitude ϑ = asin α, where the density
@@ -28,15 +34,17 @@
 //! degree K; the truncation bounds `Model::{kappa,psi}.tail` are reported by the command, not
 //! propagated through the dynamics), rounded to f64. Relative to that exact reduced flow, the
 //! error of every reported quantity has two parts, both *measured, never assumed*:
-//! 1. time integration: the local error per step is below `atol + rtol·|α|` for every particle
-//!    (error-per-step control, max norm); the global error is checked by halving the tolerance
-//!    (test `tolerance_halving`);
+//! 1. time integration: the local error per step is below `atol + rtol·|α|` on every α and below
+//!    `(atol + rtol)·|β|` on every β (relative: β keeps its relative accuracy at the poles), for
+//!    every particle (error-per-step control, max norm); the global error is checked by changing
+//!    the tolerance (test `tolerance_halving`);
 //! 2. the node rule: the command's `--check-nodes` reruns the flow with another number of
 //!    panels and prints the difference of every column (test `node_convergence_he4`).
 //!
 //! At the defaults (rtol = atol = 1e-10, 200 panels of 16 nodes) for h_4, d = 32, t ≤ 15 the
-//! two parts together are below 1e-12 on the loss (measured: integration ≤ 4e-12, nodes
-//! ≤ 1e-13 against 400 panels; values in the proofs-note), about 0.5 s of CPU.
+//! two parts together are below 1e-12 on the loss (measured: integration ≤ 4e-14 against
+//! rtol = 1e-13 since the state is (α, β) (it was 9e-12 with α alone), nodes ≤ 1e-13 against
+//! 400 panels; values in the proofs-note), about 0.9 s of CPU (1539 steps, 9235 right-hand sides).
 //! Summaries ([`Snapshot`]): quantiles, the histogram, the escaped fraction and E|α_t| use
 //! the monotone map α_0 ↦ α_t, interpolated inside each panel by the panel's
 //! degree-(order−1) polynomial, and the quadrature CDF of the initial law; their accuracy is
@@ -45,6 +53,13 @@
 //! Runge–Kutta step (each sub-step is a full Dormand–Prince step of smaller size), to a time
 //! resolution of 1e-13·max(1, t).
 //! `Nodes::weight_sum_error` reports Σ w − 1 (≈ 1e-15 at the defaults).
+//!
+//! Particles near ±θ: since β is carried, every quantity formed from a particle's (α, β) — ‖v‖ = |g|
+//! = 2·scale·β|G|, λ_⊥ = −αg/β, R1, R2, β·R2 — has the same relative accuracy (the two parts above)
+//! at 1 − |α| = 1e-20 as at the equator; test `flow_keeps_beta_at_the_poles_against_oracle`
+//! (tests/hessian.rs: particles at 1 − |α| = 2^−67 against the MPFR oracle's tracers, he4,
+//! d = 16, t ≤ 2, 16 panels: measured relative difference ≤ 1.3e-9, at most 0.51 of the derived
+//! tolerance). Test particles beyond f64 overlaps are added by [`Flow::add_test_particles_at`].
 
 pub mod nodes;
 
@@ -152,9 +167,12 @@ struct Core {
     scale: f64,
     teacher_norm: f64,
     noise_variance: f64,
-    /// Node count M: y[..m] are the nodes, y[m..] the test particles.
+    /// Node count M: of the n particles, 0..m are the nodes, m..n the test particles.
     m: usize,
-    /// Overlaps α of the nodes then the test particles.
+    /// The state, 2n numbers: y[..n] the overlaps α (nodes then test particles), y[n..] their
+    /// β (same order; β = √(1 − α²) ≥ 0 for the continuous flow, β = cos ϑ of either sign for
+    /// the discrete map). Both are carried so that each keeps its own relative accuracy (β near
+    /// the poles, α near the equator).
     y: Vec<f64>,
 }
 
@@ -174,9 +192,11 @@ impl Core {
                 "the noise variance must be finite and >= 0".into(),
             ));
         }
+        let (mut y, beta) = (nodes.alpha(), nodes.beta());
+        y.extend(beta);
         Ok(Core {
             m: nodes.len(),
-            y: nodes.alpha(),
+            y,
             nodes,
             exp,
             scale: model.scale(),
@@ -185,27 +205,100 @@ impl Core {
         })
     }
 
+    /// Number of particles n (nodes and test particles).
+    fn n(&self) -> usize {
+        self.y.len() / 2
+    }
+
+    /// (α, β) of the nodes of state `y`.
+    fn node_pairs<'a>(&self, y: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+        let n = y.len() / 2;
+        (&y[..self.m], &y[n..n + self.m])
+    }
+
     fn moments_of(&self, y: &[f64]) -> Vec<f64> {
-        self.exp.moments(&y[..self.m], &self.nodes.weights)
+        let (a, b) = self.node_pairs(y);
+        self.exp.moments(a, b, &self.nodes.weights)
     }
 
     fn moments(&self) -> Vec<f64> {
         self.moments_of(&self.y)
     }
 
-    /// dα/dt = βg = 2·scale·(1 − α²)·G(α, 1 − α²) for every particle of state `y` (overlaps).
+    /// The right-hand side for every particle of state `y` = (α…, β…): with
+    /// G = g/(2·scale·β) a polynomial in (α, β²), dα/dt = βg = 2·scale·β²G and
+    /// dβ/dt = −αg = −2·scale·αβG (the rotation of (α, β) at angular speed −g).
     fn velocity(&self, y: &[f64], out: &mut [f64]) {
+        let (na, nb) = self.node_pairs(y);
         let g = self
             .exp
-            .g_polynomial(&self.exp.g_moments(&y[..self.m], &self.nodes.weights));
+            .g_polynomial(&self.exp.g_moments(na, nb, &self.nodes.weights));
         let c = 2.0 * self.scale;
-        let b2: Vec<f64> = y.iter().map(|a| (1.0 - a) * (1.0 + a)).collect();
-        g.eval_many(y, &b2, out);
-        for (o, b) in out.iter_mut().zip(&b2) {
-            *o *= c * b;
+        let n = y.len() / 2;
+        let (a, b) = y.split_at(n);
+        let b2: Vec<f64> = b.iter().map(|x| x * x).collect();
+        let (da, db) = out.split_at_mut(n);
+        g.eval_many(a, &b2, da);
+        for i in 0..n {
+            let cg = c * da[i];
+            da[i] = cg * b2[i];
+            db[i] = -(cg * a[i]) * b[i];
         }
     }
 
+    /// Appends test particles at the points (α, β) of the unit circle (the caller checks them).
+    fn add_pairs(&mut self, alpha: &[f64], beta: &[f64]) -> Range<usize> {
+        let n = self.n();
+        let start = n - self.m;
+        let mut y = Vec::with_capacity(2 * (n + alpha.len()));
+        y.extend_from_slice(&self.y[..n]);
+        y.extend_from_slice(alpha);
+        y.extend_from_slice(&self.y[n..]);
+        y.extend_from_slice(beta);
+        self.y = y;
+        start..start + alpha.len()
+    }
+
+    /// Checks test particles given as points (α, β), β ≥ 0, with |α² + β² − 1| ≤ 1e-12, and
+    /// returns them scaled onto the unit circle.
+    fn check_pairs(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Vec<f64>), FlowError> {
+        if alpha.len() != beta.len() {
+            return Err(FlowError::Input(format!(
+                "{} overlaps but {} betas",
+                alpha.len(),
+                beta.len()
+            )));
+        }
+        let mut out = (
+            Vec::with_capacity(alpha.len()),
+            Vec::with_capacity(alpha.len()),
+        );
+        for (&a, &b) in alpha.iter().zip(beta) {
+            let r2 = a * a + b * b;
+            if !(a.is_finite() && b.is_finite() && b >= 0.0 && (r2 - 1.0).abs() <= 1e-12) {
+                return Err(FlowError::Input(format!(
+                    "test particle (alpha, beta) = ({a}, {b}) is not a point of the unit circle \
+                     with beta >= 0"
+                )));
+            }
+            let r = r2.sqrt();
+            out.0.push(a / r);
+            out.1.push(b / r);
+        }
+        Ok(out)
+    }
+
+    /// ϑ = atan2(α, β) of every particle.
+    fn latitudes(&self) -> Vec<f64> {
+        let n = self.n();
+        self.y[..n]
+            .iter()
+            .zip(&self.y[n..])
+            .map(|(a, b)| a.atan2(*b))
+            .collect()
+    }
+
+    /// Test particles at overlaps α ∈ [−1, 1], β = √((1 − α)(1 + α)) ≥ 0.
     fn add(&mut self, alpha0: &[f64]) -> Result<Range<usize>, FlowError> {
         if let Some(a) = alpha0
             .iter()
@@ -215,9 +308,8 @@ impl Core {
                 "test particle overlap {a} is not in [-1, 1]"
             )));
         }
-        let start = self.y.len() - self.m;
-        self.y.extend_from_slice(alpha0);
-        Ok(start..start + alpha0.len())
+        let beta: Vec<f64> = alpha0.iter().map(|&a| Self::beta(a)).collect();
+        Ok(self.add_pairs(alpha0, &beta))
     }
 
     fn psi_mean(&self) -> f64 {
@@ -297,11 +389,12 @@ impl Core {
     fn dissipation(&self) -> f64 {
         let g = self.exp.g_polynomial(&self.moments());
         let c = 2.0 * self.scale;
-        self.y[..self.m]
-            .iter()
+        let (na, nb) = self.node_pairs(&self.y);
+        na.iter()
+            .zip(nb)
             .zip(&self.nodes.weights)
-            .map(|(&a, w)| {
-                let b2 = Self::beta2(a);
+            .map(|((&a, &b), w)| {
+                let b2 = b * b;
                 let gg = c * g.eval(a, b2);
                 w * b2 * gg * gg
             })
@@ -323,7 +416,19 @@ macro_rules! law_accessors {
 
         /// Current overlaps of the test particles, in the order they were added.
         pub fn test_alpha(&self) -> &[f64] {
-            &self.core.y[self.core.m..]
+            &self.core.y[self.core.m..self.core.n()]
+        }
+
+        /// Current β of the nodes (same order as [`Self::alpha`]): carried by the state, not
+        /// formed from α, so it keeps its relative accuracy up to the poles.
+        pub fn beta(&self) -> &[f64] {
+            let n = self.core.n();
+            &self.core.y[n..n + self.core.m]
+        }
+
+        /// Current β of the test particles (same order as [`Self::test_alpha`]).
+        pub fn test_beta(&self) -> &[f64] {
+            &self.core.y[self.core.n() + self.core.m..]
         }
 
         /// The loss scale·(E κ(αα'+ββ'z) − 2 E ψ(α) + E σ*² + ν²) of the current law.
@@ -437,7 +542,7 @@ impl Flow {
             h: None,
             f: Vec::new(),
             f_valid: false,
-            stepper: rk::Stepper::default(),
+            stepper: rk::Stepper::with_projection(renormalise),
             stats: Stats::default(),
             threshold: None,
             escape: Vec::new(),
@@ -450,7 +555,26 @@ impl Flow {
     /// the flow without entering the law. Returns their indices in [`Flow::test_alpha`].
     pub fn add_test_particles(&mut self, alpha: &[f64]) -> Result<Range<usize>, FlowError> {
         let r = self.core.add(alpha)?;
-        self.latitudes.extend(alpha.iter().map(|a| a.asin()));
+        self.added(alpha);
+        Ok(r)
+    }
+
+    /// Adds test particles at the points (α, β) of the unit circle, β ≥ 0 (|α² + β² − 1| ≤
+    /// 1e-12; they are scaled onto it): a particle closer to ±θ than f64 overlaps resolve
+    /// (1 − |α| below 1e-16) is given by its β.
+    pub fn add_test_particles_at(
+        &mut self,
+        alpha: &[f64],
+        beta: &[f64],
+    ) -> Result<Range<usize>, FlowError> {
+        let (a, b) = Core::check_pairs(alpha, beta)?;
+        let r = self.core.add_pairs(&a, &b);
+        self.added(&a);
+        Ok(r)
+    }
+
+    fn added(&mut self, alpha: &[f64]) {
+        self.latitudes = self.core.latitudes();
         for a in alpha {
             let hit = self
                 .threshold
@@ -459,7 +583,6 @@ impl Flow {
             self.escape.push(hit);
         }
         self.f_valid = false;
-        Ok(r)
     }
 
     /// Tracks, for every test particle, the first time |α| ≥ `threshold` (in (0, 1)). Call it
@@ -472,7 +595,7 @@ impl Flow {
         }
         self.threshold = Some(threshold);
         let m = self.core.m;
-        self.escape = self.core.y[m..]
+        self.escape = self.core.y[m..self.core.n()]
             .iter()
             .map(|a| (a.abs() >= threshold).then_some(self.t))
             .collect();
@@ -558,9 +681,17 @@ impl Flow {
                 );
             }
             let mut e: f64 = 0.0;
-            for i in 0..n {
+            let np = n / 2;
+            for i in 0..np {
                 let sc = atol + rtol * self.core.y[i].abs().max(y1[i].abs());
                 e = e.max(err[i].abs() / sc);
+            }
+            // β relative: |err| ≤ (atol + rtol)·|β| (β = 0 is a fixed point, with err = 0).
+            for i in np..n {
+                if err[i] != 0.0 {
+                    let sc = (atol + rtol) * self.core.y[i].abs().max(y1[i].abs());
+                    e = e.max(err[i].abs() / sc);
+                }
             }
             if !e.is_finite() {
                 return Err(FlowError::Input(
@@ -601,11 +732,13 @@ impl Flow {
             }
         }
         self.h = Some(h);
-        self.latitudes = self.core.y.iter().map(|a| a.asin()).collect();
+        self.latitudes = self.core.latitudes();
         Ok(())
     }
 
-    /// Latitudes ϑ = asin α ∈ [−π/2, π/2] of the nodes then the test particles (β = cos ϑ ≥ 0).
+    /// Latitudes ϑ = atan2(α, β) ∈ [−π/2, π/2] of the nodes then the test particles (α = sin ϑ,
+    /// β = cos ϑ ≥ 0). ϑ itself is accurate, but cos ϑ near ±π/2 is not (f64 spacing of ϑ there
+    /// is 2.2e-16): take β from [`Flow::beta`], [`Flow::test_beta`] instead.
     pub fn latitudes(&self) -> &[f64] {
         &self.latitudes
     }
@@ -770,6 +903,22 @@ impl Flow {
     }
 }
 
+/// Scales every particle (α, β) of a state (α…, β…) back onto the unit circle: the
+/// integrator's projection, applied to every new solution before its right-hand side is
+/// evaluated (the drift off the circle is of the size of the local error). Near a pole
+/// α² + β² rounds to 1 and nothing changes, so β keeps its relative accuracy.
+fn renormalise(y: &mut [f64]) {
+    let n = y.len() / 2;
+    let (a, b) = y.split_at_mut(n);
+    for (x, z) in a.iter_mut().zip(b.iter_mut()) {
+        let r = (*x * *x + *z * *z).sqrt();
+        if r != 1.0 {
+            *x /= r;
+            *z /= r;
+        }
+    }
+}
+
 /// Barycentric interpolation of the node map ϑ_0 ↦ α_t inside the panel of `t0`.
 fn interpolate_map(core: &Core, t0: f64) -> f64 {
     if t0 <= -FRAC_PI_2 {
@@ -873,7 +1022,9 @@ impl DiscreteFlow {
         let psi_radial = core.exp.psi_radial.clone();
         let c = 2.0 * core.scale;
         let eta = self.eta;
-        for (t, a) in self.theta.iter_mut().zip(self.core.y.iter_mut()) {
+        let n = self.core.n();
+        let (ya, yb) = self.core.y.split_at_mut(n);
+        for ((t, a), bt) in self.theta.iter_mut().zip(ya).zip(yb) {
             let (sa, b) = t.sin_cos();
             let b2 = b * b;
             let gv = c * b * g.eval(sa, b2);
@@ -887,7 +1038,7 @@ impl DiscreteFlow {
                 }
             };
             *t += d;
-            *a = t.sin();
+            (*a, *bt) = t.sin_cos();
         }
         self.steps += 1;
     }

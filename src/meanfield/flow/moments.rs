@@ -287,27 +287,32 @@ impl Expansion {
         }
     }
 
-    /// The node sums P_{q,e} = Σ_j w_j α_j^q (1 − α_j²)^{e/2} for all needed pairs.
-    pub fn moments(&self, alpha: &[f64], w: &[f64]) -> Vec<f64> {
-        self.moments_upto(alpha, w, self.pairs.len())
+    /// The node sums P_{q,e} = Σ_j w_j α_j^q β_j^e for all needed pairs (e even: β_j² is
+    /// formed as β_j·β_j from the carried β_j).
+    pub fn moments(&self, alpha: &[f64], beta: &[f64], w: &[f64]) -> Vec<f64> {
+        self.moments_upto(alpha, beta, w, self.pairs.len())
     }
 
     /// The node sums needed by g only (the first slots), zeros for the others.
-    pub fn g_moments(&self, alpha: &[f64], w: &[f64]) -> Vec<f64> {
-        self.moments_upto(alpha, w, self.g_slots)
+    pub fn g_moments(&self, alpha: &[f64], beta: &[f64], w: &[f64]) -> Vec<f64> {
+        self.moments_upto(alpha, beta, w, self.g_slots)
     }
 
     /// The first `ns` node sums, in a fixed order: chunks of [`CHUNK`] nodes in node order,
     /// four interleaved partial sums per chunk position (j mod 4), combined as
     /// (s0 + s1) + (s2 + s3) at the end (deterministic, vectorisable).
-    fn moments_upto(&self, alpha: &[f64], w: &[f64], ns: usize) -> Vec<f64> {
+    fn moments_upto(&self, alpha: &[f64], beta: &[f64], w: &[f64], ns: usize) -> Vec<f64> {
         let pairs = &self.pairs[..ns];
         let qmax = pairs.iter().map(|x| x.0).max().unwrap_or(0);
         let jmax = pairs.iter().map(|x| x.1 / 2).max().unwrap_or(0);
         let mut acc = vec![[0.0f64; 4]; ns];
         let mut apow = vec![[0.0f64; CHUNK]; qmax + 1];
         let mut bpow = vec![[0.0f64; CHUNK]; jmax + 1];
-        for (ac, wc) in alpha.chunks(CHUNK).zip(w.chunks(CHUNK)) {
+        for ((ac, bc), wc) in alpha
+            .chunks(CHUNK)
+            .zip(beta.chunks(CHUNK))
+            .zip(w.chunks(CHUNK))
+        {
             let n = ac.len();
             apow[0][..n].copy_from_slice(wc);
             for q in 1..=qmax {
@@ -319,7 +324,7 @@ impl Expansion {
             if jmax > 0 {
                 for i in 0..n {
                     bpow[0][i] = 1.0;
-                    bpow[1][i] = (1.0 - ac[i]) * (1.0 + ac[i]);
+                    bpow[1][i] = bc[i] * bc[i];
                 }
                 for j in 2..=jmax {
                     let (lo, hi) = bpow.split_at_mut(j);

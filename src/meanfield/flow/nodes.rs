@@ -234,6 +234,12 @@ impl Nodes {
         self.theta.iter().map(|t| t.sin()).collect()
     }
 
+    /// Initial β_j = cos ϑ_j > 0 (cos of the exact f64 latitude: a few ulps relative, also in
+    /// the panels at the poles).
+    pub fn beta(&self) -> Vec<f64> {
+        self.theta.iter().map(|t| t.cos()).collect()
+    }
+
     /// Number of panels (both sides).
     pub fn panel_count(&self) -> usize {
         self.edges.len() - 1

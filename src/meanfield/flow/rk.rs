@@ -38,9 +38,11 @@ const E5: f64 = -17253.0 / 339200.0;
 const E6: f64 = 22.0 / 525.0;
 const E7: f64 = -1.0 / 40.0;
 
-/// Work buffers of one step.
+/// Work buffers of one step, and an optional projection applied to the new solution before
+/// its right-hand side (the first stage of the next step) is evaluated.
 #[derive(Clone, Debug, Default)]
 pub struct Stepper {
+    pub project: Option<fn(&mut [f64])>,
     k2: Vec<f64>,
     k3: Vec<f64>,
     k4: Vec<f64>,
@@ -50,8 +52,16 @@ pub struct Stepper {
 }
 
 impl Stepper {
-    /// One step of size h from (t, y) with f0 = f(t, y): writes the 5th-order solution to
-    /// `y1`, f(t + h, y1) to `f1` (first stage of the next step) and the error estimate
+    /// A stepper that applies `project` to every new solution.
+    pub fn with_projection(project: fn(&mut [f64])) -> Stepper {
+        Stepper {
+            project: Some(project),
+            ..Stepper::default()
+        }
+    }
+
+    /// One step of size h from (t, y) with f0 = f(t, y): writes the 5th-order solution
+    /// (projected by `project` if set) to `y1`, f(t + h, y1) to `f1` (first stage of the next step) and the error estimate
     /// (5th − 4th order) to `err`. `rhs(t, y, out)` evaluates the right-hand side.
     #[allow(clippy::too_many_arguments)]
     pub fn step<F: FnMut(f64, &[f64], &mut [f64])>(
@@ -110,6 +120,9 @@ impl Stepper {
                     + B4 * self.k4[i]
                     + B5 * self.k5[i]
                     + B6 * self.k6[i]);
+        }
+        if let Some(p) = self.project {
+            p(y1);
         }
         rhs(t + h, y1, f1);
         for i in 0..n {
