@@ -21,10 +21,9 @@
 
 use super::{Kernel, Problem, Route};
 use crate::activation::{Expr, Func, Spec};
-use crate::coeffs::{self, hermite_coefficients, CoefficientTable};
+use crate::coeffs;
 use crate::conventions::{failure, usage, Error, LossScale};
 use crate::kernel;
-use rug::Float;
 
 /// The kernels of a population problem, ready for the fast path.
 #[derive(Clone, Debug)]
@@ -88,45 +87,18 @@ fn is_relu(s: &Spec) -> bool {
     s.expr == Expr::Call(Func::Relu, Box::new(Expr::Z))
 }
 
-/// f64 power-series coefficients of κ_{σ,τ}: c_k(σ)c_k(τ), k ≤ K, from oracle tables.
-fn product_series(a: &CoefficientTable, b: &CoefficientTable, k: usize) -> Vec<f64> {
-    (0..=k)
-        .map(|i| Float::with_val(128, &a.coefficients[i].value * &b.coefficients[i].value).to_f64())
-        .collect()
-}
-
-/// Parseval remainder E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k² (an upper bound, r ≤ 1), in f64,
-/// from the table of f and E[(f^{(r)})²] by quadrature (`deriv` is f^{(r)}).
-fn remainder(deriv: &Spec, t: &[(Float, Float)], r: usize) -> Result<f64, Error> {
-    let (norm, nb) = coeffs::norm_squared(deriv, 20).map_err(failure)?;
-    let mut s = Float::with_val(128, &norm + &nb);
-    for (k, (v, b)) in t.iter().enumerate() {
-        let w = if r == 0 { 1 } else { k as u32 };
-        let mut lo = Float::with_val(128, v.abs_ref()) - b;
-        if lo < 0 {
-            lo = Float::new(128);
-        }
-        s -= lo.square() * w;
-    }
-    Ok(s.to_f64().max(0.0) * (1.0 + 1e-12) + 1e-300)
-}
-
-fn pairs(t: &CoefficientTable, k: usize) -> Vec<(Float, Float)> {
-    t.coefficients
-        .iter()
-        .take(k + 1)
-        .map(|c| (c.value.clone(), c.abs_error_bound.clone()))
-        .collect()
-}
-
-fn derivative(s: &Spec) -> Result<Spec, Error> {
-    s.derivative().ok_or_else(|| {
-        usage(format!(
-            "{}: the derivative is not a function (a jump): no gradient",
-            s.source
-        ))
-    })
-}
+/// The precision of the fast path's series: tables at 25 digits, products at 128 bits, the
+/// radial kernels from f64-rounded coefficients, remainders from quadratures at 20 digits.
+const PRECISION: kernel::Precision = kernel::Precision {
+    table_digits: 25,
+    teacher_extra: 0,
+    product_bits: 128,
+    radial_from_f64: true,
+    remainders: kernel::Remainders::Quadrature {
+        digits: 20,
+        bits: 128,
+    },
+};
 
 /// The kernels of student σ against teacher σ* with label noise variance ν² ≥ 0, as series of
 /// degree `degree` (clamped to [2, 64]) or closed forms, with their truncation bounds.
@@ -143,62 +115,31 @@ pub fn population_kernels(
         return Err(usage("noise variance must be a finite number >= 0"));
     }
     let k = degree.clamp(2, MAX_FAST_SERIES_DEGREE);
-    let table =
-        |s: &Spec, deg: usize| hermite_coefficients(s, deg, 25).map_err(|e| usage(e.to_string()));
-    let ts = table(student, k + 2)?;
-    let tt = table(teacher, k)?;
-    let zs = kernel::z_dsigma_coefficients(&ts);
-    let zs_f: Vec<f64> = zs.iter().take(k + 1).map(|v| v.value.to_f64()).collect();
+    let series = kernel::PopulationSeries::new(student, teacher, k, &PRECISION)?;
     let kappa = if is_relu(student) {
         Kernel::ReluRelu
     } else {
-        Kernel::PowerSeries(product_series(&ts, &ts, k))
+        Kernel::PowerSeries(series.kappa.to_f64())
     };
     let psi = if is_relu(student) && is_relu(teacher) {
         Kernel::ReluRelu
     } else {
-        Kernel::PowerSeries(product_series(&ts, &tt, k))
-    };
-    let radial = |t: &CoefficientTable| {
-        Kernel::PowerSeries(
-            zs_f.iter()
-                .zip(&t.coefficients)
-                .map(|(z, c)| z * c.value.to_f64())
-                .collect(),
-        )
+        Kernel::PowerSeries(series.psi.to_f64())
     };
     let (teacher_norm, _) = coeffs::norm_squared(teacher, 25).map_err(failure)?;
     let constant = teacher_norm.to_f64() + noise_variance;
     // Series truncation, zero for closed-form kernels (see the module's accuracy contract),
-    // with R' the remainders of Σ k c_k² = E f'².
+    // with R' the remainders of Σ k c_k² = E f'², each inflated by 10⁻¹² and 10⁻³⁰⁰ for the
+    // rounding of its subtraction.
     let closed_kappa = matches!(kappa, Kernel::ReluRelu);
     let closed_psi = matches!(psi, Kernel::ReluRelu);
-    let (ps, pt) = (pairs(&ts, k), pairs(&tt, k));
     let both_closed = closed_kappa && closed_psi;
-    // R_σ and R_σ* are always needed: the radial kernels are power series even when κ and ψ
-    // are closed forms. Each is one quadrature of f², computed once.
-    let r0s = remainder(student, &ps, 0)?;
-    let r0t = remainder(teacher, &pt, 0)?;
-    let r1s = if both_closed {
-        0.0
-    } else {
-        remainder(&derivative(student)?, &ps, 1)?
-    };
-    let r1t = if closed_psi {
-        0.0
-    } else {
-        remainder(&derivative(teacher)?, &pt, 1)?
-    };
-    let zspec = Spec {
-        source: format!("z*d/dz[{}]", student.source),
-        expr: Expr::Mul(Box::new(Expr::Z), Box::new(derivative(student)?.expr)),
-    };
-    let pz: Vec<(Float, Float)> = zs
-        .iter()
-        .take(k + 1)
-        .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
-        .collect();
-    let rz = remainder(&zspec, &pz, 0)?;
+    let rem =
+        |r: Option<f64>| r.expect("computed by the quadrature route") * (1.0 + 1e-12) + 1e-300;
+    let rb = &series.remainders;
+    let (r0s, r0t, rz) = (rem(rb.student[0]), rem(rb.teacher[0]), rem(rb.z_dsigma));
+    let r1s = if both_closed { 0.0 } else { rem(rb.student[1]) };
+    let r1t = if closed_psi { 0.0 } else { rem(rb.teacher[1]) };
     let truncation = Truncation {
         kappa: if closed_kappa { 0.0 } else { r0s },
         psi: if closed_psi { 0.0 } else { (r0s * r0t).sqrt() },
@@ -209,15 +150,14 @@ pub fn population_kernels(
     };
     Ok(PopulationKernels {
         series_degree: k,
-        kappa_radial: radial(&ts),
-        psi_radial: radial(&tt),
+        kappa_radial: Kernel::PowerSeries(series.kappa_radial.to_f64()),
+        psi_radial: Kernel::PowerSeries(series.psi_radial.to_f64()),
         kappa,
         psi,
         constant,
         truncation,
     })
 }
-
 /// Loss, tangent and radial gradients and velocity of every neuron by the fast path, each with
 /// its error bound (f64 rounding plus series truncation). Errors: `Usage` for a network of the
 /// wrong shape or with non-finite entries, or a route that is unavailable.
