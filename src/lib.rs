@@ -12,7 +12,8 @@
 //! - expression → coefficients → kernels: [`hermite`] → [`activation`] → [`coeffs`] →
 //!   [`kernel`];
 //! - population: [`population`] (MPFR oracle) and [`fast`] (f64 SIMD), siblings;
-//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`], [`dynamics`]
+//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`] → [`concordance`]
+//!   (the self-concordance report: tracer, certified bound, fits, CSV schema), [`dynamics`]
 //!   (finite-width training with ideal particles, [`sampling`]);
 //! - the seed rows: [`langevin`] (noisy dynamics, Gibbs fixed point), [`two_timescale`]
 //!   (kernel-ridge readout), [`deep`] (deep mean-field limit);
@@ -21,6 +22,7 @@
 pub mod activation;
 pub mod cli;
 pub mod coeffs;
+pub mod concordance;
 pub mod conventions;
 pub mod deep;
 pub mod dynamics;

@@ -581,7 +581,7 @@ fn escape_figure(
 }
 
 fn concordance_figure(out: &Path, recipe: &Recipe) -> Result<Figure, CliError> {
-    let mut table = String::from(recipes::run::CONCORDANCE_HEADER);
+    let mut table = String::from(crate::concordance::CSV_HEADER);
     table.push('\n');
     let (mut r1, mut r2, mut ih) = (Vec::new(), Vec::new(), Vec::new());
     let (mut r2_init, mut sign_changes) = (Vec::new(), 0.0);
