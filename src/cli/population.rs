@@ -356,8 +356,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             velocity: vel,
             velocity_error_bound: velb,
         };
-        serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(format!("JSON: {e}")))?
-            + "\n"
+        super::json(&doc)?
     };
     emit(&text, args.out)
 }
@@ -402,8 +401,5 @@ fn run_fast(
             .collect(),
         velocity_error_bound: rows(&ev.velocity_error_bound, d),
     };
-    Ok(
-        serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(format!("JSON: {e}")))?
-            + "\n",
-    )
+    super::json(&doc)
 }

@@ -443,17 +443,33 @@ fn check_truncation(name: &str, what: &str, trunc: f64, tol: &[f64]) -> Result<(
     Ok(())
 }
 
+/// A case's set-up, its rows at the oracle's precision and the oracle's evaluation there.
+#[allow(clippy::type_complexity)]
+fn evaluated(
+    net: &Net,
+) -> Result<
+    (
+        Setup,
+        Vec<Float>,
+        Vec<Vec<Float>>,
+        crate::population::PopulationResult,
+    ),
+    String,
+> {
+    let s = setup(net)?;
+    let (a, w) = s.rows_float(s.oracle.precision());
+    let r = s
+        .oracle
+        .evaluate(&a, &w, &s.teacher)
+        .map_err(|e| format!("case {}: {e}", net.name))?;
+    Ok((s, a, w, r))
+}
+
 fn build_population() -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
     for net in POPULATION {
-        let s = setup(net)?;
+        let (s, _, _, r) = evaluated(net)?;
         let (n, d) = (s.n(), s.d());
-        let prec = s.oracle.precision();
-        let (a, w) = s.rows_float(prec);
-        let r = s
-            .oracle
-            .evaluate(&a, &w, &s.teacher)
-            .map_err(|e| format!("case {}: {e}", net.name))?;
         let (ml, mt, mr) = s.magnitudes();
         let expand = |per_row: &[f64], scale: &dyn Fn(usize) -> f64| -> Vec<f64> {
             (0..n * d).map(|x| per_row[x / d] * scale(x / d)).collect()
@@ -533,15 +549,9 @@ fn build_population() -> Result<Vec<Case>, String> {
 fn build_step() -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
     for net in STEP {
-        let s = setup(net)?;
+        let (s, a, w, r) = evaluated(net)?;
         let (n, d) = (s.n(), s.d());
-        let prec = s.oracle.precision();
-        let (a, w) = s.rows_float(prec);
-        let eta = super::fl(net.eta, prec);
-        let r = s
-            .oracle
-            .evaluate(&a, &w, &s.teacher)
-            .map_err(|e| format!("case {}: {e}", net.name))?;
+        let eta = super::fl(net.eta, s.oracle.precision());
         let (_, mt, mr) = s.magnitudes();
         let lr = net.eta * n as f64;
         let mut quantities = Vec::new();
