@@ -10,17 +10,23 @@
 //!   allocating) and [`output`] (decimal printing,
 //!   atomic writes, the certain-digits rule);
 //! - expression → coefficients → kernels: [`hermite`] → [`activation`] → [`coeffs`] →
-//!   [`kernel`];
-//! - population: [`population`] (MPFR oracle) and [`fast`] (f64 SIMD), siblings;
-//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`], [`dynamics`]
+//!   [`kernel`] (with [`kernel::PopulationSeries`], the one builder of the population kernels'
+//!   series and their truncation bounds);
+//! - population: [`population`] (MPFR oracle: types, `setup`, `eval`, `ball`) and [`fast`]
+//!   (f64 SIMD; [`fast::population_kernels`] and [`fast::evaluate_population`] from specs),
+//!   siblings;
+//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`] → [`concordance`]
+//!   (the self-concordance report: tracer, certified bound, fits, CSV schema), [`dynamics`]
 //!   (finite-width training with ideal particles, [`sampling`]);
 //! - the seed rows: [`langevin`] (noisy dynamics, Gibbs fixed point), [`two_timescale`]
 //!   (kernel-ridge readout), [`deep`] (deep mean-field limit);
-//! - [`recipes`], [`figures`], [`golden`] → [`cli`].
+//! - [`recipes`] (jobs, and from their files the figures and the manifest), [`figures`]
+//!   (drawing), [`golden`] → [`cli`] (parsing, dispatch and printing only).
 
 pub mod activation;
 pub mod cli;
 pub mod coeffs;
+pub mod concordance;
 pub mod conventions;
 pub mod deep;
 pub mod dynamics;

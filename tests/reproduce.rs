@@ -395,7 +395,8 @@ panels = 40
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A tiny concordance recipe end to end: `concordance.csv` per d, the joined
+/// A tiny concordance recipe end to end: `concordance.csv` per d (the command's CSV columns
+/// without `seconds`), the joined
 /// `concordance-table.csv` and the figure's data; each row's R1/R2 at initialisation, the sampled
 /// R2 maximum and the number of velocity sign changes equal what `mforacle concordance` prints for
 /// the same d, horizon, particles, panels and time step (the same flow and closed forms reached
@@ -437,7 +438,29 @@ alpha_cut = 0.9
     ]);
     let table = std::fs::read_to_string(out.join("concordance-table.csv")).unwrap();
     let mut lines = table.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let head = lines.next().unwrap();
+    // One schema: the recipe's columns are the command's CSV columns without its timing column.
+    let csv = run_ok(&[
+        "concordance",
+        "--student",
+        "he4",
+        "--d",
+        "16",
+        "--t-end",
+        "1",
+        "--particles",
+        "10",
+        "--panels",
+        "10",
+        "--dt",
+        "0.05",
+        "--format",
+        "csv",
+    ]);
+    let command_head = String::from_utf8(csv.stdout).unwrap();
+    let command_head = command_head.lines().next().unwrap();
+    assert_eq!(Some(head), command_head.strip_suffix(",seconds"));
+    let header: Vec<&str> = head.split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2);

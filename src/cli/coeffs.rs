@@ -180,11 +180,7 @@ pub fn run(
         information_exponent_note: ie_note,
     };
     let text = match format {
-        Format::Json => {
-            serde_json::to_string_pretty(&doc)
-                .map_err(|e| CliError::Failure(format!("JSON: {e}")))?
-                + "\n"
-        }
+        Format::Json => super::json(&doc)?,
         Format::Csv => {
             let mut s = String::from("k,value,abs_error_bound,bound_kind,exact,status");
             if exact {

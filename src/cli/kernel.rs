@@ -155,11 +155,7 @@ pub fn run(
         points,
     };
     let text = match format {
-        Format::Json => {
-            serde_json::to_string_pretty(&doc)
-                .map_err(|e| CliError::Failure(format!("JSON: {e}")))?
-                + "\n"
-        }
+        Format::Json => super::json(&doc)?,
         Format::Csv => {
             let mut t = String::from("s,derivative,method,value,abs_error_bound,status\n");
             for p in &doc.points {

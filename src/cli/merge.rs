@@ -7,8 +7,9 @@
 //! so `DIR` has the same bytes as `reproduce` without `--shard` (except `timing.json`, which
 //! here lists the shards' timings).
 
-use super::reproduce::{finish, report, ShardDoc, FORMAT};
+use super::reproduce::report;
 use super::CliError;
+use crate::recipes::manifest::{finish, ShardDoc, FORMAT};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

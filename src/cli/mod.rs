@@ -315,6 +315,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Pretty JSON with a final newline; a serialisation failure (e.g. a non-finite number) is a
+/// `Failure` ("JSON: ...").
+pub(crate) use crate::recipes::manifest::json;
+
 /// Prints to stdout or writes `out` atomically.
 pub(crate) fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), CliError> {
     match out {

@@ -31,7 +31,7 @@
 use super::{scalar, vector, Array, Case, Quantity, SuiteEntry, ORACLE_MARGIN};
 use crate::activation::{Expr, Func, Spec};
 use crate::coeffs;
-use crate::kernel::{self, Side};
+use crate::kernel;
 use crate::population::{Oracle, Teacher, Update};
 use rand::SeedableRng;
 use rug::Float;
@@ -231,19 +231,6 @@ fn is_relu(s: &Spec) -> bool {
     s.expr == Expr::Call(Func::Relu, Box::new(Expr::Z))
 }
 
-/// Upper bound on E[f²] − Σ_{k≤K} c_k² from (norm, bound) and (value, bound) pairs.
-fn remainder(norm: &(Float, Float), coeffs: &[(Float, Float)]) -> f64 {
-    let mut s = Float::with_val(256, &norm.0 + &norm.1);
-    for (v, b) in coeffs {
-        let mut lo = Float::with_val(256, v.abs_ref()) - b;
-        if lo < 0 {
-            lo = Float::new(256);
-        }
-        s -= lo.square();
-    }
-    s.to_f64().max(0.0)
-}
-
 fn setup(net: &Net) -> Result<Setup, String> {
     let digits = super::DIGITS;
     let student = Spec::parse(net.student).map_err(|e| e.to_string())?;
@@ -274,58 +261,35 @@ fn setup(net: &Net) -> Result<Setup, String> {
         )
     } else {
         let k = net.degree;
-        let side_s = Side::new(&student, k + 2, digits + 5).map_err(|e| e.to_string())?;
-        let side_t = Side::new(&teacher, k + 2, digits + 5).map_err(|e| e.to_string())?;
-        let zs = kernel::z_dsigma_coefficients(&side_s.table);
-        let cs: Vec<Float> = side_s
-            .table
-            .coefficients
-            .iter()
-            .map(|c| c.value.clone())
-            .collect();
-        let ct: Vec<Float> = side_t
-            .table
-            .coefficients
-            .iter()
-            .map(|c| c.value.clone())
-            .collect();
-        let prod = |x: &[Float], y: &[Float]| -> Vec<f64> {
-            (0..=k)
-                .map(|i| Float::with_val(256, &x[i] * &y[i]).to_f64())
-                .collect()
+        // Tables at 45 digits (both to K + 2), products at 256 bits; R, R' from the tables'
+        // norms at the oracle's precision; R_{zσ'} from a 30-digit quadrature at 256 bits.
+        let precision = kernel::Precision {
+            table_digits: digits + 5,
+            teacher_extra: 2,
+            product_bits: 256,
+            radial_from_f64: false,
+            remainders: kernel::Remainders::Tables {
+                bits: coeffs::digits_to_bits(digits) + 64,
+                z_digits: 30,
+                z_bits: 256,
+            },
         };
-        let cz: Vec<Float> = zs.iter().map(|v| v.value.clone()).collect();
-        let kappa = prod(&cs, &cs);
-        let psi = prod(&cs, &ct);
-        let kr = prod(&cz, &cs);
-        let pr = prod(&cz, &ct);
+        let series = kernel::PopulationSeries::new(&student, &teacher, k, &precision)
+            .map_err(|e| e.message().to_string())?;
+        let kappa = series.kappa.to_f64();
+        let psi = series.psi.to_f64();
+        let kr = series.kappa_radial.to_f64();
+        let pr = series.psi_radial.to_f64();
         // Parseval remainders R (values) and R' (derivatives) at K.
-        let prec = coeffs::digits_to_bits(digits) + 64;
-        let rem = |s: &Side, r: usize| {
-            s.remainder(r, prec, k)
-                .map(|x| x.to_f64())
-                .unwrap_or(f64::INFINITY)
-        };
+        let rb = &series.remainders;
+        let rem = |r: Option<f64>| r.unwrap_or(f64::INFINITY);
         let (r0s, r1s, r0t, r1t) = (
-            rem(&side_s, 0),
-            rem(&side_s, 1),
-            rem(&side_t, 0),
-            rem(&side_t, 1),
+            rem(rb.student[0]),
+            rem(rb.student[1]),
+            rem(rb.teacher[0]),
+            rem(rb.teacher[1]),
         );
-        let dspec = student
-            .derivative()
-            .ok_or("the student has no derivative")?;
-        let zspec = Spec {
-            source: format!("z*d/dz[{}]", student.source),
-            expr: Expr::Mul(Box::new(Expr::Z), Box::new(dspec.expr)),
-        };
-        let zn = coeffs::norm_squared(&zspec, 30)?;
-        let zpairs: Vec<(Float, Float)> = zs
-            .iter()
-            .take(k + 1)
-            .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
-            .collect();
-        let rz = remainder(&zn, &zpairs);
+        let rz = rem(rb.z_dsigma);
         let t_loss = sum_a * sum_a * r0s + 2.0 * sum_a * (r0s * r0t).sqrt();
         let t_grad = 4.0 * (sum_a * r1s + (r1s * r1t).sqrt());
         let t_rad = 2.0 * (sum_a * (rz * r0s).sqrt() + (rz * r0t).sqrt());
@@ -479,17 +443,33 @@ fn check_truncation(name: &str, what: &str, trunc: f64, tol: &[f64]) -> Result<(
     Ok(())
 }
 
+/// A case's set-up, its rows at the oracle's precision and the oracle's evaluation there.
+#[allow(clippy::type_complexity)]
+fn evaluated(
+    net: &Net,
+) -> Result<
+    (
+        Setup,
+        Vec<Float>,
+        Vec<Vec<Float>>,
+        crate::population::PopulationResult,
+    ),
+    String,
+> {
+    let s = setup(net)?;
+    let (a, w) = s.rows_float(s.oracle.precision());
+    let r = s
+        .oracle
+        .evaluate(&a, &w, &s.teacher)
+        .map_err(|e| format!("case {}: {e}", net.name))?;
+    Ok((s, a, w, r))
+}
+
 fn build_population() -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
     for net in POPULATION {
-        let s = setup(net)?;
+        let (s, _, _, r) = evaluated(net)?;
         let (n, d) = (s.n(), s.d());
-        let prec = s.oracle.precision();
-        let (a, w) = s.rows_float(prec);
-        let r = s
-            .oracle
-            .evaluate(&a, &w, &s.teacher)
-            .map_err(|e| format!("case {}: {e}", net.name))?;
         let (ml, mt, mr) = s.magnitudes();
         let expand = |per_row: &[f64], scale: &dyn Fn(usize) -> f64| -> Vec<f64> {
             (0..n * d).map(|x| per_row[x / d] * scale(x / d)).collect()
@@ -569,15 +549,9 @@ fn build_population() -> Result<Vec<Case>, String> {
 fn build_step() -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
     for net in STEP {
-        let s = setup(net)?;
+        let (s, a, w, r) = evaluated(net)?;
         let (n, d) = (s.n(), s.d());
-        let prec = s.oracle.precision();
-        let (a, w) = s.rows_float(prec);
-        let eta = super::fl(net.eta, prec);
-        let r = s
-            .oracle
-            .evaluate(&a, &w, &s.teacher)
-            .map_err(|e| format!("case {}: {e}", net.name))?;
+        let eta = super::fl(net.eta, s.oracle.precision());
         let (_, mt, mr) = s.magnitudes();
         let lr = net.eta * n as f64;
         let mut quantities = Vec::new();

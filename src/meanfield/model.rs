@@ -17,35 +17,18 @@
 //! bound exists, e.g. r = 1 for a step-like activation). The tail is exactly 0 when either side
 //! is a polynomial of degree ≤ K (then every dropped product a_k vanishes); otherwise it is the
 //! Cauchy–Schwarz bound √(R^{(r)}_σ R^{(r)}_τ) with the Parseval remainders of
-//! [`crate::kernel::Side`] (proofs-notes/dual-kernels.md). `bound[k]` bounds the error of the
+//! [`crate::kernel::PopulationSeries`] (proofs-notes/dual-kernels.md), which builds the series. `bound[k]` bounds the error of the
 //! stored coefficient a_k. All bounds are conditional on the coefficient tables' bounds.
 
-use crate::activation::{Expr, Spec};
-use crate::coeffs::{self, CoefficientTable};
-use crate::kernel::{self, Side};
+use crate::activation::Spec;
+use crate::coeffs;
+pub use crate::kernel::SeriesKernel;
+use crate::kernel::{PopulationSeries, Precision, Remainders};
 use crate::population::LossScale;
 use rug::Float;
 
 /// Largest series degree accepted.
 pub const MAX_SERIES_DEGREE: usize = 400;
-
-/// A dual kernel as a truncated power series with bounds.
-#[derive(Clone, Debug)]
-pub struct SeriesKernel {
-    /// a_0..a_K, the coefficient of s^k.
-    pub coefficients: Vec<Float>,
-    /// |a_k − exact a_k| ≤ bound[k].
-    pub bound: Vec<Float>,
-    /// Truncation bounds for the value, first and second derivative on [−1, 1] (+∞ if none).
-    pub tail: [f64; 3],
-}
-
-impl SeriesKernel {
-    /// The coefficients rounded to f64 (the fast flow's input).
-    pub fn to_f64(&self) -> Vec<f64> {
-        self.coefficients.iter().map(|c| c.to_f64()).collect()
-    }
-}
 
 /// Why a reduced mean-field problem cannot be set up.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -109,50 +92,28 @@ impl Model {
         if !(2..=MAX_SERIES_DEGREE).contains(&degree) {
             return Err(ModelError::Degree(degree));
         }
-        let deriv = student
-            .derivative()
-            .ok_or_else(|| ModelError::NoDerivative(student.source.clone()))?;
+        if student.derivative().is_none() {
+            return Err(ModelError::NoDerivative(student.source.clone()));
+        }
         let (ps, pt) = (poly_degree(student), poly_degree(teacher));
         let k = degree
             .max(ps.map_or(0, |m| m + 2))
             .max(pt.map_or(0, |m| m + 2));
-        let cerr = |e: kernel::KernelError| ModelError::Coefficients(e.to_string());
-        // σ to K + 2 so that c_k(zσ') is known for k ≤ K.
-        let s_side = Side::new(student, k + 2, digits).map_err(cerr)?;
-        let t_side = Side::new(teacher, k, digits).map_err(cerr)?;
         let prec = coeffs::digits_to_bits(digits) + 64;
-        let zs = kernel::z_dsigma_coefficients(&s_side.table);
-        let zspec = Spec {
-            source: format!("z*({})", deriv.source),
-            expr: Expr::Mul(Box::new(Expr::Z), Box::new(deriv.expr.clone())),
+        let precision = Precision {
+            table_digits: digits,
+            teacher_extra: 0,
+            product_bits: prec,
+            radial_from_f64: false,
+            remainders: Remainders::Tables {
+                bits: prec,
+                z_digits: digits,
+                z_bits: prec,
+            },
         };
-        let z_norm = coeffs::norm_squared(&zspec, digits).map_err(ModelError::Coefficients)?;
-        let zs_vals: Vec<(Float, Float)> = zs
-            .iter()
-            .take(k + 1)
-            .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
-            .collect();
-        let tab = |t: &CoefficientTable| -> Vec<(Float, Float)> {
-            t.coefficients
-                .iter()
-                .take(k + 1)
-                .map(|c| (c.value.clone(), c.abs_error_bound.clone()))
-                .collect()
-        };
-        let (sv, tv) = (tab(&s_side.table), tab(&t_side.table));
-        // Parseval remainders R^{(r)} after degree K (None when f^{(r)} ∉ L²).
-        let rem = |side: &Side, r: usize| side.remainder(r, prec, k).map(|x| x.to_f64());
-        let z_rem = {
-            let mut s = Float::with_val(prec, &z_norm.0 + &z_norm.1);
-            for (v, b) in &zs_vals {
-                let mut lo = Float::with_val(prec, v.abs_ref()) - b;
-                if lo < 0 {
-                    lo = Float::new(prec);
-                }
-                s -= lo.square();
-            }
-            Some(s.to_f64().max(0.0) * (1.0 + 1e-12))
-        };
+        // σ to K + 2 so that c_k(zσ') is known for k ≤ K.
+        let series = PopulationSeries::new(student, teacher, k, &precision)
+            .map_err(|e| ModelError::Coefficients(e.message().to_string()))?;
         let covered = |p: Option<usize>| p.is_some_and(|m| m <= k);
         let tails = |a: [Option<f64>; 3], b: [Option<f64>; 3], zero: bool| -> [f64; 3] {
             let mut t = [f64::INFINITY; 3];
@@ -165,34 +126,23 @@ impl Model {
             }
             t
         };
-        let rs = [rem(&s_side, 0), rem(&s_side, 1), rem(&s_side, 2)];
-        let rt = [rem(&t_side, 0), rem(&t_side, 1), rem(&t_side, 2)];
-        let rz = [z_rem, None, None];
-        let product = |a: &[(Float, Float)], b: &[(Float, Float)], tail: [f64; 3]| {
-            let mut coefficients = Vec::with_capacity(k + 1);
-            let mut bound = Vec::with_capacity(k + 1);
-            for ((x, ex), (y, ey)) in a.iter().zip(b).take(k + 1) {
-                let v = Float::with_val(prec, x * y);
-                let e = Float::with_val(prec, x.abs_ref()) * ey
-                    + Float::with_val(prec, y.abs_ref()) * ex
-                    + Float::with_val(prec, ex * ey)
-                    + (Float::with_val(prec, v.abs_ref()) >> (prec - 1));
-                coefficients.push(v);
-                bound.push(e);
-            }
-            SeriesKernel {
-                coefficients,
-                bound,
-                tail,
-            }
-        };
+        let rb = &series.remainders;
+        let (rs, rt) = (rb.student, rb.teacher);
+        // R_{zσ'} inflated by 10⁻¹² for the rounding of its subtraction.
+        let rz = [rb.z_dsigma.map(|x| x * (1.0 + 1e-12)), None, None];
         let poly_s = covered(ps);
         let poly_t = covered(pt);
-        let kappa = product(&sv, &sv, tails(rs, rs, poly_s));
-        let psi = product(&sv, &tv, tails(rs, rt, poly_s || poly_t));
-        let kappa_radial = product(&zs_vals, &sv, tails(rz, rs, poly_s));
-        let psi_radial = product(&zs_vals, &tv, tails(rz, rt, poly_s || poly_t));
-        let teacher_norm = t_side.norms[0].clone().expect("E σ*² is always computed");
+        let with_tail = |mut k: SeriesKernel, tail: [f64; 3]| {
+            k.tail = tail;
+            k
+        };
+        let kappa = with_tail(series.kappa, tails(rs, rs, poly_s));
+        let psi = with_tail(series.psi, tails(rs, rt, poly_s || poly_t));
+        let kappa_radial = with_tail(series.kappa_radial, tails(rz, rs, poly_s));
+        let psi_radial = with_tail(series.psi_radial, tails(rz, rt, poly_s || poly_t));
+        let teacher_norm = series.teacher_norms[0]
+            .clone()
+            .expect("E σ*² is always computed");
         Ok(Model {
             student: student.clone(),
             teacher: teacher.clone(),

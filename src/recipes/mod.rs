@@ -20,7 +20,10 @@
 //! ([`crate::figures`], `cli::reproduce`), so a merged sharded run gives the same bytes as an
 //! unsharded one. Notes: `proofs-notes/recipes.md`; tests: `tests/reproduce.rs`.
 
+pub mod figures;
+pub mod manifest;
 pub mod run;
+pub mod table;
 
 use serde::{Deserialize, Serialize};
 

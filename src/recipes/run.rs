@@ -8,7 +8,8 @@
 //! - meanfield: `meanfield.csv` (`t,loss,risk,alpha_mean_abs,escaped_fraction,q05,…,q95` of the
 //!   exact flow every `dt_out`), `trajectories.csv` (`t,c,alpha0,alpha`, α_0 = c/√d);
 //! - escape: `escape.csv` (`student,k,d,c,alpha0,threshold,t_flow,t_formula,ratio`);
-//! - concordance: `concordance.csv` (one row of [`crate::hessian::ConcordanceSummary`]).
+//! - concordance: `concordance.csv` (one row of `mforacle concordance --format csv`'s schema,
+//!   [`crate::concordance::csv`], without its timing column).
 
 use super::{default_horizon, Job, Recipe};
 use crate::activation::Spec;
@@ -308,9 +309,6 @@ fn escape_job(recipe: &Recipe, student: &str, dir: &Path) -> Result<(), RecipeEr
     write(dir, "escape.csv", &csv)
 }
 
-/// Header of `concordance.csv`.
-pub const CONCORDANCE_HEADER: &str = "d,t_end,alpha0_median,r1_at_init,r2_at_init,r1_sup,r1_sup_t,r1_sup_alpha,r2_sup,r2_sup_t,r2_sup_alpha,beta_r2_sup,integral_h_q10,integral_h_q25,integral_h_median,integral_h_q75,integral_h_q90,integral_h_max,integral_lambda_max_median,ln_gap_e_median,ln_gap_perp_median,lipschitz,particles,velocity_sign_changes";
-
 fn concordance_job(recipe: &Recipe, d: usize, dir: &Path) -> Result<(), RecipeError> {
     let c = recipe
         .concordance
@@ -335,38 +333,11 @@ fn concordance_job(recipe: &Recipe, d: usize, dir: &Path) -> Result<(), RecipeEr
         c.dt,
     )
     .map_err(|e| failure(format!("d = {d}: {e}")))?;
-    let q = s.integral_h_quantiles;
-    let vals = [
-        s.t_end,
-        s.alpha0_median,
-        s.r1_at_init,
-        s.r2_at_init,
-        s.r1_sup.0.value,
-        s.r1_sup.0.t,
-        s.r1_sup.0.alpha,
-        s.r2_sup.0.value,
-        s.r2_sup.0.t,
-        s.r2_sup.0.alpha,
-        s.beta_r2_sup.0.value,
-        q[0],
-        q[1],
-        q[2],
-        q[3],
-        q[4],
-        s.integral_h_max,
-        s.integral_lambda_max_median,
-        s.ln_gap_e_median,
-        s.ln_gap_perp_median,
-        s.lipschitz,
-    ];
-    let mut line = format!("{d}");
-    for v in vals {
-        line.push_str(&format!(",{v:e}"));
-    }
-    line.push_str(&format!(",{},{}\n", s.particles, s.velocity_sign_changes));
+    // The command's row and schema (`crate::concordance`), without the timing column.
+    let row = crate::concordance::PerD::new(d, s.t_end, &s, c.alpha_cut, None, 0.0)?;
     write(
         dir,
         "concordance.csv",
-        &format!("{CONCORDANCE_HEADER}\n{line}"),
+        &crate::concordance::csv(&[row], false),
     )
 }

@@ -25,6 +25,9 @@
 //! κ(s) = (2/π) arcsin(2ab s/√((1+2a²)(1+2b²))); h_j with h_k, δ_jk s^k. Their bound
 //! ([`closed_value`]) is derived for all s ∈ [−1, 1], near |s| = 1 included.
 //!
+//! The f64 series of the four kernels of a population problem, with their Parseval truncation
+//! bounds, are built in one place for every caller: [`PopulationSeries`] (`series.rs`).
+//!
 //! Proofs-note: `proofs-notes/dual-kernels.md`. Tests: `tests/kernel.rs`.
 
 use crate::activation::{Expr, Func, Spec};
@@ -32,6 +35,12 @@ use crate::coeffs::{self, CoefficientTable};
 use rug::float::Constant;
 use rug::ops::Pow;
 use rug::Float;
+
+mod series;
+pub use series::{
+    derivative, parseval_remainder, z_dsigma_spec, PopulationSeries, Precision, RemainderBounds,
+    Remainders, SeriesKernel,
+};
 
 /// A kernel value with a bound on |value − truth|.
 #[derive(Clone, Debug)]
