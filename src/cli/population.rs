@@ -9,9 +9,8 @@
 
 use super::{emit, CliError};
 use crate::activation::Spec;
-use crate::coeffs::{self, hermite_coefficients};
+use crate::coeffs;
 use crate::fast;
-use crate::kernel;
 use crate::output::{finite, render_with_bound};
 use crate::population::{LossScale, Oracle, Teacher};
 use rug::Float;
@@ -363,163 +362,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
     emit(&text, args.out)
 }
 
-/// f64 power-series coefficients of κ_{σ,τ}: c_k(σ)c_k(τ), k ≤ K, from oracle tables.
-fn product_series(
-    a: &coeffs::CoefficientTable,
-    b: &coeffs::CoefficientTable,
-    k: usize,
-) -> Vec<f64> {
-    (0..=k)
-        .map(|i| Float::with_val(128, &a.coefficients[i].value * &b.coefficients[i].value).to_f64())
-        .collect()
-}
-
-/// Parseval remainder E[(f^{(r)})²] − Σ_{k≤K} k^{(r)} c_k² (an upper bound, r ≤ 1), in f64,
-/// from the table of f and E[(f^{(r)})²] by quadrature (`deriv` is f^{(r)}).
-fn remainder(deriv: &Spec, t: &[(Float, Float)], r: usize) -> Result<f64, CliError> {
-    let (norm, nb) = coeffs::norm_squared(deriv, 20).map_err(CliError::Failure)?;
-    let mut s = Float::with_val(128, &norm + &nb);
-    for (k, (v, b)) in t.iter().enumerate() {
-        let w = if r == 0 { 1 } else { k as u32 };
-        let mut lo = Float::with_val(128, v.abs_ref()) - b;
-        if lo < 0 {
-            lo = Float::new(128);
-        }
-        s -= lo.square() * w;
-    }
-    Ok(s.to_f64().max(0.0) * (1.0 + 1e-12) + 1e-300)
-}
-
-fn pairs(t: &coeffs::CoefficientTable, k: usize) -> Vec<(Float, Float)> {
-    t.coefficients
-        .iter()
-        .take(k + 1)
-        .map(|c| (c.value.clone(), c.abs_error_bound.clone()))
-        .collect()
-}
-
-fn derivative(s: &Spec) -> Result<Spec, CliError> {
-    s.derivative().ok_or_else(|| {
-        usage(format!(
-            "{}: the derivative is not a function (a jump): no gradient",
-            s.source
-        ))
-    })
-}
-
 fn run_fast(
     args: &Args,
     student: &Spec,
     teacher: &Spec,
     net: &Network,
 ) -> Result<String, CliError> {
-    let k = args.degree.clamp(2, 64);
-    let table =
-        |s: &Spec, deg: usize| hermite_coefficients(s, deg, 25).map_err(|e| usage(e.to_string()));
-    let ts = table(student, k + 2)?;
-    let tt = table(teacher, k)?;
-    let zs = kernel::z_dsigma_coefficients(&ts);
-    let zs_f: Vec<f64> = zs.iter().take(k + 1).map(|v| v.value.to_f64()).collect();
-    let relu = |s: &Spec| {
-        s.expr
-            == crate::activation::Expr::Call(
-                crate::activation::Func::Relu,
-                Box::new(crate::activation::Expr::Z),
-            )
-    };
-    let kappa = if relu(student) {
-        fast::Kernel::ReluRelu
-    } else {
-        fast::Kernel::PowerSeries(product_series(&ts, &ts, k))
-    };
-    let psi = if relu(student) && relu(teacher) {
-        fast::Kernel::ReluRelu
-    } else {
-        fast::Kernel::PowerSeries(product_series(&ts, &tt, k))
-    };
-    let radial = |t: &coeffs::CoefficientTable| {
-        fast::Kernel::PowerSeries(
-            zs_f.iter()
-                .zip(&t.coefficients)
-                .map(|(z, c)| z * c.value.to_f64())
-                .collect(),
-        )
-    };
-    let (teacher_norm, _) = coeffs::norm_squared(teacher, 25).map_err(CliError::Failure)?;
-    let constant = teacher_norm.to_f64() + args.noise_variance;
+    let kernels = fast::population_kernels(student, teacher, args.degree, args.noise_variance)?;
     let w: Vec<f64> = net.w.iter().flatten().copied().collect();
     let (n, d) = (net.w.len(), net.theta.len());
-    let problem = fast::Problem {
+    let network = fast::Network {
         w: &w,
         n,
         d,
         a: &net.a,
         theta: &net.theta,
-        kappa: kappa.clone(),
-        psi: psi.clone(),
-        kappa_radial: radial(&ts),
-        psi_radial: radial(&tt),
-        constant,
-        loss_scale: args.loss_scale,
     };
-    let ev = fast::evaluate(&problem, fast::Route::Auto).map_err(|e| usage(e.to_string()))?;
-    let eb = fast::error_bound(&problem, ev.route).map_err(|e| usage(e.to_string()))?;
-    // Series truncation (Cauchy–Schwarz with Parseval remainders on [−1, 1],
-    // proofs-notes/dual-kernels.md), zero for closed-form kernels:
-    // |κ − κ_K| ≤ R_σ, |ψ − ψ_K| ≤ √(R_σ R_σ*), |κ' − κ'_K| ≤ R'_σ, |ψ' − ψ'_K| ≤ √(R'_σ R'_σ*),
-    // |κ_{zσ',τ} − its truncation| ≤ √(R_{zσ'} R_τ), with R' the remainders of Σ k c_k² = E f'².
-    let closed_kappa = matches!(kappa, fast::Kernel::ReluRelu);
-    let closed_psi = matches!(psi, fast::Kernel::ReluRelu);
-    let (ps, pt) = (pairs(&ts, k), pairs(&tt, k));
-    let both_closed = closed_kappa && closed_psi;
-    // R_σ and R_σ* are always needed: the radial kernels are power series even when κ and ψ
-    // are closed forms. Each is one quadrature of f², computed once.
-    let r0s = remainder(student, &ps, 0)?;
-    let r0t = remainder(teacher, &pt, 0)?;
-    let r1s = if both_closed {
-        0.0
-    } else {
-        remainder(&derivative(student)?, &ps, 1)?
-    };
-    let r1t = if closed_psi {
-        0.0
-    } else {
-        remainder(&derivative(teacher)?, &pt, 1)?
-    };
-    let zspec = Spec {
-        source: format!("z*d/dz[{}]", student.source),
-        expr: crate::activation::Expr::Mul(
-            Box::new(crate::activation::Expr::Z),
-            Box::new(derivative(student)?.expr),
-        ),
-    };
-    let pz: Vec<(Float, Float)> = zs
-        .iter()
-        .take(k + 1)
-        .map(|v| (v.value.clone(), v.abs_error_bound.clone()))
-        .collect();
-    let rz = remainder(&zspec, &pz, 0)?;
-    let t_kappa = if closed_kappa { 0.0 } else { r0s };
-    let t_psi = if closed_psi { 0.0 } else { (r0s * r0t).sqrt() };
-    let t_kappa1 = if closed_kappa { 0.0 } else { r1s };
-    let t_psi1 = if closed_psi { 0.0 } else { (r1s * r1t).sqrt() };
-    let (t_kr, t_pr) = ((rz * r0s).sqrt(), (rz * r0t).sqrt());
-    let sum_a: f64 = net.a.iter().map(|x| x.abs()).sum();
-    let factor = args.loss_scale.factor();
-    let trunc = factor * (sum_a * sum_a * t_kappa + 2.0 * sum_a * t_psi);
-    // ‖Σ_j a_j δκ'_ij w_j − δψ'_i θ‖₂ ≤ Σ|a_j|·t_kappa1 + t_psi1 bounds every entry of that
-    // vector and of its projection; velocity: 2·that, tangent gradient: 2|a_i|·that.
-    let vtrunc = factor * 2.0 * (sum_a * t_kappa1 + t_psi1);
-    let rtrunc = factor * 2.0 * (sum_a * t_kr + t_pr);
-    let mut eb = eb;
-    for i in 0..n {
-        let ai = net.a[i].abs();
-        for l in 0..d {
-            eb.velocity[i * d + l] += vtrunc;
-            eb.tangent_gradient[i * d + l] += ai * vtrunc;
-        }
-        eb.radial_gradient[i] += ai * rtrunc;
-    }
+    let ev = fast::evaluate_population(&kernels, &network, args.loss_scale, fast::Route::Auto)?;
     let doc = FastDoc {
         mode: "fast",
         route: format!("{:?}", ev.route),
@@ -527,17 +386,21 @@ fn run_fast(
         teacher: teacher.source.clone(),
         n,
         d,
-        series_degree: k,
+        series_degree: kernels.series_degree,
         loss_scale: args.loss_scale.name(),
         loss: ev.loss,
-        loss_error_bound: eb.loss + trunc,
+        loss_error_bound: ev.loss_error_bound,
         tangent_gradient: rows(&ev.tangent_gradient, d),
         radial_gradient: ev.radial_gradient.iter().map(|x| Finite(*x)).collect(),
         velocity: rows(&ev.velocity, d),
         gradient_error_bounds: "f64 rounding (a-priori) plus the kernels' series truncation (Parseval remainders of the oracle's tables)",
-        tangent_gradient_error_bound: rows(&eb.tangent_gradient, d),
-        radial_gradient_error_bound: eb.radial_gradient.iter().map(|x| Finite(*x)).collect(),
-        velocity_error_bound: rows(&eb.velocity, d),
+        tangent_gradient_error_bound: rows(&ev.tangent_gradient_error_bound, d),
+        radial_gradient_error_bound: ev
+            .radial_gradient_error_bound
+            .iter()
+            .map(|x| Finite(*x))
+            .collect(),
+        velocity_error_bound: rows(&ev.velocity_error_bound, d),
     };
     Ok(
         serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(format!("JSON: {e}")))?

@@ -42,7 +42,10 @@
 //! ## Public API (plain slices, no SIMD types)
 //! [`Problem`], [`Kernel`], [`LossScale`], [`Route`], [`Quantities`], [`Update`]; [`evaluate`],
 //! [`velocity`], [`step`], [`choose_route`], [`error_bound`], [`bench_cases`]; [`simd::level`]
-//! tells which instruction set the kernels run on.
+//! tells which instruction set the kernels run on. From activation specs (`setup`):
+//! [`population_kernels`] builds the kernels with their series truncation bounds, and
+//! [`evaluate_population`] evaluates a [`Network`] with the complete error bound
+//! ([`PopulationEvaluation`]).
 
 // Index loops mirror the formulas (k over coordinates, λ over tensor blocks).
 #![allow(clippy::needless_range_loop)]
@@ -52,12 +55,17 @@ mod error;
 mod gemm;
 mod kernel;
 mod moment;
+mod setup;
 pub mod simd;
 mod tiled;
 
 pub use bench::{bench_cases, bench_one, gemm_baseline, gemm_gflops, BenchCase};
 pub use error::{error_bound, ErrorBound};
 pub use kernel::Kernel;
+pub use setup::{
+    evaluate_population, population_kernels, Network, PopulationEvaluation, PopulationKernels,
+    Truncation, MAX_FAST_SERIES_DEGREE,
+};
 
 use kernel::Func;
 use rayon::prelude::*;
