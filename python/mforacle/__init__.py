@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import functools
 import json
 import os
 import tempfile
@@ -129,8 +130,10 @@ def _number(text: str, number: str, digits: int) -> Any:
     raise ValueError(f"number={number!r}: expected 'decimal', 'mpmath' or 'str'")
 
 
+@functools.lru_cache(maxsize=256)
 def _route(spec: str) -> str:
-    """The engines of a spec's coefficient table ("exact" for a polynomial)."""
+    """The engines of a spec's coefficient table ("exact" for a polynomial); a spec's route
+    depends on the spec alone, so it is asked once."""
     return _json(["coeffs", spec, "--degree", "0", "--digits", "5", "--format", "json"])["route"]
 
 

@@ -262,3 +262,11 @@ def test_deep_eval_rows():
     assert doc["n"] == 8 and len(doc["vel1"]) > 0
     with pytest.raises(ValueError):
         mforacle.deep_eval(4, 0)
+
+
+def test_readme_shows_the_tested_example():
+    readme = (ROOT / "README.md").read_text()
+    code = (ROOT / "examples" / "python_backend_check.py").read_text()
+    code = code[code.index("import numpy as np"):].rstrip("\n")
+    assert "```python\n" + code + "\n```" in readme
+    assert "pip install ./python" in readme
