@@ -421,15 +421,18 @@ def langevin_gibbs(student: str, d: int, beta: float, teacher: Optional[str] = N
 
 def two_timescale_eval(x: Any, y: Any, w: Any, **options: Any) -> Dict[str, Any]:
     """Two-timescale mean-field Langevin with a kernel-ridge readout (``mforacle two-timescale
-    eval``) on data (x, y) and particles w: the CLI's JSON document. Optional inputs
-    ``x_test``, ``f_star``, ``eps``, ``xi`` (arrays) go into the input file; other options are
+    eval``) on data x (n x d), y (n) and particles w (m x (d+1): u then b): the CLI's JSON
+    document. Optional inputs ``x_test``, ``eps``, ``xi`` (arrays) and ``f_star`` (a dict, as
+    in the input file) go into the input file; other options are
     the CLI's flags (``lam`` for ``--lambda``, ``lambda_a``, ``eta``, ``oracle=True``, ...)."""
     doc_in: Dict[str, Any] = {"x": np.asarray(x, dtype=float).tolist(),
                               "y": np.asarray(y, dtype=float).tolist(),
                               "w": np.asarray(w, dtype=float).tolist()}
-    for key in ("x_test", "f_star", "eps", "xi"):
+    for key in ("x_test", "eps", "xi"):
         if key in options:
             doc_in[key] = np.asarray(options.pop(key), dtype=float).tolist()
+    if "f_star" in options:  # {"kind": "product", "indices": [0, 1]} or {"kind": "y"}
+        doc_in["f_star"] = options.pop("f_star")
     if "lam" in options:
         options["lambda"] = options.pop("lam")
     with tempfile.TemporaryDirectory(prefix="mforacle-") as tmp:

@@ -270,3 +270,18 @@ def test_readme_shows_the_tested_example():
     code = code[code.index("import numpy as np"):].rstrip("\n")
     assert "```python\n" + code + "\n```" in readme
     assert "pip install ./python" in readme
+
+
+def test_two_timescale_eval_f64_against_oracle():
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal((12, 3)), 0.5 * rng.standard_normal((7, 4))
+    y = x[:, 0] * x[:, 1]
+    f = mforacle.two_timescale_eval(x, y, w)
+    o = mforacle.two_timescale_eval(x, y, w, oracle=True, digits=25)
+    assert 0 < f["degrees_of_freedom"] < 12 and len(f["predictions"]) == 12
+    # Two implementations (f64 loops, MPFR m x m route): the f64 value within the oracle's
+    # estimate plus a generous f64 rounding allowance of 1e-12 relative.
+    ov = float(o["objective"])
+    assert abs(f["objective"] - ov) <= float(o["objective_error_bound"]) + 1e-12 * abs(ov)
+    with pytest.raises(ValueError, match="field"):
+        mforacle.two_timescale_eval(x, y[:5], w)
