@@ -2,9 +2,9 @@
 
 The backend under test computes the mean-field velocity v_i = 2 P_i (psi'(t_i) theta -
 sum_j a_j kappa'(s_ij) w_j) from Hermite coefficients and takes one projected step w <- (w +
-eta v)/|.| (learning rate eta*N with a = 1/N). Tolerance: a gamma_n forward-error bound of its
-f64 sums (n = N + K + 2d + 8 roundings on any term's path, terms bounded by M through the
-absolute series at 1, the projection at most doubling them) plus the oracle's own bound and the
+eta v)/|.| (learning rate eta*N with a = 1/N). Tolerance (proofs-notes/python-backend-check.md):
+a gamma_n forward-error bound of its f64 sums, n = N + K + 2d + 8 roundings on any term's path,
+terms bounded by M through the absolute series at 1, plus the oracle's own bound and the
 rounding of its decimals to f64. Run: python3 examples/python_backend_check.py
 """
 import numpy as np

@@ -99,7 +99,7 @@ def _json(argv: Sequence[Any]) -> Dict[str, Any]:
 
 
 def _flags(options: Mapping[str, Any]) -> List[str]:
-    """Keyword options as command-line flags: ``t_end=2`` -> ``--t-end 2``; True -> the bare
+    """Keyword options as command-line flags: ``t_end=2`` -> ``--t-end=2``; True -> the bare
     flag, False/None -> omitted; sequences -> comma separated."""
     out: List[str] = []
     for key, value in options.items():
@@ -109,9 +109,10 @@ def _flags(options: Mapping[str, Any]) -> List[str]:
         if value is True:
             out.append(flag)
         elif isinstance(value, (list, tuple, np.ndarray)):
-            out += [flag, ",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in value)]
+            # --flag=VALUE: a value starting with '-' is never read as a flag.
+            out.append(flag + "=" + ",".join(repr(float(v)) if isinstance(v, float) else str(v) for v in value))
         else:
-            out += [flag, repr(value) if isinstance(value, float) else str(value)]
+            out.append(flag + "=" + (repr(value) if isinstance(value, float) else str(value)))
     return out
 
 

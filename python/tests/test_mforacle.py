@@ -134,6 +134,10 @@ def test_meanfield_initial_loss_closed_form():
     assert list(m["t"]) == [0.0, 0.5, 1.0] and m["quantiles"].shape == (3, 5)
     assert abs(m["loss"][0] - (1 - 3 / (32 * 34))) <= 1e-12
     assert np.all(np.diff(m["loss"]) < 0)  # gradient flow decreases the loss
+    # he4 is even: the reduced flow is odd in alpha (a flag value starting with '-' passes).
+    neg, pos = mforacle.meanfield("he4", 32, 1.0, track=[-0.3, 0.3])["tracked"]
+    assert neg["alpha0"] == -0.3 and len(pos["alpha"]) == 3
+    assert np.max(np.abs(np.array(neg["alpha"]) + np.array(pos["alpha"]))) <= 1e-9  # rtol 1e-10 per step
 
 
 def test_fast_against_oracle_within_bounds():
