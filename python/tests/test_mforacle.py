@@ -289,3 +289,12 @@ def test_two_timescale_eval_f64_against_oracle():
     assert abs(f["objective"] - ov) <= float(o["objective_error_bound"]) + 1e-12 * abs(ov)
     with pytest.raises(ValueError, match="field"):
         mforacle.two_timescale_eval(x, y[:5], w)
+
+
+def test_deep_limit_document_and_bad_input():
+    doc = mforacle.deep_limit(0.1, dt_out=0.1, track=[0.5, -1.0])
+    assert doc["times"] == [0.0, 0.1] and doc["track_a"] == [0.5, -1.0]
+    # Two independent methods of the limit (A: a-nodes, B: s rule) at t = 0 and t = 0.1.
+    assert abs(doc["risk"][1] - doc["risk_b"][1]) == abs(doc["diff_ab"][1])
+    with pytest.raises(ValueError, match="t-end"):
+        mforacle.deep_limit(-1.0)
