@@ -207,13 +207,54 @@ pub enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let (code, error) = execute(std::env::args_os());
+    if let Some(line) = error {
+        eprintln!("{line}");
+    }
+    code
+}
+
+thread_local! {
+    /// Standard output of [`run_captured`] while it runs on this thread (`None`: the real one).
+    static CAPTURED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs the command line in-process on `args` (without the program name) and returns
+/// `(exit code, standard output, error line)`: the same bytes and exit code as the binary,
+/// with what `emit` would print to standard output collected instead (files given with
+/// `--out` are still written). The error line is the binary's one-line message (with its
+/// newline), empty on success; progress notes that some commands print to standard error go
+/// to the real standard error. Used by the Python package.
+pub fn run_captured<I, T>(args: I) -> (i32, String, String)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("mforacle"))
+        .chain(args.into_iter().map(Into::into));
+    CAPTURED.with(|c| *c.borrow_mut() = Some(String::new()));
+    let (code, error) = execute(argv);
+    let out = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (code, out, error.map(|l| l + "\n").unwrap_or_default())
+}
+
+/// Parses and runs; returns the exit code and the one-line error message, if any.
+fn execute<I, T>(args: I) -> (i32, Option<String>)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             if !e.use_stderr() {
                 // --help and --version
-                let _ = e.print();
-                return 0;
+                if CAPTURED.with(|c| c.borrow().is_some()) {
+                    let _ = emit(&e.to_string(), None);
+                } else {
+                    let _ = e.print();
+                }
+                return (0, None);
             }
             // One line: clap's first line ("error: ..."), without the usage block.
             let text = e.to_string();
@@ -221,16 +262,15 @@ pub fn main() -> i32 {
                 .lines()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("usage error");
-            eprintln!("mforacle: {}", first.trim_start_matches("error: "));
-            return 2;
+            return (
+                2,
+                Some(format!("mforacle: {}", first.trim_start_matches("error: "))),
+            );
         }
     };
     match run(cli) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("mforacle: {}", e.message());
-            e.code()
-        }
+        Ok(()) => (0, None),
+        Err(e) => (e.code(), Some(format!("mforacle: {}", e.message()))),
     }
 }
 
@@ -322,6 +362,10 @@ pub(crate) use crate::recipes::manifest::json;
 /// Prints to stdout or writes `out` atomically.
 pub(crate) fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), CliError> {
     match out {
+        None if CAPTURED.with(|c| c.borrow().is_some()) => {
+            CAPTURED.with(|c| c.borrow_mut().as_mut().map(|s| s.push_str(text)));
+            Ok(())
+        }
         None => {
             use std::io::Write;
             let mut so = std::io::stdout().lock();
