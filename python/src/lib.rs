@@ -55,49 +55,15 @@ fn usage(text: String) -> Error {
     Error::Usage(text)
 }
 
-/// The command line's checks of a network (`mforacle population`), in its order and with its
-/// messages: N ≥ 1, d = len(θ) ≥ 2, unit θ, rows of length d, unit rows (| ‖v‖ − 1 | ≤ 1e−12,
-/// the norm summed in index order as the command line sums it), a of length N (default 1/N).
+/// The command line's checks of a network ([`mforacle::fast::check_network`]): the same order
+/// and messages as `mforacle population`; a defaults to 1/N.
 fn check_network(x: &FastInput) -> Result<Vec<f64>, Error> {
-    let unit = |v: &[f64]| {
-        let s: f64 = v.iter().map(|x| x * x).sum();
-        (s.sqrt() - 1.0).abs() <= 1e-12
+    let rows: Vec<&[f64]> = if x.d == 0 {
+        vec![&[][..]; x.n]
+    } else {
+        x.w.chunks(x.d).collect()
     };
-    let (n, d) = (x.n, x.theta.len());
-    if n == 0 {
-        return Err(usage(
-            "field `w`: N = 0 (the network needs at least one neuron)".into(),
-        ));
-    }
-    if d < 2 {
-        return Err(usage(format!(
-            "field `theta`: d = {d}, the dimension must be at least 2"
-        )));
-    }
-    if !unit(x.theta) {
-        return Err(usage(
-            "field `theta`: not a unit vector (| ||theta|| - 1 | > 1e-12)".into(),
-        ));
-    }
-    if x.d != d {
-        return Err(usage(format!(
-            "field `w` row 0: {} entries, expected d = {d} (the length of theta)",
-            x.d
-        )));
-    }
-    if let Some(i) = x.w.chunks(d).position(|r| !unit(r)) {
-        return Err(usage(format!(
-            "field `w` row {i}: not a unit vector (| ||w_i|| - 1 | > 1e-12)"
-        )));
-    }
-    match x.a {
-        Some(a) if a.len() != n => Err(usage(format!(
-            "field `a`: {} entries, expected N = {n}",
-            a.len()
-        ))),
-        Some(a) => Ok(a.to_vec()),
-        None => Ok(vec![1.0 / n as f64; n]),
-    }
+    mforacle::fast::check_network(&rows, x.theta, x.a)
 }
 
 /// Checked inputs of the fast path, borrowed from the NumPy arrays.

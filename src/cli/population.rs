@@ -99,52 +99,9 @@ fn load(path: &Path) -> Result<Network, CliError> {
     finish(w, theta, a)
 }
 
-/// Checks shapes and unit norms; a defaults to 1/N.
+/// Checks shapes and unit norms ([`fast::check_network`]); a defaults to 1/N.
 fn finish(w: Vec<Vec<f64>>, theta: Vec<f64>, a: Option<Vec<f64>>) -> Result<Network, CliError> {
-    let n = w.len();
-    if n == 0 {
-        return Err(usage(
-            "field `w`: N = 0 (the network needs at least one neuron)",
-        ));
-    }
-    let d = theta.len();
-    if d < 2 {
-        return Err(usage(format!(
-            "field `theta`: d = {d}, the dimension must be at least 2"
-        )));
-    }
-    let unit = |v: &[f64]| {
-        let s: f64 = v.iter().map(|x| x * x).sum();
-        (s.sqrt() - 1.0).abs() <= 1e-12
-    };
-    if !unit(&theta) {
-        return Err(usage(
-            "field `theta`: not a unit vector (| ||theta|| - 1 | > 1e-12)",
-        ));
-    }
-    for (i, r) in w.iter().enumerate() {
-        if r.len() != d {
-            return Err(usage(format!(
-                "field `w` row {i}: {} entries, expected d = {d} (the length of theta)",
-                r.len()
-            )));
-        }
-        if !unit(r) {
-            return Err(usage(format!(
-                "field `w` row {i}: not a unit vector (| ||w_i|| - 1 | > 1e-12)"
-            )));
-        }
-    }
-    let a = match a {
-        Some(a) if a.len() != n => {
-            return Err(usage(format!(
-                "field `a`: {} entries, expected N = {n}",
-                a.len()
-            )));
-        }
-        Some(a) => a,
-        None => vec![1.0 / n as f64; n],
-    };
+    let a = fast::check_network(&w, &theta, a.as_deref())?;
     Ok(Network { w, theta, a })
 }
 

@@ -63,8 +63,8 @@ pub use bench::{bench_cases, bench_one, gemm_baseline, gemm_gflops, BenchCase};
 pub use error::{error_bound, ErrorBound};
 pub use kernel::Kernel;
 pub use setup::{
-    evaluate_population, population_kernels, Network, PopulationEvaluation, PopulationKernels,
-    Truncation, MAX_FAST_SERIES_DEGREE,
+    check_network, evaluate_population, population_kernels, Network, PopulationEvaluation,
+    PopulationKernels, Truncation, MAX_FAST_SERIES_DEGREE,
 };
 
 use kernel::Func;

@@ -211,3 +211,58 @@ pub fn evaluate_population(
         velocity_error_bound: eb.velocity,
     })
 }
+
+/// Checks a network given as rows `w` (N rows), the teacher direction `theta` and the output
+/// weights `a`, in this order and with these messages (the command line's and the Python
+/// package's): N ≥ 1, d = len(θ) ≥ 2, θ of unit norm, every row of length d and of unit norm
+/// (| ‖v‖ − 1 | ≤ 1e−12, the squares summed in index order), a of length N. Returns a, 1/N
+/// each when absent.
+pub fn check_network<R: AsRef<[f64]>>(
+    w: &[R],
+    theta: &[f64],
+    a: Option<&[f64]>,
+) -> Result<Vec<f64>, Error> {
+    let n = w.len();
+    if n == 0 {
+        return Err(usage(
+            "field `w`: N = 0 (the network needs at least one neuron)",
+        ));
+    }
+    let d = theta.len();
+    if d < 2 {
+        return Err(usage(format!(
+            "field `theta`: d = {d}, the dimension must be at least 2"
+        )));
+    }
+    let unit = |v: &[f64]| {
+        let s: f64 = v.iter().map(|x| x * x).sum();
+        (s.sqrt() - 1.0).abs() <= 1e-12
+    };
+    if !unit(theta) {
+        return Err(usage(
+            "field `theta`: not a unit vector (| ||theta|| - 1 | > 1e-12)",
+        ));
+    }
+    for (i, r) in w.iter().enumerate() {
+        let r = r.as_ref();
+        if r.len() != d {
+            return Err(usage(format!(
+                "field `w` row {i}: {} entries, expected d = {d} (the length of theta)",
+                r.len()
+            )));
+        }
+        if !unit(r) {
+            return Err(usage(format!(
+                "field `w` row {i}: not a unit vector (| ||w_i|| - 1 | > 1e-12)"
+            )));
+        }
+    }
+    match a {
+        Some(a) if a.len() != n => Err(usage(format!(
+            "field `a`: {} entries, expected N = {n}",
+            a.len()
+        ))),
+        Some(a) => Ok(a.to_vec()),
+        None => Ok(vec![1.0 / n as f64; n]),
+    }
+}
