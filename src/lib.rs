@@ -35,6 +35,7 @@ pub mod figures;
 pub mod golden;
 pub mod hermite;
 pub mod hessian;
+pub mod interval;
 pub mod kernel;
 pub mod langevin;
 pub mod meanfield;

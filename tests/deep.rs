@@ -259,6 +259,19 @@ fn seeded_draws_are_bit_identical_for_any_thread_count() {
 
 use mforacle::deep::limit::{self, BParams, Params};
 
+/// A gd run of width n, dimension d, seed, draw, to t_end with one output interval.
+fn case(n: usize, d: usize, seed: u64, draw: usize, t_end: f64) -> mforacle::deep::train::Case {
+    mforacle::deep::train::Case {
+        n,
+        d,
+        psi: Psi::Gd,
+        seed,
+        draw,
+        t_end,
+        dt_out: t_end,
+    }
+}
+
 /// Method A (reduced ODE in Γ with the closed-form push-forward) against method B (ideal
 /// particles integrated one by one on a (θ0, s) grid), on the same a-rule so that the
 /// comparison isolates the push-forward. Tolerance: B's time error, estimated by its own step
@@ -519,7 +532,7 @@ fn finite_width_flow_approaches_the_ideal_particles_at_rate_d_over_n() {
         let mut node = Vec::new();
         let mut edge = Vec::new();
         for r in 0..draws {
-            let rows = mforacle::deep::train::run(n, 4, Psi::Gd, 21, r, 1.0, 1.0, 0.05, &lp);
+            let rows = mforacle::deep::train::run(&case(n, 4, 21, r, 1.0), 0.05, &lp);
             assert!(
                 rows[0].edge_gap < 1e-28,
                 "edge gap at t = 0: {}",
@@ -596,8 +609,7 @@ fn cli_train_bad_input_and_output() {
     let text = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 2);
-    let rows =
-        mforacle::deep::train::run(16, 2, Psi::Gd, 3, 0, 0.5, 0.5, 0.05, &Params::new(Psi::Gd));
+    let rows = mforacle::deep::train::run(&case(16, 2, 3, 0, 0.5), 0.05, &Params::new(Psi::Gd));
     let cols: Vec<f64> = lines[4].split(',').map(|x| x.parse().unwrap()).collect();
     assert_eq!(cols[3], rows[1].risk);
     assert_eq!(cols[6], rows[1].edge_gap);
@@ -756,8 +768,8 @@ fn euler_training_follows_the_discrete_map() {
     let lp = Params::new(Psi::Gd);
     let pb = BParams::new(Psi::Gd);
     for r in 0..3 {
-        let e = mforacle::deep::train::run_euler(n, dim, Psi::Gd, 5, r, t_end, t_end, eta, &pb);
-        let f = mforacle::deep::train::run(n, dim, Psi::Gd, 5, r, t_end, t_end, 0.05, &lp);
+        let e = mforacle::deep::train::run_euler(&case(n, dim, 5, r, t_end), eta, &pb);
+        let f = mforacle::deep::train::run(&case(n, dim, 5, r, t_end), 0.05, &lp);
         assert!(
             e[0].edge_gap < 1e-28,
             "edge gap at t = 0: {}",

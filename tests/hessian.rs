@@ -458,9 +458,9 @@ fn interval_encloses() {
             let x = c + r * (rng.gen::<f64>() * 2.0 - 1.0);
             (
                 Interval::new(
+                    p,
                     &Float::with_val(200, c - r),
                     &Float::with_val(200, c + r),
-                    p,
                 ),
                 x,
             )
@@ -475,7 +475,10 @@ fn interval_encloses() {
         if let Some(q) = a.div(&b) {
             inside(&q, Float::with_val(200, &fx / &fy));
         }
-        inside(&a.square().sqrt(), Float::with_val(200, fx.abs_ref()));
+        inside(
+            &a.square().sqrt_clamped(),
+            Float::with_val(200, fx.abs_ref()),
+        );
     }
 }
 
@@ -1271,9 +1274,9 @@ fn symmetric_enclosure_contains_oracle() {
         for _ in 0..40 {
             let a: f64 = rng.gen::<f64>() * 1.98 - 0.99;
             let enc = |p: u32| {
-                let psi: Vec<Interval> = coef.iter().map(|c| Interval::point(c, p)).collect();
-                let al = Interval::point(&Float::with_val(p, a), p);
-                let h = symmetric_hessian_enclosure(&psi, &Interval::int(1, p), &al);
+                let psi: Vec<Interval> = coef.iter().map(|c| Interval::point(p, c)).collect();
+                let al = Interval::point(p, &Float::with_val(p, a));
+                let h = symmetric_hessian_enclosure(&psi, &Interval::int(p, 1), &al);
                 let r = ratios_enclosure(&al, &h).unwrap();
                 (h, r)
             };

@@ -189,8 +189,15 @@ fn ser<T: Serialize>(v: &T) -> Result<String, CliError> {
         .map_err(|e| CliError::Failure(format!("cannot serialise the result: {e}")))
 }
 
-fn finite_all(xs: &[f64]) -> bool {
-    xs.iter().all(|x| x.is_finite())
+/// Fails with "`what` produced a non-finite value" unless every value is finite.
+fn require_finite(xs: &[f64], what: &str) -> Result<(), CliError> {
+    if xs.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(CliError::Failure(format!(
+            "{what} produced a non-finite value"
+        )))
+    }
 }
 
 #[derive(Serialize)]
@@ -302,11 +309,7 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         .chain(std::iter::once(&out.table_check))
         .copied()
         .collect();
-    if !finite_all(&all) {
-        return Err(CliError::Failure(
-            "the limit produced a non-finite value".into(),
-        ));
-    }
+    require_finite(&all, "the limit")?;
     let text = match a.format {
         DeepFormat::Json => ser(&out)?,
         DeepFormat::Csv => {
@@ -447,11 +450,7 @@ fn run_discrete(
         .chain(&out.risk_flow)
         .copied()
         .collect();
-    if !finite_all(&all) {
-        return Err(CliError::Failure(
-            "the discrete limit produced a non-finite value".into(),
-        ));
-    }
+    require_finite(&all, "the discrete limit")?;
     let text = match a.format {
         DeepFormat::Json => ser(&out)?,
         DeepFormat::Csv => {
@@ -551,7 +550,7 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             .chain(e.vel1.iter().copied())
             .chain(e.vel2.iter().copied())
             .collect();
-        if !finite_all(&all) {
+        if !all.iter().all(|x| x.is_finite()) {
             return Err(CliError::Failure("non-finite risk or velocity".into()));
         }
         let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
@@ -642,13 +641,18 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let mut rows = Vec::new();
     for &n in &a.widths {
         for r in 0..a.draws as usize {
+            let case = deep::train::Case {
+                n: n as usize,
+                d,
+                psi,
+                seed: a.seed,
+                draw: r,
+                t_end: a.t_end,
+                dt_out: a.dt_out,
+            };
             rows.extend(match a.eta {
-                None => {
-                    deep::train::run(n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, a.dt, &lp)
-                }
-                Some(eta) => deep::train::run_euler(
-                    n as usize, d, psi, a.seed, r, a.t_end, a.dt_out, eta, &pb,
-                ),
+                None => deep::train::run(&case, a.dt, &lp),
+                Some(eta) => deep::train::run_euler(&case, eta, &pb),
             });
         }
     }

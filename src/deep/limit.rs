@@ -415,6 +415,22 @@ fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
     t
 }
 
+/// The a-nodes of `grid` followed by |a| of every tracked a (the state is odd or even in a),
+/// and the sign of every tracked a.
+fn tracked_nodes(grid: &Rule, track: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let nodes = grid
+        .x
+        .iter()
+        .copied()
+        .chain(track.iter().map(|a| a.abs()))
+        .collect();
+    let sign = track
+        .iter()
+        .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
+        .collect();
+    (nodes, sign)
+}
+
 /// Time stepping of a limit: classical RK4 with a largest step (the flow), or explicit Euler
 /// with a fixed step η (the discrete mean-field map of Euler GD, time t = steps·η).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -510,12 +526,7 @@ fn method_a_with(
     let pf = Table::new(p, p.cheb);
     let m = grid.x.len();
     // State: Γ at the a-nodes, then at |tracked a| (Γ is odd in a).
-    let nodes: Vec<f64> = grid
-        .x
-        .iter()
-        .copied()
-        .chain(track.iter().map(|a| a.abs()))
-        .collect();
+    let (nodes, sign) = tracked_nodes(&grid, track);
     let times = output_times(t_end, dt_out);
     let mut out = Trajectory {
         times: times.clone(),
@@ -527,10 +538,6 @@ fn method_a_with(
         vs_steps: Vec::new(),
     };
     let alpha_of = |g: &[f64]| -> Vec<f64> { g.par_iter().map(|&x| pf.value(x)).collect() };
-    let sign: Vec<f64> = track
-        .iter()
-        .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
-        .collect();
     let mut rows = Vec::new();
     let euler = matches!(stepping, Stepping::Euler { .. });
     let vs_steps = &mut out.vs_steps;
@@ -620,12 +627,7 @@ fn method_b_with(
     let psi = p.psi;
     let grid = a_rule(p.a_nodes);
     let m = grid.x.len();
-    let nodes: Vec<f64> = grid
-        .x
-        .iter()
-        .copied()
-        .chain(track.iter().map(|a| a.abs()))
-        .collect();
+    let (nodes, sign) = tracked_nodes(&grid, track);
     let pt = (THETA_MAX * p.theta_panels_per_unit as f64).ceil() as usize;
     let ps = (2.0 * S_MAX * p.s_panels_per_unit as f64).ceil() as usize;
     let th = composite(0.0, THETA_MAX, pt, p.order, |z| 2.0 * normal_pdf(z));
@@ -664,10 +666,6 @@ fn method_b_with(
     };
     let times = output_times(t_end, dt_out);
     let y0: Vec<f64> = (0..nodes.len()).flat_map(|_| th0.iter().copied()).collect();
-    let sign: Vec<f64> = track
-        .iter()
-        .map(|a| if *a < 0.0 { -1.0 } else { 1.0 })
-        .collect();
     let mut rows = Vec::new();
     let euler = matches!(stepping, Stepping::Euler { .. });
     let mut vs_steps = Vec::new();

@@ -61,21 +61,39 @@ fn add_scaled(y: &[f64], k: &[f64], c: f64) -> Vec<f64> {
     y.iter().zip(k).map(|(a, b)| a + c * b).collect()
 }
 
-/// Runs one width and draw; rows at the output times of `limit` (k·dt_out and t_end).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    n: usize,
-    d: usize,
-    psi: Psi,
-    seed: u64,
-    draw: usize,
-    t_end: f64,
-    dt_out: f64,
-    h: f64,
-    lp: &limit::Params,
-) -> Vec<Row> {
-    let key = draw_seed(seed, draw);
-    let mut net: Net = super::init(2, n, d, psi, key);
+/// One width and draw of a run: width N, input dimension d, edge map, seed and draw (the
+/// network's key is [`draw_seed`]), end time and output interval.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    pub n: usize,
+    pub d: usize,
+    pub psi: Psi,
+    pub seed: u64,
+    pub draw: usize,
+    pub t_end: f64,
+    pub dt_out: f64,
+}
+
+impl Case {
+    /// The network's key and the seeded network.
+    fn start(&self) -> (u64, Net) {
+        let key = draw_seed(self.seed, self.draw);
+        (key, super::init(2, self.n, self.d, self.psi, key))
+    }
+}
+
+/// Runs one width and draw with RK4 (largest step `h`); rows at the output times of `limit`
+/// (k·dt_out and t_end).
+pub fn run(c: &Case, h: f64, lp: &limit::Params) -> Vec<Row> {
+    let Case {
+        d,
+        psi,
+        draw,
+        t_end,
+        dt_out,
+        ..
+    } = *c;
+    let (key, mut net) = c.start();
     let lim = limit::method_a(lp, t_end, dt_out, &net.a);
     let times = lim.times.clone();
     let mut rows = Vec::with_capacity(times.len());
@@ -175,20 +193,17 @@ pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64
 /// tracked: the ideal particle of edge (i, j) takes the same Euler steps,
 /// θ̄ ← θ̄ + η·2a_j ψ'(θ̄) s_i V_s(a_j, t_k), s_i = u_i1. `t_end` and `dt_out` must be whole
 /// multiples of η (checked by the caller).
-#[allow(clippy::too_many_arguments)]
-pub fn run_euler(
-    n: usize,
-    d: usize,
-    psi: Psi,
-    seed: u64,
-    draw: usize,
-    t_end: f64,
-    dt_out: f64,
-    eta: f64,
-    pb: &limit::BParams,
-) -> Vec<Row> {
-    let key = draw_seed(seed, draw);
-    let mut net: Net = super::init(2, n, d, psi, key);
+pub fn run_euler(c: &Case, eta: f64, pb: &limit::BParams) -> Vec<Row> {
+    let Case {
+        n,
+        d,
+        psi,
+        draw,
+        t_end,
+        dt_out,
+        ..
+    } = *c;
+    let (key, mut net) = c.start();
     let lim = limit::discrete_b(pb, eta, t_end, dt_out, &net.a);
     // Ideal particles, row-major like θ1, from the same θ(0).
     let mut ideal: Vec<f64> = (0..n).flat_map(|j| super::theta1_row(key, n, j)).collect();

@@ -103,7 +103,7 @@ impl R2Enclosure {
                 let v = Float::with_val(prec, &psi.coefficients[j + 1] * (j as u64 + 1));
                 let r =
                     Float::with_val_round(prec, &psi.bound[j + 1] * (j as u64 + 1), Round::Up).0;
-                Interval::ball(&v, &r, prec)
+                Interval::ball(prec, &v, &r)
             })
             .collect();
         let m = b
@@ -114,7 +114,7 @@ impl R2Enclosure {
         let aq: Vec<Interval> = q
             .iter()
             .enumerate()
-            .map(|(i, c)| c.mul(&Interval::int(i as i64, prec)))
+            .map(|(i, c)| c.mul(&Interval::int(prec, i as i64)))
             .collect();
         let t1f = Float::with_val_round(prec, t1, Round::Up).0;
         let t2m = Float::with_val_round(prec, t2 + m as f64 * t1, Round::Up).0;
@@ -136,7 +136,7 @@ impl R2Enclosure {
         let p = self.prec;
         let mag = x.mag_pow(self.tail_power);
         let t = Float::with_val_round(p, &mag * &self.t1, Round::Up).0;
-        horner(&self.q, x).add(&Interval::new(&Float::with_val(p, -&t), &t, p))
+        horner(&self.q, x).add(&Interval::new(p, &Float::with_val(p, -&t), &t))
     }
 
     /// Enclosure of R2 (or β·R2) over x, `None` when q(x) contains 0 or β(x) does.
@@ -145,15 +145,15 @@ impl R2Enclosure {
         let mag = x.mag_pow(self.tail_power);
         let t = Float::with_val_round(p, &mag * &self.t2m, Round::Up).0;
         let q = self.q_at(x);
-        let aq = horner(&self.aq, x).add(&Interval::new(&Float::with_val(p, -&t), &t, p));
-        let big_q = Interval::int(self.m as i64, p).add(&aq.div(&q)?);
+        let aq = horner(&self.aq, x).add(&Interval::new(p, &Float::with_val(p, -&t), &t));
+        let big_q = Interval::int(p, self.m as i64).add(&aq.div(&q)?);
         let x2 = x.square();
-        let b2 = Interval::int(1, p).sub(&x2);
+        let b2 = Interval::int(p, 1).sub(&x2);
         let e = b2.mul(&big_q).sub(&x2);
         let n = e.abs().max(&x2);
         match self.weight {
             Weight::BetaR2 => Some(n),
-            Weight::R2 => n.div(&b2.sqrt()),
+            Weight::R2 => n.div(&b2.sqrt_clamped()),
         }
     }
 }
@@ -220,7 +220,7 @@ pub fn certify_r2(
     let mut best = (f64::NEG_INFINITY, alpha_min);
     let mut evaluated = 0usize;
     let point = |x: &Float, best: &mut (f64, f64)| {
-        if let Some(r) = enc.eval(&Interval::point(x, prec)) {
+        if let Some(r) = enc.eval(&Interval::point(prec, x)) {
             let l = r.lo.to_f64_round(Round::Down);
             if l > best.0 {
                 *best = (l, x.to_f64());
@@ -231,7 +231,7 @@ pub fn certify_r2(
     point(&a1, &mut best);
     let mut heap = BinaryHeap::new();
     let make = |lo: Float, hi: Float| -> (Box1, Option<Float>) {
-        let r = enc.eval(&Interval::new(&lo, &hi, prec));
+        let r = enc.eval(&Interval::new(prec, &lo, &hi));
         let (key, upper) = match r {
             Some(r) => (r.hi.to_f64_round(Round::Up), Some(r.hi)),
             None => (f64::INFINITY, None),
@@ -271,8 +271,8 @@ pub fn certify_r2(
         let width = Float::with_val(prec, &b.hi - &b.lo);
         if width < min_width {
             let near = Float::with_val(prec, &b.lo + &b.hi).to_f64() / 2.0;
-            let qa = enc.q_at(&Interval::point(&b.lo, prec));
-            let qb = enc.q_at(&Interval::point(&b.hi, prec));
+            let qa = enc.q_at(&Interval::point(prec, &b.lo));
+            let qb = enc.q_at(&Interval::point(prec, &b.hi));
             let sign_change = (qa.lo > 0 && qb.hi < 0) || (qa.hi < 0 && qb.lo > 0);
             let reason = if sign_change {
                 "psi' changes sign there: the speed vanishes while H does not, R2 is unbounded"

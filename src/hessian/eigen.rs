@@ -201,7 +201,7 @@ impl SymmetricEigen {
         let d = self.d;
         let s = upper_symmetric(h, d)?;
         let prec = prec.max(128);
-        let pt = |v: f64| Interval::point(&Float::with_val(prec, v), prec);
+        let pt = |v: f64| Interval::point(prec, &Float::with_val(prec, v));
         let sq_up = |acc: &mut Float, iv: &Interval| {
             let m = iv.mag();
             let m2 = Float::with_val_round(prec, m.square_ref(), Round::Up).0;
@@ -218,7 +218,7 @@ impl SymmetricEigen {
                 }
                 sq_up(&mut r2, &acc);
                 // E_ij = Σ_k X_ki X_kj − δ_ij
-                let mut g = Interval::int(-((i == j) as i64), prec);
+                let mut g = Interval::int(prec, -((i == j) as i64));
                 for k in 0..d {
                     g = g.add(&pt(self.vectors[k * d + i]).mul(&pt(self.vectors[k * d + j])));
                 }

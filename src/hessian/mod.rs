@@ -33,7 +33,7 @@ pub mod certify;
 pub mod dual;
 pub mod eigen;
 pub mod general;
-pub mod interval;
+pub use crate::interval;
 pub mod law;
 pub mod symmetric;
 pub mod trajectory;

@@ -243,19 +243,19 @@ pub fn symmetric_hessian_enclosure(
     use super::interval::{horner, Interval};
     let p = alpha.prec();
     let d1: Vec<Interval> = (1..psi.len())
-        .map(|k| psi[k].mul(&Interval::int(k as i64, p)))
+        .map(|k| psi[k].mul(&Interval::int(p, k as i64)))
         .collect();
     let d2: Vec<Interval> = (2..psi.len())
-        .map(|k| psi[k].mul(&Interval::int((k * (k - 1)) as i64, p)))
+        .map(|k| psi[k].mul(&Interval::int(p, (k * (k - 1)) as i64)))
         .collect();
     let (p1, p2) = (horner(&d1, alpha), horner(&d2, alpha));
-    let one = Interval::int(1, p);
+    let one = Interval::int(p, 1);
     let beta2 = one.sub(alpha).mul(&one.add(alpha));
-    let beta = beta2.sqrt();
-    let two_s = scale.mul(&Interval::int(2, p));
+    let beta = beta2.sqrt_clamped();
+    let two_s = scale.mul(&Interval::int(p, 2));
     let ap1 = alpha.mul(&p1);
     let le = beta2.mul(&p2).sub(&ap1).mul(&two_s);
-    let lp = Interval::int(0, p).sub(&ap1.mul(&two_s));
+    let lp = Interval::int(p, 0).sub(&ap1.mul(&two_s));
     let sp = beta.mul(&p1).abs().mul(&two_s);
     [le, lp, sp]
 }

@@ -20,13 +20,13 @@
 //! exact. Proofs-note: `proofs-notes/coefficient-enclosures.md`. Tests:
 //! `tests/coeff_enclosures.rs`.
 
-pub mod interval;
+pub use crate::interval;
 pub mod strip;
 
 use super::exact::Surd;
 use super::{digits_to_bits, BoundKind, CoeffError, Coefficient, CoefficientTable, Routes};
 use crate::activation::Spec;
-use interval::Iv;
+use crate::interval::Interval as Iv;
 use rug::Float;
 use std::collections::HashMap;
 use strip::{dn, eval_iv, mehler_factor, specialize, strip_growth, up, Consts, Growth, BP};

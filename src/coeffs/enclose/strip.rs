@@ -9,9 +9,9 @@
 //! |y| ≤ a. All constants are rounded upward (64-bit MPFR, directed rounding).
 //! Derivations: `proofs-notes/coefficient-enclosures.md` §2–§3.
 
-use super::interval::Iv;
 use crate::activation::analysis::as_polynomial;
 use crate::activation::{Expr, Func};
+use crate::interval::Interval as Iv;
 use rug::float::{Constant, Round};
 use rug::{Float, Integer};
 
