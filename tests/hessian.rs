@@ -725,7 +725,9 @@ fn random_law(rng: &mut ChaCha8Rng, n: usize, prec: u32) -> (Vec<Float>, Vec<Flo
 /// |difference| ≤ 2(K² + 4K + n_law + 20)·2^{−p}·majorant.
 #[test]
 fn oracle_g_prime_matches_dual() {
-    use mforacle::hessian::dual::{reduced_velocity_dual, reduced_velocity_majorant, Dual};
+    use mforacle::hessian::dual::{
+        reduced_velocity_dual, reduced_velocity_majorant, Dual, SeriesLaw,
+    };
     use mforacle::meanfield::oracle::Field;
     let prec = 200;
     let u = Float::with_val(prec, Float::i_exp(1, -(prec as i32)));
@@ -776,24 +778,14 @@ fn oracle_g_prime_matches_dual() {
             let seed = -Float::with_val(prec, &alpha / &beta);
             let xa = Dual::new(alpha.clone(), Float::with_val(prec, 1));
             let xb = Dual::new(beta.clone(), seed);
-            let dual = reduced_velocity_dual(
-                &kappa,
-                &psi,
-                &scale,
+            let law = SeriesLaw {
+                kappa: &kappa,
+                psi: &psi,
+                scale: &scale,
                 d,
-                &|p, l| moment(p, l, false),
-                &xa,
-                &xb,
-            );
-            let maj = reduced_velocity_majorant(
-                &kappa,
-                &psi,
-                &scale,
-                d,
-                &|p, l| moment(p, l, true),
-                &xa,
-                &xb,
-            );
+            };
+            let dual = reduced_velocity_dual(&law, &|p, l| moment(p, l, false), &xa, &xb);
+            let maj = reduced_velocity_majorant(&law, &|p, l| moment(p, l, true), &xa, &xb);
             let tol_g = Float::with_val(prec, &maj.v * &u) * nops;
             let tol_gp = Float::with_val(prec, &maj.d * &u) * nops;
             let dg = Float::with_val(prec, &g - &dual.v).abs();

@@ -25,11 +25,8 @@ pub enum OutFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[arg(long)]
-    student: String,
-    /// Default: the student.
-    #[arg(long)]
-    teacher: Option<String>,
+    #[command(flatten)]
+    pair: super::pair::SpecPair,
     /// Dimensions, comma separated (each ≥ 3).
     #[arg(
         long,
@@ -108,11 +105,7 @@ fn parse_spec(s: &str, what: &str) -> Result<Spec, CliError> {
     Spec::parse(s).map_err(|e| usage(format!("--{what}: {e}")))
 }
 pub fn run(a: Args) -> Result<(), CliError> {
-    let student = parse_spec(&a.student, "student")?;
-    let teacher = match &a.teacher {
-        Some(t) => parse_spec(t, "teacher")?,
-        None => student.clone(),
-    };
+    let (student, teacher) = a.pair.parse_with(parse_spec)?;
     if a.d.is_empty() || a.d.iter().any(|&d| !(3..=1_000_000).contains(&d)) {
         return Err(usage(format!(
             "--d: every dimension must be an integer in 3..=1000000 (got {:?})",

@@ -45,14 +45,21 @@ enum Sub {
     Train(TrainArgs),
 }
 
+/// `--layers`, `--psi`, `--d`: the network class of `eval` and `train`.
 #[derive(clap::Args, Debug)]
-struct TrainArgs {
+struct NetArgs {
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     layers: i64,
     #[arg(long, default_value = "gd")]
     psi: String,
     #[arg(long, allow_negative_numbers = true)]
     d: i64,
+}
+
+#[derive(clap::Args, Debug)]
+struct TrainArgs {
+    #[command(flatten)]
+    net: NetArgs,
     /// Strictly increasing widths, comma separated (independent networks).
     #[arg(
         long,
@@ -123,12 +130,8 @@ struct LimitArgs {
 
 #[derive(clap::Args, Debug)]
 struct EvalArgs {
-    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
-    layers: i64,
-    #[arg(long, default_value = "gd")]
-    psi: String,
-    #[arg(long, allow_negative_numbers = true)]
-    d: i64,
+    #[command(flatten)]
+    net: NetArgs,
     /// Width N.
     #[arg(long, allow_negative_numbers = true)]
     n: i64,
@@ -187,6 +190,23 @@ fn ser<T: Serialize>(v: &T) -> Result<String, CliError> {
     serde_json::to_string_pretty(v)
         .map(|s| s + "\n")
         .map_err(|e| CliError::Failure(format!("cannot serialise the result: {e}")))
+}
+
+/// Checks that every value is finite, then prints `out` as JSON or `csv()` to `path`.
+fn emit_checked<T: Serialize>(
+    all: &[f64],
+    what: &str,
+    out: &T,
+    format: DeepFormat,
+    csv: impl FnOnce() -> String,
+    path: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    require_finite(all, what)?;
+    let text = match format {
+        DeepFormat::Json => ser(out)?,
+        DeepFormat::Csv => csv(),
+    };
+    emit(&text, path)
 }
 
 /// Fails with "`what` produced a non-finite value" unless every value is finite.
@@ -309,34 +329,30 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         .chain(std::iter::once(&out.table_check))
         .copied()
         .collect();
-    require_finite(&all, "the limit")?;
-    let text = match a.format {
-        DeepFormat::Json => ser(&out)?,
-        DeepFormat::Csv => {
-            let mut s = String::from("t,risk,risk_b,diff_ab,node_diff,step_diff");
-            for x in &track {
-                s += &format!(",gamma_a{x},alpha_a{x}");
+    let csv = || {
+        let mut s = String::from("t,risk,risk_b,diff_ab,node_diff,step_diff");
+        for x in &track {
+            s += &format!(",gamma_a{x},alpha_a{x}");
+        }
+        s.push('\n');
+        for i in 0..out.times.len() {
+            s += &format!(
+                "{:.16e},{:.16e},{:.16e},{:.3e},{:.3e},{:.3e}",
+                out.times[i],
+                out.risk[i],
+                out.risk_b[i],
+                out.diff_ab[i],
+                out.node_diff[i],
+                out.step_diff[i]
+            );
+            for k in 0..track.len() {
+                s += &format!(",{:.16e},{:.16e}", out.gamma[i][k], out.alpha[i][k]);
             }
             s.push('\n');
-            for i in 0..out.times.len() {
-                s += &format!(
-                    "{:.16e},{:.16e},{:.16e},{:.3e},{:.3e},{:.3e}",
-                    out.times[i],
-                    out.risk[i],
-                    out.risk_b[i],
-                    out.diff_ab[i],
-                    out.node_diff[i],
-                    out.step_diff[i]
-                );
-                for k in 0..track.len() {
-                    s += &format!(",{:.16e},{:.16e}", out.gamma[i][k], out.alpha[i][k]);
-                }
-                s.push('\n');
-            }
-            s
         }
+        s
     };
-    emit(&text, a.out.as_deref())
+    emit_checked(&all, "the limit", &out, a.format, csv, a.out.as_deref())
 }
 
 #[derive(Serialize)]
@@ -450,33 +466,36 @@ fn run_discrete(
         .chain(&out.risk_flow)
         .copied()
         .collect();
-    require_finite(&all, "the discrete limit")?;
-    let text = match a.format {
-        DeepFormat::Json => ser(&out)?,
-        DeepFormat::Csv => {
-            let mut s = String::from("t,risk,node_diff,diff_ab,risk_flow");
-            for x in track {
-                s += &format!(",alpha_a{x}");
+    let csv = || {
+        let mut s = String::from("t,risk,node_diff,diff_ab,risk_flow");
+        for x in track {
+            s += &format!(",alpha_a{x}");
+        }
+        s.push('\n');
+        for i in 0..out.times.len() {
+            let dab = match &out.diff_ab {
+                Some(v) => format!("{:.3e}", v[i]),
+                None => String::new(),
+            };
+            s += &format!(
+                "{:.16e},{:.16e},{:.3e},{},{:.16e}",
+                out.times[i], out.risk[i], out.node_diff[i], dab, out.risk_flow[i]
+            );
+            for k in 0..track.len() {
+                s += &format!(",{:.16e}", out.alpha[i][k]);
             }
             s.push('\n');
-            for i in 0..out.times.len() {
-                let dab = match &out.diff_ab {
-                    Some(v) => format!("{:.3e}", v[i]),
-                    None => String::new(),
-                };
-                s += &format!(
-                    "{:.16e},{:.16e},{:.3e},{},{:.16e}",
-                    out.times[i], out.risk[i], out.node_diff[i], dab, out.risk_flow[i]
-                );
-                for k in 0..track.len() {
-                    s += &format!(",{:.16e}", out.alpha[i][k]);
-                }
-                s.push('\n');
-            }
-            s
         }
+        s
     };
-    emit(&text, a.out.as_deref())
+    emit_checked(
+        &all,
+        "the discrete limit",
+        &out,
+        a.format,
+        csv,
+        a.out.as_deref(),
+    )
 }
 
 fn check_times(t_end: f64, dt_out: f64) -> Result<(), CliError> {
@@ -492,9 +511,9 @@ fn check_times(t_end: f64, dt_out: f64) -> Result<(), CliError> {
 }
 
 fn run_eval(a: EvalArgs) -> Result<(), CliError> {
-    let layers = layers_of(a.layers)?;
-    let psi = Psi::parse(&a.psi).map_err(usage)?;
-    let d = dim_of(a.d)?;
+    let layers = layers_of(a.net.layers)?;
+    let psi = Psi::parse(&a.net.psi).map_err(usage)?;
+    let d = dim_of(a.net.d)?;
     if a.n < 1 {
         return Err(usage(format!("--n {}: the width must be at least 1", a.n)));
     }
@@ -595,12 +614,12 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
 }
 
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
-    let layers = layers_of(a.layers)?;
+    let layers = layers_of(a.net.layers)?;
     if layers != 2 {
         return Err(usage("deep train --layers 3: only L = 2 is implemented"));
     }
-    let psi = Psi::parse(&a.psi).map_err(usage)?;
-    let d = dim_of(a.d)?;
+    let psi = Psi::parse(&a.net.psi).map_err(usage)?;
+    let d = dim_of(a.net.d)?;
     if let Some(w) = a.widths.iter().find(|&&w| w < 1) {
         return Err(usage(format!("--widths: width {w} must be at least 1")));
     }

@@ -36,11 +36,8 @@ pub enum GibbsFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct GibbsArgs {
-    #[arg(long)]
-    student: String,
-    /// Default: the student.
-    #[arg(long)]
-    teacher: Option<String>,
+    #[command(flatten)]
+    pair: super::pair::SpecPair,
     /// Dimension d >= 3.
     #[arg(long, allow_negative_numbers = true)]
     d: i64,
@@ -250,11 +247,9 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
         )));
     }
     let digits = a.digits as u32;
-    let student = Spec::parse(&a.student).map_err(|e| usage(e.to_string()))?;
-    let teacher = match &a.teacher {
-        Some(t) => Spec::parse(t).map_err(|e| usage(e.to_string()))?,
-        None => student.clone(),
-    };
+    let (student, teacher) = a
+        .pair
+        .parse_with(|s, _| Spec::parse(s).map_err(|e| usage(e.to_string())))?;
     let scale = a.loss_scale;
     let table_digits = if a.oracle { digits + 10 } else { 20 };
     let model = Model::new(

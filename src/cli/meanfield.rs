@@ -39,11 +39,8 @@ pub enum MfFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[arg(long)]
-    student: String,
-    /// Default: the student.
-    #[arg(long)]
-    teacher: Option<String>,
+    #[command(flatten)]
+    pair: super::pair::SpecPair,
     #[arg(long, allow_negative_numbers = true)]
     d: i64,
     #[arg(long, allow_negative_numbers = true)]
@@ -122,11 +119,9 @@ fn positive(name: &str, v: i64) -> Result<usize, CliError> {
 }
 
 fn setup(a: &Args) -> Result<Setup, CliError> {
-    let student = Spec::parse(&a.student).map_err(|e| usage(e.to_string()))?;
-    let teacher = match &a.teacher {
-        Some(t) => Spec::parse(t).map_err(|e| usage(e.to_string()))?,
-        None => student.clone(),
-    };
+    let (student, teacher) = a
+        .pair
+        .parse_with(|s, _| Spec::parse(s).map_err(|e| usage(e.to_string())))?;
     if a.d < 3 {
         return Err(usage(format!("--d {}: the reduced flow needs d >= 3", a.d)));
     }

@@ -14,6 +14,7 @@ mod kernel;
 mod langevin;
 mod meanfield;
 mod merge;
+mod pair;
 mod population;
 mod reproduce;
 mod train;

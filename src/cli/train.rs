@@ -34,11 +34,8 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[arg(long)]
-    student: String,
-    /// Default: the student.
-    #[arg(long)]
-    teacher: Option<String>,
+    #[command(flatten)]
+    pair: super::pair::SpecPair,
     #[arg(long, allow_negative_numbers = true)]
     d: usize,
     /// Strictly increasing widths, comma separated; smaller networks are the first neurons of
@@ -125,8 +122,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ));
     }
     let config = Config {
-        teacher: args.teacher.clone().unwrap_or_else(|| args.student.clone()),
-        student: args.student,
+        teacher: args.pair.teacher_source().to_string(),
+        student: args.pair.student,
         d: args.d,
         widths: args.widths,
         eta: args.eta,

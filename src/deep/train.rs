@@ -85,16 +85,9 @@ impl Case {
 /// Runs one width and draw with RK4 (largest step `h`); rows at the output times of `limit`
 /// (k·dt_out and t_end).
 pub fn run(c: &Case, h: f64, lp: &limit::Params) -> Vec<Row> {
-    let Case {
-        d,
-        psi,
-        draw,
-        t_end,
-        dt_out,
-        ..
-    } = *c;
+    let (d, psi, draw) = (c.d, c.psi, c.draw);
     let (key, mut net) = c.start();
-    let lim = limit::method_a(lp, t_end, dt_out, &net.a);
+    let lim = limit::method_a(lp, c.t_end, c.dt_out, &net.a);
     let times = lim.times.clone();
     let mut rows = Vec::with_capacity(times.len());
     let vel = |net: &Net, th: &[f64]| -> Vec<f64> {
@@ -118,38 +111,31 @@ pub fn run(c: &Case, h: f64, lp: &limit::Params) -> Vec<Row> {
                 }
             }
         }
-        rows.push(row(
-            &net,
-            key,
-            t,
-            draw,
-            lim.risk[ti],
-            &lim.alpha[ti],
-            |j, i, t0| {
-                let s = net.u[i * d];
-                let gam = lim.gamma[ti][j];
-                match psi {
-                    Psi::Gd => libm::asinh(libm::sinh(t0) + s * gam),
-                    Psi::Id => t0 + s * gam,
-                }
-            },
-        ));
+        rows.push(row(&net, key, t, draw, &lim, ti, |j, i, t0| {
+            let s = net.u[i * d];
+            let gam = lim.gamma[ti][j];
+            match psi {
+                Psi::Gd => libm::asinh(libm::sinh(t0) + s * gam),
+                Psi::Id => t0 + s * gam,
+            }
+        }));
     }
     rows
 }
 
-/// One output row: the network's risk and gaps against the limit risk `risk_limit`, the limit
-/// α at every output weight (`alpha[j]` = α(a_j)), and the ideal particle `ideal(j, i, θ_ij(0))`
-/// of every edge (θ(0) regenerated row by row from `key`).
+/// One output row: the network's risk and gaps against the limit `lim` at its output time `ti`
+/// (risk, and α at every output weight: `lim.alpha[ti][j]` = α(a_j)), and the ideal particle
+/// `ideal(j, i, θ_ij(0))` of every edge (θ(0) regenerated row by row from `key`).
 fn row(
     net: &Net,
     key: u64,
     t: f64,
     draw: usize,
-    risk_limit: f64,
-    alpha: &[f64],
+    lim: &limit::Trajectory,
+    ti: usize,
     ideal: impl Fn(usize, usize, f64) -> f64,
 ) -> Row {
+    let (risk_limit, alpha) = (lim.risk[ti], &lim.alpha[ti]);
     let (n, d) = (net.n, net.d);
     let ev = finite::evaluate(net);
     let mut edge = 0.0;
@@ -194,17 +180,9 @@ pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64
 /// θ̄ ← θ̄ + η·2a_j ψ'(θ̄) s_i V_s(a_j, t_k), s_i = u_i1. `t_end` and `dt_out` must be whole
 /// multiples of η (checked by the caller).
 pub fn run_euler(c: &Case, eta: f64, pb: &limit::BParams) -> Vec<Row> {
-    let Case {
-        n,
-        d,
-        psi,
-        draw,
-        t_end,
-        dt_out,
-        ..
-    } = *c;
+    let (n, d, psi, draw) = (c.n, c.d, c.psi, c.draw);
     let (key, mut net) = c.start();
-    let lim = limit::discrete_b(pb, eta, t_end, dt_out, &net.a);
+    let lim = limit::discrete_b(pb, eta, c.t_end, c.dt_out, &net.a);
     // Ideal particles, row-major like θ1, from the same θ(0).
     let mut ideal: Vec<f64> = (0..n).flat_map(|j| super::theta1_row(key, n, j)).collect();
     let mut rows = Vec::with_capacity(lim.times.len());
@@ -229,15 +207,9 @@ pub fn run_euler(c: &Case, eta: f64, pb: &limit::BParams) -> Vec<Row> {
                 k += 1;
             }
         }
-        rows.push(row(
-            &net,
-            key,
-            t,
-            draw,
-            lim.risk[ti],
-            &lim.alpha[ti],
-            |j, i, _| ideal[j * n + i],
-        ));
+        rows.push(row(&net, key, t, draw, &lim, ti, |j, i, _| {
+            ideal[j * n + i]
+        }));
     }
     rows
 }

@@ -200,15 +200,12 @@ pub fn jacobian_dual(p: &RugProblem, w0: &[Float], moving: Option<usize>) -> Vec
 /// power are Horner/products on duals, so with α = α₀ + ε and β = β₀ − (α₀/β₀)ε the ε-part is
 /// dg/dα along the sphere at fixed law by the product rule alone (no formula for g' is used).
 pub fn reduced_velocity_dual(
-    kappa: &[Float],
-    psi: &[Float],
-    scale: &Float,
-    d: usize,
+    law: &SeriesLaw,
     moment: &dyn Fn(usize, usize) -> Float,
     alpha: &Dual,
     beta: &Dual,
 ) -> Dual {
-    reduced_velocity(kappa, psi, scale, d, moment, alpha, beta, false)
+    reduced_velocity(law, moment, alpha, beta, false)
 }
 
 /// The same expansion with every input replaced by its absolute value (coefficients, moments,
@@ -216,28 +213,36 @@ pub fn reduced_velocity_dual(
 /// nonnegative, so the value and ε-parts are the sums of the absolute values of the terms of g
 /// and of g' (the magnitudes that bound rounding errors of any evaluation of the same terms).
 pub fn reduced_velocity_majorant(
-    kappa: &[Float],
-    psi: &[Float],
-    scale: &Float,
-    d: usize,
+    law: &SeriesLaw,
     moment: &dyn Fn(usize, usize) -> Float,
     alpha: &Dual,
     beta: &Dual,
 ) -> Dual {
-    reduced_velocity(kappa, psi, scale, d, moment, alpha, beta, true)
+    reduced_velocity(law, moment, alpha, beta, true)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The inputs of the reduced velocity other than the law's moments: the kernel series κ, the
+/// student series ψ (coefficients of s^k), the time scale and the dimension d.
+pub struct SeriesLaw<'a> {
+    pub kappa: &'a [Float],
+    pub psi: &'a [Float],
+    pub scale: &'a Float,
+    pub d: usize,
+}
+
 fn reduced_velocity(
-    kappa: &[Float],
-    psi: &[Float],
-    scale: &Float,
-    d: usize,
+    law: &SeriesLaw,
     moment: &dyn Fn(usize, usize) -> Float,
     alpha: &Dual,
     beta: &Dual,
     absolute: bool,
 ) -> Dual {
+    let SeriesLaw {
+        kappa,
+        psi,
+        scale,
+        d,
+    } = *law;
     let prec = alpha.v.prec();
     let fix = |x: Float| if absolute { x.abs() } else { x };
     let kappa: Vec<Float> = kappa.iter().map(|x| fix(x.clone())).collect();
