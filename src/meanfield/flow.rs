@@ -61,347 +61,6 @@
 //! d = 16, t ≤ 2, 16 panels: measured relative difference ≤ 1.3e-9, at most 0.51 of the derived
 //! tolerance). Test particles beyond f64 overlaps are added by [`Flow::add_test_particles_at`].
 
-pub mod nodes;
-
-mod moments;
-mod rk;
-mod state;
-
-pub use moments::z_moments;
-pub use nodes::{gauss_legendre, nodes, sphere_normaliser, Layout, Nodes};
-
-use crate::meanfield::Model;
-use crate::population::Update;
-use moments::{horner, Bivariate, Expansion};
-use std::f64::consts::FRAC_PI_2;
-use std::ops::Range;
-
-/// Error-per-step tolerances of the integrator: every particle's local error estimate must be
-/// below `atol + rtol·|α|`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tolerance {
-    pub rtol: f64,
-    pub atol: f64,
-}
-
-impl Tolerance {
-    /// rtol = atol = `tol`.
-    pub fn new(tol: f64) -> Tolerance {
-        Tolerance {
-            rtol: tol,
-            atol: tol,
-        }
-    }
-}
-
-impl Default for Tolerance {
-    /// 1e-10 (both).
-    fn default() -> Self {
-        Tolerance::new(1e-10)
-    }
-}
-
-/// Why a flow cannot be set up or advanced.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum FlowError {
-    #[error("node layout: {0}")]
-    Layout(String),
-    #[error("tolerance: {0}")]
-    Tolerance(String),
-    #[error("time: {0}")]
-    Time(String),
-    #[error("{0}")]
-    Input(String),
-}
-
-/// Integrator counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub accepted: usize,
-    pub rejected: usize,
-    pub rhs_evaluations: usize,
-}
-
-/// What a [`Snapshot`] summarises: the escape threshold on |α|, quantile levels in (0, 1) and
-/// the number of equal histogram bins on [−1, 1].
-#[derive(Clone, Debug, PartialEq)]
-pub struct SummarySpec {
-    pub threshold: f64,
-    pub quantile_levels: Vec<f64>,
-    pub bins: usize,
-}
-
-impl Default for SummarySpec {
-    fn default() -> Self {
-        SummarySpec {
-            threshold: 0.9,
-            quantile_levels: vec![0.05, 0.25, 0.5, 0.75, 0.95],
-            bins: 20,
-        }
-    }
-}
-
-/// The state of the law at one time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Snapshot {
-    pub t: f64,
-    /// scale·(E κ(αα'+ββ'z) − 2 E ψ(α) + E σ*² + ν²).
-    pub loss: f64,
-    /// E(f_MF − σ*)² (no scale, no noise).
-    pub risk: f64,
-    /// E|α_t|.
-    pub alpha_mean_abs: f64,
-    /// Mass of |α_t| > threshold.
-    pub escaped_fraction: f64,
-    /// (level, α-quantile of the law of α_t).
-    pub quantiles: Vec<(f64, f64)>,
-    /// Masses of the bins [−1 + 2k/B, −1 + 2(k+1)/B) of α_t.
-    pub histogram: Vec<f64>,
-}
-
-/// The problem data and the particles, shared by the continuous and the discrete flow.
-#[derive(Clone, Debug)]
-struct Core {
-    nodes: Nodes,
-    exp: Expansion,
-    scale: f64,
-    teacher_norm: f64,
-    noise_variance: f64,
-    /// Node count M: of the n particles, 0..m are the nodes, m..n the test particles.
-    m: usize,
-    /// The state, 2n numbers: y[..n] the overlaps α (nodes then test particles), y[n..] their
-    /// β (same order; β = √(1 − α²) ≥ 0 for the continuous flow, β = cos ϑ of either sign for
-    /// the discrete map). Both are carried so that each keeps its own relative accuracy (β near
-    /// the poles, α near the equator).
-    y: Vec<f64>,
-}
-
-impl Core {
-    fn new(model: &Model, layout: Layout) -> Result<Core, FlowError> {
-        let nodes = nodes(layout, model.d).map_err(FlowError::Layout)?;
-        let exp = Expansion::new(
-            &model.kappa.to_f64(),
-            &model.psi.to_f64(),
-            &model.kappa_radial.to_f64(),
-            &model.psi_radial.to_f64(),
-            model.d,
-        );
-        let noise = model.noise_variance;
-        if !(noise.is_finite() && noise >= 0.0) {
-            return Err(FlowError::Input(
-                "the noise variance must be finite and >= 0".into(),
-            ));
-        }
-        let (mut y, beta) = (nodes.alpha(), nodes.beta());
-        y.extend(beta);
-        Ok(Core {
-            m: nodes.len(),
-            y,
-            nodes,
-            exp,
-            scale: model.scale(),
-            teacher_norm: model.teacher_norm.0.to_f64(),
-            noise_variance: noise,
-        })
-    }
-
-    /// Number of particles n (nodes and test particles).
-    fn n(&self) -> usize {
-        self.y.len() / 2
-    }
-
-    /// (α, β) of the nodes of state `y`.
-    fn node_pairs<'a>(&self, y: &'a [f64]) -> (&'a [f64], &'a [f64]) {
-        let n = y.len() / 2;
-        (&y[..self.m], &y[n..n + self.m])
-    }
-
-    fn moments_of(&self, y: &[f64]) -> Vec<f64> {
-        let (a, b) = self.node_pairs(y);
-        self.exp.moments(a, b, &self.nodes.weights)
-    }
-
-    fn moments(&self) -> Vec<f64> {
-        self.moments_of(&self.y)
-    }
-
-    /// The right-hand side for every particle of state `y` = (α…, β…): with
-    /// G = g/(2·scale·β) a polynomial in (α, β²), dα/dt = βg = 2·scale·β²G and
-    /// dβ/dt = −αg = −2·scale·αβG (the rotation of (α, β) at angular speed −g).
-    fn velocity(&self, y: &[f64], out: &mut [f64]) {
-        let (na, nb) = self.node_pairs(y);
-        let g = self
-            .exp
-            .g_polynomial(&self.exp.g_moments(na, nb, &self.nodes.weights));
-        let c = 2.0 * self.scale;
-        let n = y.len() / 2;
-        let (a, b) = y.split_at(n);
-        let b2: Vec<f64> = b.iter().map(|x| x * x).collect();
-        let (da, db) = out.split_at_mut(n);
-        g.eval_many(a, &b2, da);
-        for i in 0..n {
-            let cg = c * da[i];
-            da[i] = cg * b2[i];
-            db[i] = -(cg * a[i]) * b[i];
-        }
-    }
-
-    /// Appends test particles at the points (α, β) of the unit circle (the caller checks them).
-    fn add_pairs(&mut self, alpha: &[f64], beta: &[f64]) -> Range<usize> {
-        let n = self.n();
-        let start = n - self.m;
-        let mut y = Vec::with_capacity(2 * (n + alpha.len()));
-        y.extend_from_slice(&self.y[..n]);
-        y.extend_from_slice(alpha);
-        y.extend_from_slice(&self.y[n..]);
-        y.extend_from_slice(beta);
-        self.y = y;
-        start..start + alpha.len()
-    }
-
-    /// Checks test particles given as points (α, β), β ≥ 0, with |α² + β² − 1| ≤ 1e-12, and
-    /// returns them scaled onto the unit circle.
-    fn check_pairs(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Vec<f64>), FlowError> {
-        if alpha.len() != beta.len() {
-            return Err(FlowError::Input(format!(
-                "{} overlaps but {} betas",
-                alpha.len(),
-                beta.len()
-            )));
-        }
-        let mut out = (
-            Vec::with_capacity(alpha.len()),
-            Vec::with_capacity(alpha.len()),
-        );
-        for (&a, &b) in alpha.iter().zip(beta) {
-            let r2 = a * a + b * b;
-            if !(a.is_finite() && b.is_finite() && b >= 0.0 && (r2 - 1.0).abs() <= 1e-12) {
-                return Err(FlowError::Input(format!(
-                    "test particle (alpha, beta) = ({a}, {b}) is not a point of the unit circle \
-                     with beta >= 0"
-                )));
-            }
-            let r = r2.sqrt();
-            out.0.push(a / r);
-            out.1.push(b / r);
-        }
-        Ok(out)
-    }
-
-    /// ϑ = atan2(α, β) of every particle.
-    fn latitudes(&self) -> Vec<f64> {
-        let n = self.n();
-        self.y[..n]
-            .iter()
-            .zip(&self.y[n..])
-            .map(|(a, b)| a.atan2(*b))
-            .collect()
-    }
-
-    /// Test particles at overlaps α ∈ [−1, 1], β = √((1 − α)(1 + α)) ≥ 0.
-    fn add(&mut self, alpha0: &[f64]) -> Result<Range<usize>, FlowError> {
-        if let Some(a) = alpha0
-            .iter()
-            .find(|a| !(a.is_finite() && (-1.0..=1.0).contains(*a)))
-        {
-            return Err(FlowError::Input(format!(
-                "test particle overlap {a} is not in [-1, 1]"
-            )));
-        }
-        let beta: Vec<f64> = alpha0.iter().map(|&a| Self::beta(a)).collect();
-        Ok(self.add_pairs(alpha0, &beta))
-    }
-
-    fn psi_mean(&self) -> f64 {
-        self.y[..self.m]
-            .iter()
-            .zip(&self.nodes.weights)
-            .map(|(a, w)| w * horner(&self.exp.psi, *a))
-            .sum()
-    }
-
-    fn risk(&self) -> f64 {
-        let p = self.moments();
-        self.exp.self_kappa_mean(&p) - 2.0 * self.psi_mean() + self.teacher_norm
-    }
-
-    fn loss(&self) -> f64 {
-        self.scale * (self.risk() + self.noise_variance)
-    }
-
-    /// β² = (1 − α)(1 + α) (no cancellation near ±1).
-    fn beta2(alpha: f64) -> f64 {
-        ((1.0 - alpha) * (1.0 + alpha)).max(0.0)
-    }
-
-    fn beta(alpha: f64) -> f64 {
-        Self::beta2(alpha).sqrt()
-    }
-
-    fn kernel_mean_at(&self, alpha: f64) -> f64 {
-        self.exp
-            .kappa_mean_polynomial(&self.moments())
-            .eval(alpha, Self::beta2(alpha))
-    }
-
-    fn kernel_means_at(&self, alpha: &[f64]) -> Vec<f64> {
-        let poly = self.exp.kappa_mean_polynomial(&self.moments());
-        alpha
-            .iter()
-            .map(|&a| poly.eval(a, Self::beta2(a)))
-            .collect()
-    }
-
-    fn velocity_coefficient(&self, alpha: f64) -> f64 {
-        2.0 * self.scale
-            * Self::beta(alpha)
-            * self
-                .exp
-                .g_polynomial(&self.moments())
-                .eval(alpha, Self::beta2(alpha))
-    }
-
-    fn radial_coefficient(&self, alpha: f64) -> f64 {
-        let r = self.exp.radial_mean_polynomial(&self.moments());
-        2.0 * self.scale * (r.eval(alpha, Self::beta2(alpha)) - horner(&self.exp.psi_radial, alpha))
-    }
-
-    /// (g, r) at latitudes ϑ with signed β = cos ϑ, the law's polynomials formed once; the
-    /// same operations as [`DiscreteFlow::step`].
-    fn map_coefficients_at(&self, latitudes: &[f64]) -> Vec<(f64, f64)> {
-        let p = self.moments();
-        let g = self.exp.g_polynomial(&p);
-        let r = self.exp.radial_mean_polynomial(&p);
-        let c = 2.0 * self.scale;
-        latitudes
-            .iter()
-            .map(|t| {
-                let (sa, b) = t.sin_cos();
-                let b2 = b * b;
-                (
-                    c * b * g.eval(sa, b2),
-                    c * (r.eval(sa, b2) - horner(&self.exp.psi_radial, sa)),
-                )
-            })
-            .collect()
-    }
-
-    fn dissipation(&self) -> f64 {
-        let g = self.exp.g_polynomial(&self.moments());
-        let c = 2.0 * self.scale;
-        let (na, nb) = self.node_pairs(&self.y);
-        na.iter()
-            .zip(nb)
-            .zip(&self.nodes.weights)
-            .map(|((&a, &b), w)| {
-                let b2 = b * b;
-                let gg = c * g.eval(a, b2);
-                w * b2 * gg * gg
-            })
-            .sum()
-    }
-}
-
 macro_rules! law_accessors {
     () => {
         /// The node set (initial latitudes, weights, panels).
@@ -501,6 +160,109 @@ macro_rules! law_accessors {
             self.core.map_coefficients_at(latitudes)
         }
     };
+}
+
+pub mod nodes;
+
+mod discrete;
+mod moments;
+mod particles;
+mod rk;
+mod state;
+
+pub use discrete::DiscreteFlow;
+use particles::Core;
+
+pub use moments::z_moments;
+pub use nodes::{gauss_legendre, nodes, sphere_normaliser, Layout, Nodes};
+
+use crate::meanfield::Model;
+use crate::population::Update;
+use moments::{horner, Bivariate, Expansion};
+use std::f64::consts::FRAC_PI_2;
+use std::ops::Range;
+
+/// Error-per-step tolerances of the integrator: every particle's local error estimate must be
+/// below `atol + rtol·|α|`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Tolerance {
+    /// rtol = atol = `tol`.
+    pub fn new(tol: f64) -> Tolerance {
+        Tolerance {
+            rtol: tol,
+            atol: tol,
+        }
+    }
+}
+
+impl Default for Tolerance {
+    /// 1e-10 (both).
+    fn default() -> Self {
+        Tolerance::new(1e-10)
+    }
+}
+
+/// Why a flow cannot be set up or advanced.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum FlowError {
+    #[error("node layout: {0}")]
+    Layout(String),
+    #[error("tolerance: {0}")]
+    Tolerance(String),
+    #[error("time: {0}")]
+    Time(String),
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Integrator counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub rhs_evaluations: usize,
+}
+
+/// What a [`Snapshot`] summarises: the escape threshold on |α|, quantile levels in (0, 1) and
+/// the number of equal histogram bins on [−1, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummarySpec {
+    pub threshold: f64,
+    pub quantile_levels: Vec<f64>,
+    pub bins: usize,
+}
+
+impl Default for SummarySpec {
+    fn default() -> Self {
+        SummarySpec {
+            threshold: 0.9,
+            quantile_levels: vec![0.05, 0.25, 0.5, 0.75, 0.95],
+            bins: 20,
+        }
+    }
+}
+
+/// The state of the law at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub t: f64,
+    /// scale·(E κ(αα'+ββ'z) − 2 E ψ(α) + E σ*² + ν²).
+    pub loss: f64,
+    /// E(f_MF − σ*)² (no scale, no noise).
+    pub risk: f64,
+    /// E|α_t|.
+    pub alpha_mean_abs: f64,
+    /// Mass of |α_t| > threshold.
+    pub escaped_fraction: f64,
+    /// (level, α-quantile of the law of α_t).
+    pub quantiles: Vec<(f64, f64)>,
+    /// Masses of the bins [−1 + 2k/B, −1 + 2(k+1)/B) of α_t.
+    pub histogram: Vec<f64>,
 }
 
 /// The continuous reduced flow: nodes, test particles, adaptive Dormand–Prince 5(4).
@@ -948,98 +710,4 @@ fn interpolate_map(core: &Core, t0: f64) -> f64 {
         den += lam;
     }
     num / den
-}
-
-/// The discrete mean-field map: every particle (node or test) moves by one step of size η of
-/// the projected-GD update rule under the current law, all at once:
-/// ϑ ← ϑ + atan2(ηg, 1 − ηr) (Euclidean), ϑ + atan(ηg) (tangent), ϑ + ηg (geodesic), with
-/// g, r evaluated at signed β = cos ϑ (g is odd and r even in β, so a particle that overshoots
-/// θ is handled exactly). The latitudes are kept unwrapped ([`DiscreteFlow::latitudes`]): the
-/// ideal particle is w̄ = sin ϑ·θ + cos ϑ·u(0). Mean-field time = steps·η.
-#[derive(Clone, Debug)]
-pub struct DiscreteFlow {
-    core: Core,
-    theta: Vec<f64>,
-    eta: f64,
-    update: Update,
-    steps: usize,
-}
-
-impl DiscreteFlow {
-    /// The discrete map with step `eta` > 0 and `update`, from the uniform law.
-    pub fn new(
-        model: &Model,
-        layout: Layout,
-        eta: f64,
-        update: Update,
-    ) -> Result<DiscreteFlow, FlowError> {
-        if !(eta.is_finite() && eta > 0.0) {
-            return Err(FlowError::Input(format!("eta = {eta} must be > 0")));
-        }
-        let core = Core::new(model, layout)?;
-        Ok(DiscreteFlow {
-            theta: core.nodes.theta.clone(),
-            core,
-            eta,
-            update,
-            steps: 0,
-        })
-    }
-
-    law_accessors!();
-
-    /// Adds test particles at overlaps `alpha` at the current step (β ≥ 0).
-    pub fn add_test_particles(&mut self, alpha: &[f64]) -> Result<Range<usize>, FlowError> {
-        let r = self.core.add(alpha)?;
-        self.theta.extend(alpha.iter().map(|a| a.asin()));
-        Ok(r)
-    }
-
-    /// Latitudes of the nodes then the test particles, unwrapped (α = sin ϑ, β = cos ϑ).
-    pub fn latitudes(&self) -> &[f64] {
-        &self.theta
-    }
-
-    /// Steps taken.
-    pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    /// Mean-field time steps·η.
-    pub fn time(&self) -> f64 {
-        self.steps as f64 * self.eta
-    }
-
-    /// One step of the map for all particles.
-    pub fn step(&mut self) {
-        let core = &self.core;
-        let p = core.moments();
-        let g: Bivariate = core.exp.g_polynomial(&p);
-        let r = match self.update {
-            Update::Euclidean => Some(core.exp.radial_mean_polynomial(&p)),
-            _ => None,
-        };
-        let psi_radial = core.exp.psi_radial.clone();
-        let c = 2.0 * core.scale;
-        let eta = self.eta;
-        let n = self.core.n();
-        let (ya, yb) = self.core.y.split_at_mut(n);
-        for ((t, a), bt) in self.theta.iter_mut().zip(ya).zip(yb) {
-            let (sa, b) = t.sin_cos();
-            let b2 = b * b;
-            let gv = c * b * g.eval(sa, b2);
-            let d = match self.update {
-                Update::Geodesic => eta * gv,
-                Update::Tangent => (eta * gv).atan(),
-                Update::Euclidean => {
-                    let rp = r.as_ref().expect("radial polynomial");
-                    let rv = c * (rp.eval(sa, b2) - horner(&psi_radial, sa));
-                    (eta * gv).atan2(1.0 - eta * rv)
-                }
-            };
-            *t += d;
-            (*a, *bt) = t.sin_cos();
-        }
-        self.steps += 1;
-    }
 }
