@@ -340,14 +340,15 @@ pub fn gibbs(
         }
         prev = cur;
     };
-    // Kernel-truncation terms: F* moves by ≤ c(τκ + 2τψ) (proven, variational); an
-    // expectation of g moves by ≈ 2β δφ sup|g| with δφ = 2c(τκ + τψ) (first order).
-    let c = data.c;
-    let dphi = 2.0 * c * (tails[0] + tails[1]);
-    let resp = 2.0 * beta * dphi;
-    let sup_kernel = data.nu.iter().sum::<f64>().abs();
-    let sup_psi = data.psi.iter().map(|b| b.abs()).sum::<f64>();
-    let sup_phi = 2.0 * c * (sup_kernel + sup_psi);
+    // Kernel-truncation terms ([`super::Truncation`]).
+    let tr = super::Truncation {
+        c: data.c,
+        beta,
+        tails,
+        sup_kernel: data.nu.iter().sum::<f64>().abs(),
+        sup_psi: data.psi.iter().map(|b| b.abs()).sum::<f64>(),
+    };
+    let (resp, sup_phi) = (tr.resp(), tr.sup_phi());
     // Rounding: φ carries a few ulps of sup|φ|, which the weights e^{−βφ} turn into a relative
     // error ~ β·ulp·sup|φ| of every expectation (the dominant term at large β).
     let round = 16.0 * f64::EPSILON * (4.0 + beta * sup_phi);
@@ -356,42 +357,21 @@ pub fn gibbs(
         bound: diffs[k] + trunc + round * (1.0 + cur.values[k].abs()) + cur.residual,
         kind: BoundKind::Estimate,
     };
-    let interaction_trunc = tails[0] + resp * sup_kernel;
-    let risk_trunc = interaction_trunc + 2.0 * (tails[1] + resp * sup_psi);
-    Ok(Gibbs {
-        free_energy: q(0, c * (tails[0] + 2.0 * tails[1])),
-        loss: q(1, c * risk_trunc),
-        risk: q(2, risk_trunc),
-        kl_to_uniform: q(3, 2.0 * beta * dphi + resp * beta * sup_phi),
-        log_partition: q(4, beta * dphi),
-        mean_s: q(5, resp),
-        mean_s2: q(6, resp),
-        mean_abs_s: q(7, resp),
-        interaction: q(8, interaction_trunc),
-        gegenbauer_moments: (0..=l_out)
-            .map(|l| {
-                if l == 0 {
-                    // m_0 = E_p P_0 = 1 for every probability law
-                    Quantity {
-                        value: 1.0,
-                        bound: 0.0,
-                        kind: BoundKind::Exact,
-                    }
-                } else {
-                    Quantity {
-                        value: cur.moments[l],
-                        bound: mdiffs[l] + resp + round + cur.residual,
-                        kind: BoundKind::Estimate,
-                    }
-                }
-            })
-            .collect(),
-        iterations: cur.iterations,
-        residual: cur.residual,
+    let t = tr.terms();
+    let moments = super::gegenbauer_moments(l_out, 1.0, |l| Quantity {
+        value: cur.moments[l],
+        bound: mdiffs[l] + resp + round + cur.residual,
+        kind: BoundKind::Estimate,
+    });
+    Ok(Gibbs::from_parts(
+        std::array::from_fn(|k| q(k, t[k])),
+        moments,
+        cur.iterations,
+        cur.residual,
         // h_j = m_j − Σ_i π_i P_l(s_i): the weights π carry the relative error `round` (from
         // φ's rounding), and the n-term sum of |π_i P_l| ≤ 1 adds n·ε.
-        residual_bound: round + n as f64 * f64::EPSILON,
-        nodes: n,
-        kernel_tails: tails,
-    })
+        round + n as f64 * f64::EPSILON,
+        n,
+        tails,
+    ))
 }

@@ -53,6 +53,52 @@ pub struct Quantity<T> {
     pub kind: BoundKind,
 }
 
+/// The kernel-truncation budget of the Gibbs functionals, shared by the f64 route and the
+/// oracle (each evaluates its own values; only this accounting of the kernels' truncation is
+/// common). With tails τκ, τψ of the kernels as used, the potential φ moves by at most
+/// δφ = 2c(τκ + τψ); F* moves by ≤ c(τκ + 2τψ) (proven, variational); an expectation of g moves
+/// by ≈ 2β δφ sup|g| (first order: `resp` = 2β δφ).
+pub(crate) struct Truncation {
+    pub c: f64,
+    pub beta: f64,
+    /// [τκ, τψ].
+    pub tails: [f64; 2],
+    /// sup|κ| and sup|ψ| on [−1, 1].
+    pub sup_kernel: f64,
+    pub sup_psi: f64,
+}
+
+impl Truncation {
+    pub fn dphi(&self) -> f64 {
+        2.0 * self.c * (self.tails[0] + self.tails[1])
+    }
+    pub fn resp(&self) -> f64 {
+        2.0 * self.beta * self.dphi()
+    }
+    pub fn sup_phi(&self) -> f64 {
+        2.0 * self.c * (self.sup_kernel + self.sup_psi)
+    }
+    /// The truncation terms of the nine scalar functionals, in the order of [`Gibbs`]'s fields
+    /// (free energy, loss, risk, KL, log Z, E s, E s², E|s|, interaction).
+    pub fn terms(&self) -> [f64; 9] {
+        let (c, beta, t) = (self.c, self.beta, self.tails);
+        let (dphi, resp) = (self.dphi(), self.resp());
+        let interaction = t[0] + resp * self.sup_kernel;
+        let risk = interaction + 2.0 * (t[1] + resp * self.sup_psi);
+        [
+            c * (t[0] + 2.0 * t[1]),
+            c * risk,
+            risk,
+            2.0 * beta * dphi + resp * beta * self.sup_phi(),
+            beta * dphi,
+            resp,
+            resp,
+            resp,
+            interaction,
+        ]
+    }
+}
+
 /// The Gibbs fixed point and its functionals (density p of s w.r.t. ds, q = p/w_unif).
 #[derive(Clone, Debug)]
 pub struct Gibbs<T> {
@@ -123,4 +169,58 @@ pub fn harmonic_dimension(l: usize, d: usize) -> f64 {
         - libm::lgamma(lf + 1.0)
         - libm::lgamma(df - 1.0);
     log.exp()
+}
+
+impl<T> Gibbs<T> {
+    /// Assembles the result from the nine scalar functionals in field order (free energy, loss,
+    /// risk, KL, log Z, E s, E s², E|s|, interaction; see [`Truncation::terms`]) and the rest.
+    pub(crate) fn from_parts(
+        scalars: [Quantity<T>; 9],
+        gegenbauer_moments: Vec<Quantity<T>>,
+        iterations: usize,
+        residual: f64,
+        residual_bound: f64,
+        nodes: usize,
+        kernel_tails: [f64; 2],
+    ) -> Gibbs<T> {
+        let [free_energy, loss, risk, kl_to_uniform, log_partition, mean_s, mean_s2, mean_abs_s, interaction] =
+            scalars;
+        Gibbs {
+            free_energy,
+            loss,
+            risk,
+            kl_to_uniform,
+            log_partition,
+            mean_s,
+            mean_s2,
+            mean_abs_s,
+            interaction,
+            gegenbauer_moments,
+            iterations,
+            residual,
+            residual_bound,
+            nodes,
+            kernel_tails,
+        }
+    }
+}
+
+/// The Gegenbauer moments m_0..m_{l_out}: m_0 = E_p P_0 = 1 exactly for every probability law
+/// (`one`), the others from `moment(l)`.
+pub(crate) fn gegenbauer_moments<T>(
+    l_out: usize,
+    one: T,
+    moment: impl Fn(usize) -> Quantity<T>,
+) -> Vec<Quantity<T>> {
+    let mut one = Some(one);
+    (0..=l_out)
+        .map(|l| match (l, one.take()) {
+            (0, Some(v)) => Quantity {
+                value: v,
+                bound: 0.0,
+                kind: BoundKind::Exact,
+            },
+            _ => moment(l),
+        })
+        .collect()
 }

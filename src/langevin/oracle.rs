@@ -574,9 +574,6 @@ pub fn gibbs(
     let nodes_b = (5 * nodes).div_ceil(4);
     let b = solve(&pb, 2 * prec, nodes_b, l_out)?;
     let tails = [pb.kappa.tail, pb.psi.tail];
-    let c = model.scale();
-    let dphi = 2.0 * c * (tails[0] + tails[1]);
-    let resp = 2.0 * beta * dphi;
     let kappa1 = pb
         .kappa
         .at(prec)
@@ -589,7 +586,15 @@ pub fn gibbs(
         .iter()
         .map(|x| x.to_f64().abs())
         .sum::<f64>();
-    let sup_phi = 2.0 * c * (kappa1 + psi_sup);
+    // Kernel-truncation terms ([`super::Truncation`]).
+    let tr = super::Truncation {
+        c: model.scale(),
+        beta,
+        tails,
+        sup_kernel: kappa1,
+        sup_psi: psi_sup,
+    };
+    let (resp, sup_phi) = (tr.resp(), tr.sup_phi());
     let ulp = 2f64.powi(-(prec as i32) + 8);
     let diff = |x: &Float, y: &Float| Float::with_val(64, x - y).abs().to_f64();
     let q = |k: usize, trunc: f64| Quantity {
@@ -597,41 +602,20 @@ pub fn gibbs(
         bound: diff(&a.values[k], &b.values[k]) + trunc + ulp * (1.0 + a.values[k].to_f64().abs()),
         kind: BoundKind::Estimate,
     };
-    let interaction_trunc = tails[0] + resp * kappa1;
-    let risk_trunc = interaction_trunc + 2.0 * (tails[1] + resp * psi_sup);
-    Ok(Gibbs {
-        free_energy: q(0, c * (tails[0] + 2.0 * tails[1])),
-        loss: q(1, c * risk_trunc),
-        risk: q(2, risk_trunc),
-        kl_to_uniform: q(3, 2.0 * beta * dphi + resp * beta * sup_phi),
-        log_partition: q(4, beta * dphi),
-        mean_s: q(5, resp),
-        mean_s2: q(6, resp),
-        mean_abs_s: q(7, resp),
-        interaction: q(8, interaction_trunc),
-        gegenbauer_moments: (0..=l_out)
-            .map(|l| {
-                if l == 0 {
-                    // m_0 = E_p P_0 = 1 for every probability law
-                    Quantity {
-                        value: Float::with_val(prec, 1),
-                        bound: 0.0,
-                        kind: BoundKind::Exact,
-                    }
-                } else {
-                    Quantity {
-                        value: a.moments[l].clone(),
-                        bound: diff(&a.moments[l], &b.moments[l]) + resp + ulp,
-                        kind: BoundKind::Estimate,
-                    }
-                }
-            })
-            .collect(),
-        iterations: a.iterations,
-        residual: a.residual,
+    let t = tr.terms();
+    let moments = super::gegenbauer_moments(l_out, Float::with_val(prec, 1), |l| Quantity {
+        value: a.moments[l].clone(),
+        bound: diff(&a.moments[l], &b.moments[l]) + resp + ulp,
+        kind: BoundKind::Estimate,
+    });
+    Ok(Gibbs::from_parts(
+        std::array::from_fn(|k| q(k, t[k])),
+        moments,
+        a.iterations,
+        a.residual,
         // g_i = u_i − 2c(κ_i − ψ_i) at `prec` bits, with |u| ≤ β·sup|φ|: a few ulps of that.
-        residual_bound: ulp * (1.0 + beta * sup_phi),
+        ulp * (1.0 + beta * sup_phi),
         nodes,
-        kernel_tails: tails,
-    })
+        tails,
+    ))
 }
