@@ -8,14 +8,16 @@
 //! Layering (a lower layer never imports a higher one):
 //! - [`conventions`] (loss scale, update rules, error type), [`memory`] (estimates before
 //!   allocating) and [`output`] (decimal printing,
-//!   atomic writes, the certain-digits rule);
+//!   atomic writes, the certain-digits rule), [`rounding`] (upward-rounded MPFR operations),
+//!   [`interval`] (the one outward-rounded interval type), [`poly`];
 //! - expression → coefficients → kernels: [`hermite`] → [`activation`] → [`coeffs`] →
 //!   [`kernel`] (with [`kernel::PopulationSeries`], the one builder of the population kernels'
 //!   series and their truncation bounds);
 //! - population: [`population`] (MPFR oracle: types, `setup`, `eval`, `ball`) and [`fast`]
 //!   (f64 SIMD; [`fast::population_kernels`] and [`fast::evaluate_population`] from specs),
 //!   siblings;
-//! - mean field: [`meanfield`] (reduced flow, f64 and MPFR) → [`hessian`] → [`concordance`]
+//! - mean field: [`meanfield`] (reduced flow, f64 — `flow/particles`, the continuous flow,
+//!   `flow/discrete` — and MPFR) → [`hessian`] (with `eigen`) → [`concordance`]
 //!   (the self-concordance report: tracer, certified bound, fits, CSV schema), [`dynamics`]
 //!   (finite-width training with ideal particles, [`sampling`]);
 //! - the seed rows: [`langevin`] (noisy dynamics, Gibbs fixed point), [`two_timescale`]
