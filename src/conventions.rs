@@ -86,6 +86,59 @@ pub fn default_horizon(d: usize, k: usize) -> f64 {
         .max(0.5 * (d as f64).powf(k as f64 / 2.0 - 1.0))
 }
 
+/// What a printed error bound is: the crate's three kinds, one type for every layer
+/// (coefficients, kernels, population, flows and the rows).
+///
+/// - `Exact`: the value is exact; the bound is only the rounding of the exact value to the
+///   printed one.
+/// - `Enclosure`: proven, truth ∈ value ± bound: every rounding outward (interval/ball
+///   arithmetic), or an a-priori rounding analysis proven in a proofs-note and evaluated with
+///   upward rounding, and every input itself exact or an enclosure.
+/// - `Estimate`: a-posteriori (a quadrature's level difference, a step-halving or
+///   node-refinement difference, a first-order propagation), checked against independent
+///   routes but not proven.
+///
+/// The kinds are ordered by strength, `Exact < Enclosure < Estimate`; a result computed from
+/// several inputs has the weakest of their kinds ([`BoundKind::weakest`]), and a rounded
+/// result from exact inputs is at best an enclosure ([`BoundKind::rounded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoundKind {
+    /// The value is exact.
+    Exact,
+    /// Proven: truth ∈ value ± bound.
+    Enclosure,
+    /// Not proven.
+    Estimate,
+}
+
+impl BoundKind {
+    /// `exact`, `enclosure` or `estimate`, as printed.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BoundKind::Exact => "exact",
+            BoundKind::Enclosure => "enclosure",
+            BoundKind::Estimate => "estimate",
+        }
+    }
+
+    /// The kind of a result that depends on both `self` and `other`: the weaker one.
+    pub fn weakest(self, other: BoundKind) -> BoundKind {
+        self.max(other)
+    }
+
+    /// The weakest kind of a list (`Exact` for an empty one).
+    pub fn weakest_of(kinds: impl IntoIterator<Item = BoundKind>) -> BoundKind {
+        kinds.into_iter().fold(BoundKind::Exact, BoundKind::weakest)
+    }
+
+    /// The kind of a result computed from inputs of kind `self` with rounded operations whose
+    /// errors the bound covers: `Exact` becomes `Enclosure`, the others stay.
+    pub fn rounded(self) -> BoundKind {
+        self.weakest(BoundKind::Enclosure)
+    }
+}
+
 /// Why a computation could not give an answer: the input was wrong (`Usage`: the caller can
 /// fix it; exit code 2 on the command line) or something else failed (`Failure`: exit code 1).
 /// The message is one line, without a trailing period, naming the offending input.
@@ -181,5 +234,27 @@ mod tests {
         assert_eq!(LossScale::from_name("quarter"), None);
         assert_eq!(Update::from_name("Euclidean"), None);
         assert_eq!(LossScale::Half.factor() * 2.0, LossScale::Full.factor());
+    }
+
+    /// The combination rule: a result is no stronger than its weakest input, and rounding an
+    /// exact input gives at best an enclosure.
+    #[test]
+    fn bound_kinds_combine_to_the_weakest() {
+        use BoundKind::*;
+        let all = [Exact, Enclosure, Estimate];
+        for a in all {
+            for b in all {
+                let w = a.weakest(b);
+                assert!(w >= a && w >= b && (w == a || w == b));
+            }
+            assert_eq!(a.rounded(), if a == Exact { Enclosure } else { a });
+        }
+        assert_eq!(
+            BoundKind::weakest_of([Exact, Estimate, Enclosure]),
+            Estimate
+        );
+        assert_eq!(BoundKind::weakest_of([]), Exact);
+        assert_eq!(serde_json::to_string(&Enclosure).unwrap(), "\"enclosure\"");
+        assert_eq!(Estimate.as_str(), "estimate");
     }
 }

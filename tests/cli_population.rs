@@ -102,6 +102,48 @@ fn oracle_and_fast_agree_within_bounds() {
     }
 }
 
+/// The bound kinds reach the output: relu–relu is all closed forms (every kind `enclosure`),
+/// tanh rests on quadrature tables (`estimate`), the fast path is `estimate`; the relu values
+/// are held to the `enclosure` claim against the independent reference in
+/// `tests/population.rs::snapshot_relu`.
+#[test]
+fn bound_kinds_are_printed() {
+    let kinds = |student: &str, fast: bool| {
+        let mut args = vec![
+            "population",
+            "--student",
+            student,
+            "--teacher",
+            student,
+            "--random",
+            "3,4",
+            "--digits",
+            "20",
+        ];
+        if fast {
+            args.push("--fast");
+        }
+        let v = json(&run(&args));
+        let fields: &[&str] = if fast {
+            &["loss_bound_kind", "gradient_bound_kind"]
+        } else {
+            &[
+                "loss_bound_kind",
+                "tangent_gradient_bound_kind",
+                "radial_gradient_bound_kind",
+                "velocity_bound_kind",
+            ]
+        };
+        fields
+            .iter()
+            .map(|f| v[*f].as_str().unwrap_or("missing").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(kinds("relu", false).iter().all(|k| k == "enclosure"));
+    assert!(kinds("tanh", false).iter().all(|k| k == "estimate"));
+    assert!(kinds("relu", true).iter().all(|k| k == "estimate"));
+}
+
 #[test]
 fn same_seed_same_bytes_any_thread_count() {
     let args = |seed: &'static str| {

@@ -219,3 +219,53 @@ impl PowU for Float {
         Float::with_val(self.prec(), self.pow(n))
     }
 }
+
+/// Bound kinds (`crate::conventions::BoundKind`): a kernel value is an enclosure only when its
+/// inputs are exact or enclosures; the claim is then checked against the exact value.
+/// Polynomials (exact coefficients, exact norms) give enclosures that contain the exact
+/// rational value κ^{(r)}(1/3); the closed forms are enclosures (their proven a-priori bound);
+/// a quadrature-based table (tanh) or norm (relu's E relu², a quadrature) makes an estimate.
+#[test]
+fn bound_kinds_follow_the_inputs() {
+    use mforacle::conventions::BoundKind;
+    use rug::Rational;
+    // σ = h_2 + h_1, τ = h_2 + ½h_1: κ(s) = s² + ½s, κ' = 2s + ½, κ'' = 2.
+    let (a, b) = (side("he2+he1", 12, 30), side("he2+0.5*he1", 12, 30));
+    let third = Rational::from((1, 3));
+    let x = Float::with_val(300, &third);
+    let exact = [
+        Rational::from((1, 9)) + Rational::from((1, 6)),
+        Rational::from((2, 3)) + Rational::from((1, 2)),
+        Rational::from(2),
+    ];
+    for (r, e) in exact.iter().enumerate() {
+        let v = series(&a, &b, &x, r).unwrap();
+        assert_eq!(v.kind, BoundKind::Enclosure, "order {r}");
+        // x is 1/3 rounded to 300 bits: the kernel's change over that is ≤ 3·2^−300, far
+        // below the bound's own rounding term, so it is added explicitly.
+        let err = Float::with_val(400, &v.value - e).abs();
+        let slack = Float::with_val(64, 3) >> 299u32;
+        assert!(
+            err <= Float::with_val(64, &v.abs_error_bound + &slack),
+            "order {r}: |value − exact| = {err} > bound {}",
+            v.abs_error_bound
+        );
+    }
+    let relu = Spec::parse("relu").unwrap();
+    let ck = closed_kernel(&relu, &relu).unwrap();
+    assert_eq!(
+        closed_value(&ck, &s(0.5), 0, 100).unwrap().kind,
+        BoundKind::Enclosure
+    );
+    let t = side("tanh", 40, 30);
+    assert_eq!(
+        series(&t, &t, &s(0.5), 0).unwrap().kind,
+        BoundKind::Estimate
+    );
+    let r = side("relu", 40, 30);
+    assert_eq!(
+        series(&r, &a, &s(0.5), 0).unwrap().kind,
+        BoundKind::Estimate,
+        "relu's norm is a quadrature: the tail bound is an estimate"
+    );
+}

@@ -871,7 +871,7 @@ fn cli_oracle_prints_accuracy() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "t,loss,alpha_mean_abs,err_time,err_rounding,err_nodes,err_kernel,err_total,digits"
+        "t,loss,alpha_mean_abs,err_time,err_rounding,err_nodes,err_kernel,err_total,digits,bound_kind"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 3);
@@ -881,6 +881,7 @@ fn cli_oracle_prints_accuracy() {
     for r in &rows {
         let total: f64 = r[7].parse().unwrap();
         assert!(total.is_finite() && total >= 0.0);
+        assert_eq!(r[9], "estimate");
         assert!(r[1].len() >= 20, "{}", r[1]);
     }
 }

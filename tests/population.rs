@@ -14,6 +14,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use mforacle::activation::Spec;
+use mforacle::conventions::BoundKind;
 use mforacle::population::{
     Bounded, LossScale, Oracle, PopulationError, PopulationResult, Teacher, Update,
 };
@@ -361,6 +362,11 @@ fn snapshot_he4_against_mixture() {
     let res = o.evaluate(&a, &w, &teacher).unwrap();
     let m = poly_model(&[(4, 1.0)], &[&[(4, 0.6), (6, 0.3)]]);
     check_against_reference("he4/mixture", &res, &reference(&m, &a, &w, &teacher, false));
+    // Polynomial sides (exact coefficients and norms): the loss is an enclosure, and the
+    // check above is what holds it to that claim; the gradients use the z·σ' coefficients,
+    // whose rounding term is first order: estimates.
+    assert_eq!(res.loss_kind, BoundKind::Enclosure);
+    assert_eq!(res.gradient_kind, BoundKind::Estimate);
     settings().bind(|| insta::assert_snapshot!("population_he4_mixture", render(&res)));
 }
 
@@ -404,6 +410,9 @@ fn snapshot_relu() {
         tt: vec![vec![RefKernel::ReluRelu]],
     };
     check_against_reference("relu", &res, &reference(&m, &a, &w, &teacher, false));
+    // Every kernel is the closed form (a proven bound): every bound is an enclosure.
+    assert_eq!(res.loss_kind, BoundKind::Enclosure);
+    assert_eq!(res.gradient_kind, BoundKind::Enclosure);
     settings().bind(|| insta::assert_snapshot!("population_relu", render(&res)));
 }
 

@@ -18,9 +18,12 @@ struct Point {
     method: &'static str,
     value: Option<String>,
     abs_error_bound: Option<String>,
+    /// "exact", "enclosure" (proven) or "estimate" (crate::conventions::BoundKind).
+    bound_kind: Option<&'static str>,
     status: &'static str,
     series_value: Option<String>,
     series_abs_error_bound: Option<String>,
+    series_bound_kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     closed_form_value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,12 +90,12 @@ pub fn run(
         for r in 0..=2 {
             let ser = kernel::series(&sa, &sb, s, r);
             let cf = closed.as_ref().map(|c| kernel::closed_value(c, s, r, prec));
-            let (ser_v, ser_b) = match &ser {
+            let (ser_v, ser_b, ser_k) = match &ser {
                 Ok(v) => {
                     let (x, y, _) = render_with_bound(&v.value, &v.abs_error_bound, digits);
-                    (Some(x), Some(y))
+                    (Some(x), Some(y), Some(v.kind.as_str()))
                 }
-                Err(_) => (None, None),
+                Err(_) => (None, None, None),
             };
             let chosen: Result<(kernel::KernelValue, &'static str), KernelError> = match (&cf, &ser)
             {
@@ -115,9 +118,11 @@ pub fn run(
                         method,
                         value: Some(val),
                         abs_error_bound: Some(bnd),
+                        bound_kind: Some(v.kind.as_str()),
                         status,
                         series_value: ser_v,
                         series_abs_error_bound: ser_b,
+                        series_bound_kind: ser_k,
                         closed_form_value: closed_str,
                         error: None,
                     }
@@ -132,9 +137,11 @@ pub fn run(
                     },
                     value: None,
                     abs_error_bound: None,
+                    bound_kind: None,
                     status: "undefined",
                     series_value: ser_v,
                     series_abs_error_bound: ser_b,
+                    series_bound_kind: ser_k,
                     closed_form_value: None,
                     error: Some(e.to_string()),
                 },
@@ -157,15 +164,17 @@ pub fn run(
     let text = match format {
         Format::Json => super::json(&doc)?,
         Format::Csv => {
-            let mut t = String::from("s,derivative,method,value,abs_error_bound,status\n");
+            let mut t =
+                String::from("s,derivative,method,value,abs_error_bound,bound_kind,status\n");
             for p in &doc.points {
                 t.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{}\n",
                     p.s,
                     p.derivative,
                     p.method,
                     p.value.clone().unwrap_or_default(),
                     p.abs_error_bound.clone().unwrap_or_default(),
+                    p.bound_kind.unwrap_or_default(),
                     p.status
                 ));
             }
@@ -180,9 +189,10 @@ pub fn run(
                 let name = ["kappa", "kappa'", "kappa''"][p.derivative];
                 match (&p.value, &p.error) {
                     (Some(v), _) => t.push_str(&format!(
-                        "{name}({}) = {v}  (+- {}, {}, {})\n",
+                        "{name}({}) = {v}  (+- {} {}, {}, {})\n",
                         p.s,
                         p.abs_error_bound.clone().unwrap_or_default(),
+                        p.bound_kind.unwrap_or_default(),
                         p.method,
                         p.status
                     )),

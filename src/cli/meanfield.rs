@@ -23,6 +23,7 @@
 
 use super::{emit, CliError};
 use crate::activation::Spec;
+use crate::conventions::BoundKind;
 use crate::meanfield::flow::{Flow, Layout, Snapshot, SummarySpec, Tolerance};
 use crate::meanfield::Model;
 use crate::output::finite;
@@ -256,9 +257,11 @@ fn setup(a: &Args) -> Result<Setup, CliError> {
 /// `--oracle`: the MPFR oracle flow ([`crate::meanfield::oracle`], independent of the f64
 /// flow), with every accuracy check on (rerun with halved steps, at 64 more bits, and with
 /// twice the panels). CSV columns `t,loss,alpha_mean_abs,err_time,err_rounding,err_nodes,
-/// err_kernel,err_total,digits`: the loss and E|α| with `--digits` significant digits, the
-/// error estimates with 3, and `digits` = −log10(err_total/|loss|), the digits the estimates
-/// support. Written to standard output or `DIR/meanfield_oracle.csv`.
+/// err_kernel,err_total,digits,bound_kind`: the loss and E|α| with `--digits` significant
+/// digits, the error estimates with 3, `digits` = −log10(err_total/|loss|), the digits the
+/// estimates support, and `bound_kind` = `estimate` (the step-halving, +64-bit and
+/// panel-doubling differences are a-posteriori). Written to standard output or
+/// `DIR/meanfield_oracle.csv`.
 fn run_oracle(a: &Args, s: &Setup) -> Result<(), CliError> {
     use crate::meanfield::oracle;
     if a.grading.fract() != 0.0 {
@@ -288,11 +291,11 @@ fn run_oracle(a: &Args, s: &Setup) -> Result<(), CliError> {
     let curve = oracle::run(&s.model, &opts).map_err(|e| usage(e.to_string()))?;
     let e3 = |x: Option<f64>| x.map_or("".to_string(), |v| format!("{v:.3e}"));
     let mut text = String::from(
-        "t,loss,alpha_mean_abs,err_time,err_rounding,err_nodes,err_kernel,err_total,digits\n",
+        "t,loss,alpha_mean_abs,err_time,err_rounding,err_nodes,err_kernel,err_total,digits,bound_kind\n",
     );
     for r in &curve.rows {
         text.push_str(&format!(
-            "{},{},{},{:.3e},{},{},{:.3e},{:.3e},{:.1}\n",
+            "{},{},{},{:.3e},{},{},{:.3e},{:.3e},{:.1},estimate\n",
             crate::output::decimal(&r.t, 17),
             crate::output::decimal(&r.loss, a.digits),
             crate::output::decimal(&r.alpha_mean_abs, a.digits),
@@ -468,6 +471,12 @@ struct Doc {
     /// Series truncation bounds of κ and ψ (value, first, second derivative); null = none.
     kappa_tail: Vec<Option<F>>,
     psi_tail: Vec<Option<F>>,
+    /// Their kind: "exact" (zero) for exact series (polynomials), else "estimate" (Parseval
+    /// remainders from quadrature norms).
+    tail_bound_kind: BoundKind,
+    /// The kind of `node_diff` and `max_node_diff`, the accuracy measure of the flow's values:
+    /// "estimate" (the difference to a run with another node layout).
+    node_diff_bound_kind: BoundKind,
     accepted_steps: usize,
     rejected_steps: usize,
     rhs_evaluations: usize,
@@ -533,6 +542,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
         exact_series: s.model.exact,
         kappa_tail: tails(&s.model.kappa.tail),
         psi_tail: tails(&s.model.psi.tail),
+        tail_bound_kind: if s.model.exact {
+            BoundKind::Exact
+        } else {
+            BoundKind::Estimate
+        },
+        node_diff_bound_kind: BoundKind::Estimate,
         accepted_steps: main.stats.accepted,
         rejected_steps: main.stats.rejected,
         rhs_evaluations: main.stats.rhs_evaluations,

@@ -10,6 +10,7 @@
 use super::{emit, CliError};
 use crate::activation::Spec;
 use crate::coeffs;
+use crate::conventions::BoundKind;
 use crate::fast;
 use crate::output::{finite, render_with_bound};
 use crate::population::{LossScale, Oracle, Teacher};
@@ -183,12 +184,18 @@ struct OracleDoc {
     loss_scale: &'static str,
     loss: String,
     loss_error_bound: String,
+    /// "exact", "enclosure" or "estimate" ([`crate::conventions::BoundKind`]): the weakest kind
+    /// of the kernels the quantity is computed from (`Oracle::loss_kind`, `gradient_kind`).
+    loss_bound_kind: BoundKind,
     tangent_gradient: Vec<Vec<String>>,
     tangent_gradient_error_bound: Vec<Vec<String>>,
+    tangent_gradient_bound_kind: BoundKind,
     radial_gradient: Vec<String>,
     radial_gradient_error_bound: Vec<String>,
+    radial_gradient_bound_kind: BoundKind,
     velocity: Vec<Vec<String>>,
     velocity_error_bound: Vec<Vec<String>>,
+    velocity_bound_kind: BoundKind,
 }
 
 #[derive(Serialize)]
@@ -206,6 +213,9 @@ struct FastDoc {
     /// f64 rounding (a-priori) plus the kernels' series truncation (Parseval remainders).
     #[serde(serialize_with = "finite")]
     loss_error_bound: f64,
+    /// Always "estimate": the truncation bounds rest on the tables' quadrature norms and the
+    /// rounding bound is first order.
+    loss_bound_kind: BoundKind,
     tangent_gradient: Vec<Vec<Finite>>,
     radial_gradient: Vec<Finite>,
     velocity: Vec<Vec<Finite>>,
@@ -214,6 +224,8 @@ struct FastDoc {
     tangent_gradient_error_bound: Vec<Vec<Finite>>,
     radial_gradient_error_bound: Vec<Finite>,
     velocity_error_bound: Vec<Vec<Finite>>,
+    /// The kind of the three gradient bounds: "estimate", as for the loss.
+    gradient_bound_kind: BoundKind,
 }
 
 /// An f64 that refuses to serialise unless finite.
@@ -306,12 +318,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
             loss_scale: args.loss_scale.name(),
             loss,
             loss_error_bound: loss_b,
+            loss_bound_kind: r.loss_kind,
             tangent_gradient: tg,
             tangent_gradient_error_bound: tgb,
+            tangent_gradient_bound_kind: r.gradient_kind,
             radial_gradient: r.radial_gradient.iter().map(|b| show(b).0).collect(),
             radial_gradient_error_bound: r.radial_gradient.iter().map(|b| show(b).1).collect(),
+            radial_gradient_bound_kind: r.gradient_kind,
             velocity: vel,
             velocity_error_bound: velb,
+            velocity_bound_kind: r.gradient_kind,
         };
         super::json(&doc)?
     };
@@ -346,6 +362,7 @@ fn run_fast(
         loss_scale: args.loss_scale.name(),
         loss: ev.loss,
         loss_error_bound: ev.loss_error_bound,
+        loss_bound_kind: BoundKind::Estimate,
         tangent_gradient: rows(&ev.tangent_gradient, d),
         radial_gradient: ev.radial_gradient.iter().map(|x| Finite(*x)).collect(),
         velocity: rows(&ev.velocity, d),
@@ -357,6 +374,7 @@ fn run_fast(
             .map(|x| Finite(*x))
             .collect(),
         velocity_error_bound: rows(&ev.velocity_error_bound, d),
+        gradient_bound_kind: BoundKind::Estimate,
     };
     super::json(&doc)
 }

@@ -70,26 +70,8 @@ impl Routes {
     }
 }
 
-/// What a coefficient's bound is (the crate's three kinds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BoundKind {
-    /// The value is exact; the bound is only the rounding of the exact value to `value`.
-    Exact,
-    /// Proven: c_k ∈ value ± bound, every rounding outward (`enclose`).
-    Enclosure,
-    /// A-posteriori: checked against independent routes, not proven.
-    Estimate,
-}
-
-impl BoundKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            BoundKind::Exact => "exact",
-            BoundKind::Enclosure => "enclosure",
-            BoundKind::Estimate => "estimate",
-        }
-    }
-}
+/// What a coefficient's bound is (the crate's three kinds, [`crate::conventions::BoundKind`]).
+pub use crate::conventions::BoundKind;
 
 /// One coefficient with its error bound.
 #[derive(Clone, Debug)]
@@ -311,11 +293,12 @@ pub fn information_exponent(table: &CoefficientTable) -> Result<Option<usize>, u
 }
 
 /// E[f(Z)²] by an independent route: quadrature of f² (split at the kinks), or exactly for a
-/// polynomial (Parseval over its full degree, in exact arithmetic). Returns (value, bound).
+/// polynomial (Parseval over its full degree, in exact arithmetic). Returns (value, bound);
+/// the bound's kind is [`norm_kind`].
 pub fn norm_squared(spec: &Spec, digits: u32) -> Result<(Float, Float), String> {
     let dec = closed::decompose(&spec.expr);
     let prec = digits_to_bits(digits) + 64;
-    if dec.residual.is_none() && dec.closed.is_empty() {
+    if norm_is_exact(&dec) {
         let deg = dec.exact_polynomial.len().saturating_sub(1);
         let c = exact::exact_coefficients(&dec.exact_polynomial, deg);
         let mut sum = Surd::zero();
@@ -327,4 +310,20 @@ pub fn norm_squared(spec: &Spec, digits: u32) -> Result<(Float, Float), String> 
         return Ok((v, b));
     }
     quad::norm_squared(&spec.expr, digits + 4)
+}
+
+/// Whether [`norm_squared`] takes the exact route (a polynomial: no closed-form pieces, no
+/// residual for the quadrature).
+fn norm_is_exact(dec: &closed::Decomposition) -> bool {
+    dec.residual.is_none() && dec.closed.is_empty()
+}
+
+/// The kind of [`norm_squared`]'s bound: exact for a polynomial (Parseval in exact arithmetic,
+/// the bound is the final rounding), an estimate for the quadrature route.
+pub fn norm_kind(spec: &Spec) -> BoundKind {
+    if norm_is_exact(&closed::decompose(&spec.expr)) {
+        BoundKind::Exact
+    } else {
+        BoundKind::Estimate
+    }
 }

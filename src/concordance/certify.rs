@@ -8,7 +8,7 @@
 
 use super::CertOut;
 use crate::activation::Spec;
-use crate::conventions::{usage, Error};
+use crate::conventions::{usage, BoundKind, Error};
 use crate::hessian::{certify_r2, CertifyError, Weight};
 use crate::meanfield::Model;
 
@@ -91,5 +91,10 @@ pub fn certify(
         beta_r2_upper_to_one: cb.upper,
         beta_r2_lower_to_one: cb.lower,
         statement,
+        bound_kind: if model.exact {
+            BoundKind::Enclosure
+        } else {
+            BoundKind::Estimate
+        },
     })
 }

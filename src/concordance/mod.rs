@@ -38,7 +38,7 @@ pub use certify::certify;
 pub use tracer::{oracle_flow, oracle_init, OracleFlowSetup};
 
 use crate::activation::Spec;
-use crate::conventions::{failure, usage, Error};
+use crate::conventions::{failure, usage, BoundKind, Error};
 use crate::hessian::{self, ConcordanceSummary};
 use crate::output::finite;
 use serde::Serialize;
@@ -216,6 +216,9 @@ pub struct OracleFlow {
     pub relative_error_estimate_max: f64,
     #[serde(serialize_with = "finite")]
     pub f64_relative_error_estimate_max: f64,
+    /// The kind of the rows' `err_*` and `relative_error_estimate`: "estimate" (step-halving,
+    /// +64-bit and panel-doubling differences).
+    pub bound_kind: BoundKind,
     #[serde(serialize_with = "finite")]
     pub seconds: f64,
 }
@@ -241,6 +244,11 @@ pub struct CertOut {
     #[serde(serialize_with = "finite")]
     pub beta_r2_lower_to_one: f64,
     pub statement: String,
+    /// The kind of `upper` and `beta_r2_upper_to_one`: the interval arithmetic rounds outward,
+    /// so they are proved given ψ's coefficients and tail bound; "enclosure" when those are
+    /// exact (both activations polynomials of degree ≤ K), else "estimate", the kind of the
+    /// coefficient tables they rest on.
+    pub bound_kind: BoundKind,
 }
 
 #[derive(Serialize)]

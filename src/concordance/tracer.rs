@@ -38,7 +38,7 @@
 //!   T = 16 at the defaults on 2 shared cores).
 
 use super::{F64Values, OracleFlow, OracleFlowRow, OracleInit, OracleLayout};
-use crate::conventions::{usage, Error};
+use crate::conventions::{usage, BoundKind, Error};
 use crate::hessian::{self, symmetric::symmetric_hessian_rug, ConcordanceSummary, PowerSeries};
 use crate::meanfield::flow::{Layout, Tolerance};
 use crate::meanfield::Model;
@@ -259,6 +259,7 @@ pub fn oracle_flow(
         relative_error_estimate_max: max(&|r| r.relative_error_estimate),
         f64_relative_error_estimate_max: max(&|r| r.f64_relative_error_estimate),
         rows,
+        bound_kind: BoundKind::Estimate,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

@@ -31,7 +31,7 @@
 //! Proofs-note: `proofs-notes/dual-kernels.md`. Tests: `tests/kernel.rs`.
 
 use crate::activation::{Expr, Func, Spec};
-use crate::coeffs::{self, CoefficientTable};
+use crate::coeffs::{self, BoundKind, CoefficientTable};
 use rug::float::Constant;
 use rug::ops::Pow;
 use rug::Float;
@@ -47,6 +47,10 @@ pub use series::{
 pub struct KernelValue {
     pub value: Float,
     pub abs_error_bound: Float,
+    /// What the bound is: an enclosure when every input is exact or an enclosure and the
+    /// rounding is bounded as proven (the closed forms; series of exact or enclosed tables and
+    /// norms), else an estimate.
+    pub kind: BoundKind,
 }
 
 /// Why a kernel value cannot be given.
@@ -67,6 +71,8 @@ pub struct Side {
     pub table: CoefficientTable,
     /// (value, bound) of E[(f^{(r)})²] for r = 0, 1, 2.
     pub norms: [Option<(Float, Float)>; 3],
+    /// The kind of each norm's bound ([`coeffs::norm_kind`]).
+    pub norm_kinds: [BoundKind; 3],
 }
 
 impl Side {
@@ -80,14 +86,30 @@ impl Side {
             Some(d) => Some(coeffs::norm_squared(d, digits).map_err(KernelError::Coefficients)?),
             None => None,
         };
-        let n2 = match d1.as_ref().and_then(|d| d.derivative()) {
-            Some(d) => Some(coeffs::norm_squared(&d, digits).map_err(KernelError::Coefficients)?),
+        let d2 = d1.as_ref().and_then(|d| d.derivative());
+        let n2 = match &d2 {
+            Some(d) => Some(coeffs::norm_squared(d, digits).map_err(KernelError::Coefficients)?),
             None => None,
         };
+        let kind = |f: Option<&Spec>| f.map_or(BoundKind::Exact, coeffs::norm_kind);
         Ok(Side {
             table,
             norms: [Some(n0), n1, n2],
+            norm_kinds: [kind(Some(spec)), kind(d1.as_ref()), kind(d2.as_ref())],
         })
+    }
+
+    /// The weakest bound kind of the coefficients c_0..c_kmax and of the norms up to order r
+    /// (what a series summed to kmax with the r-th remainder rests on).
+    pub fn kind(&self, kmax: usize, r: usize) -> BoundKind {
+        let coefficients = self
+            .table
+            .coefficients
+            .iter()
+            .take(kmax + 1)
+            .map(|c| c.bound_kind);
+        let norms = self.norm_kinds.iter().take(r + 1).copied();
+        BoundKind::weakest_of(coefficients.chain(norms))
     }
 
     /// Upper bound on R^{(r)} = E[(f^{(r)})²] − Σ_{k≤kmax} k^{(r)} c_k², or None. `kmax` is
@@ -223,9 +245,14 @@ pub fn series(a: &Side, b: &Side, s: &Float, r: usize) -> Result<KernelValue, Ke
             let n = 12 * (kmax as u32 + 1) + 64;
             let total = Float::with_val_round(prec, &err + &t, Round::Up).0;
             let slack = Float::with_val_round(prec, &total * (2 * n), Round::Up).0 >> prec;
+            // The error terms are upper bounds (proven above) of errors of the inputs, so the
+            // value's kind is that of the inputs it used, rounded: the tables to kmax and the
+            // norms of order 0 and r that the two tail routes read.
+            let kind = a.kind(kmax, r).weakest(b.kind(kmax, r)).rounded();
             Ok(KernelValue {
                 value,
                 abs_error_bound: Float::with_val_round(prec, &total + &slack, Round::Up).0,
+                kind,
             })
         }
         None => Err(KernelError::Unbounded {
@@ -323,9 +350,12 @@ pub fn closed_value(
     bound >>= wp;
     let last = up(Float::with_val(wp, v.abs_ref())) >> prec;
     let bound = Float::with_val_round(53, &bound + &last, Round::Up).0;
+    // Proven: the a-priori rounding analysis of proofs-notes/dual-kernels.md, evaluated with
+    // upward rounding, for inputs that are exact (s and the rational scales).
     Ok(KernelValue {
         value,
         abs_error_bound: bound,
+        kind: BoundKind::Enclosure,
     })
 }
 
@@ -426,9 +456,12 @@ pub fn z_dsigma_coefficients(t: &CoefficientTable) -> Vec<KernelValue> {
         let bound = Float::with_val(53, &cj.abs_error_bound * j as u64)
             + Float::with_val(53, &root * &cj2.abs_error_bound)
             + (Float::with_val(53, value.abs_ref()) >> (prec - 2));
+        // (the rounding term |value|·2^{2−prec} is first order and can be beaten by
+        // cancellation: an estimate)
         out.push(KernelValue {
             value,
             abs_error_bound: bound,
+            kind: BoundKind::Estimate,
         });
     }
     out

@@ -18,7 +18,7 @@
 
 use super::{KernelValue, Side};
 use crate::activation::{Expr, Spec};
-use crate::coeffs::{self, CoefficientTable};
+use crate::coeffs::{self, BoundKind, CoefficientTable};
 use crate::conventions::{failure, usage, Error};
 use rug::Float;
 
@@ -206,6 +206,7 @@ impl PopulationSeries {
                 Ok(Side {
                     table,
                     norms: [None, None, None],
+                    norm_kinds: [BoundKind::Estimate; 3],
                 })
             }
         };

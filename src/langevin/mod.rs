@@ -33,17 +33,8 @@ pub mod oracle;
 
 use crate::meanfield::Model;
 
-/// Kind of an error bound.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BoundKind {
-    /// The value is exact.
-    Exact,
-    /// Proven, with outward rounding.
-    Enclosure,
-    /// Not proven.
-    Estimate,
-}
+/// Kind of an error bound ([`crate::conventions::BoundKind`]).
+pub use crate::conventions::BoundKind;
 
 /// A number with an error bound and the bound's kind.
 #[derive(Clone, Debug)]

@@ -149,6 +149,8 @@ impl Oracle {
                 .collect()
         };
         Ok(PopulationResult {
+            loss_kind: self.loss_kind(),
+            gradient_kind: self.gradient_kind(),
             loss: c.loss.bounded(),
             tangent_gradient: rows(&c.tangent),
             radial_gradient: c.radial.iter().map(Ball::bounded).collect(),
@@ -182,6 +184,7 @@ impl Oracle {
         // ηN, rounded once.
         let lr = Ball::with(Float::with_val(p, eta * n as u32), Float::new(RB));
         let mut out = StepResult {
+            kind: self.gradient_kind(),
             w: Vec::with_capacity(n),
             abs_error_bound: Vec::with_capacity(n),
         };

@@ -85,6 +85,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::activation::{Expr, Func, Spec};
+use crate::conventions::BoundKind;
 use crate::kernel::{ClosedKernel, KernelError, Side};
 use rug::Float;
 
@@ -127,6 +128,10 @@ pub struct Bounded {
 /// The result of [`Oracle::evaluate`].
 #[derive(Clone, Debug)]
 pub struct PopulationResult {
+    /// The kind of the loss's bound; the gradients' and the velocity's is `gradient_kind`.
+    /// Both come from the kernels they use ([`Oracle::loss_kind`], [`Oracle::gradient_kind`]).
+    pub loss_kind: BoundKind,
+    pub gradient_kind: BoundKind,
     pub loss: Bounded,
     /// N rows of d: g_i = P_i G_i.
     pub tangent_gradient: Vec<Vec<Bounded>>,
@@ -139,6 +144,8 @@ pub struct PopulationResult {
 /// The result of [`Oracle::step`]: the new unit rows and a bound per entry.
 #[derive(Clone, Debug)]
 pub struct StepResult {
+    /// The kind of the bounds (that of the gradients).
+    pub kind: BoundKind,
     pub w: Vec<Vec<Float>>,
     pub abs_error_bound: Vec<Vec<Float>>,
 }
@@ -217,6 +224,11 @@ struct PairKernel {
     sqrt_n0: Option<Float>,
     /// (value, bound) of κ^{(r)}(1), r = 0, 1, from an exact identity.
     at_one: [Option<(Float, Float)>; 2],
+    /// The kind of every bound above and of the kernel values: `Enclosure` for a closed form;
+    /// for a series, the weakest kind of the two sides' coefficients and norms (the `at_one`
+    /// values are sides' norms, or κ_{zσ',σ}(1), which is only used with the z·σ' side, whose
+    /// coefficients are estimates).
+    kind: BoundKind,
 }
 
 /// A side with what the oracle knows about it beyond the table.

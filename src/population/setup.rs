@@ -200,6 +200,7 @@ impl Oracle {
                 sup,
                 sqrt_n0: None,
                 at_one: [None, None],
+                kind: BoundKind::Enclosure,
             };
         }
         let (sa, sb) = (self.side(a), self.side(b));
@@ -234,13 +235,38 @@ impl Oracle {
             }
             _ => None,
         };
+        let kind = sa
+            .side
+            .kind(kmax, 2)
+            .weakest(sb.side.kind(kmax, 2))
+            .rounded();
         PairKernel {
             name: name.into(),
             how: How::Series(a, b),
             sup,
             sqrt_n0,
             at_one,
+            kind,
         }
+    }
+
+    /// The kind of the loss's bound: the weakest of the kernels κ_{σ,σ}, ψ_r and κ_{σ*_r,σ*_q}
+    /// it is computed from (ball arithmetic adds only outward-rounded operations).
+    pub fn loss_kind(&self) -> BoundKind {
+        let tt = self.tt.iter().flatten();
+        BoundKind::weakest_of(
+            std::iter::once(&self.kk)
+                .chain(&self.psi)
+                .chain(tt)
+                .map(|k| k.kind),
+        )
+    }
+
+    /// The kind of the gradients', the velocity's and a step's bounds: the loss's kernels and
+    /// the radial ones κ_{zσ',σ}, κ_{zσ',σ*_r}.
+    pub fn gradient_kind(&self) -> BoundKind {
+        let radial = std::iter::once(&self.kr).chain(&self.psir).map(|k| k.kind);
+        BoundKind::weakest_of(radial).weakest(self.loss_kind())
     }
 }
 
@@ -251,6 +277,7 @@ pub(super) fn dummy_kernel() -> PairKernel {
         sup: [None, None, None],
         sqrt_n0: None,
         at_one: [None, None],
+        kind: BoundKind::Estimate,
     }
 }
 
@@ -302,14 +329,14 @@ pub(super) fn zdsigma_side(
     let n0 = coeffs::norm_squared(&spec, dig).map_err(PopulationError::Coefficients)?;
     let d1 = spec.derivative();
     let n1 = d1.as_ref().and_then(|d| coeffs::norm_squared(d, dig).ok());
-    let n2 = d1
-        .as_ref()
-        .and_then(|d| d.derivative())
-        .and_then(|d| coeffs::norm_squared(&d, dig).ok());
+    let d2 = d1.as_ref().and_then(|d| d.derivative());
+    let n2 = d2.as_ref().and_then(|d| coeffs::norm_squared(d, dig).ok());
+    let kind = |f: Option<&Spec>| f.map_or(coeffs::BoundKind::Exact, coeffs::norm_kind);
     Ok(SideInfo {
         side: Side {
             table,
             norms: [Some(n0), n1, n2],
+            norm_kinds: [kind(Some(&spec)), kind(d1.as_ref()), kind(d2.as_ref())],
         },
         poly: sigma.poly,
     })
