@@ -151,6 +151,8 @@ struct EvalArgs {
 
 use crate::conventions::usage;
 
+mod l3;
+
 /// Largest state the commands accept (bytes), checked before any allocation.
 const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
 /// Largest width of the oracle.
@@ -246,11 +248,6 @@ struct LimitOut {
 
 fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
-    if layers != 2 {
-        return Err(usage(
-            "deep limit --layers 3: only the L = 2 limit is implemented",
-        ));
-    }
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
@@ -270,6 +267,23 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
             a.b_s_panels
         )));
     }
+    let mut p = limit::Params::new(psi);
+    p.a_nodes = a.a_nodes as usize;
+    p.h = a.dt;
+    let mut pb = limit::BParams::new(psi);
+    pb.s_panels_per_unit = a.b_s_panels as usize;
+    pb.h = a.b_dt;
+    if layers == 3 {
+        if !a.track.is_empty() {
+            return Err(usage(
+                "--track: the L = 3 limit has no output-weight types to track (state Γ1, Ω)",
+            ));
+        }
+        if let Some(eta) = a.eta {
+            check_eta(eta, a.t_end, a.dt_out)?;
+        }
+        return l3::run_limit(&a, psi, d, &p, &pb);
+    }
     let r3 = 3f64.sqrt();
     let track = if a.track.is_empty() {
         vec![0.5, 1.0, r3]
@@ -281,12 +295,6 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
             "--track {x}: must lie in [-sqrt(3), sqrt(3)]"
         )));
     }
-    let mut p = limit::Params::new(psi);
-    p.a_nodes = a.a_nodes as usize;
-    p.h = a.dt;
-    let mut pb = limit::BParams::new(psi);
-    pb.s_panels_per_unit = a.b_s_panels as usize;
-    pb.h = a.b_dt;
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
         return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
