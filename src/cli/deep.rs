@@ -623,9 +623,6 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
 
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let layers = layers_of(a.net.layers)?;
-    if layers != 2 {
-        return Err(usage("deep train --layers 3: only L = 2 is implemented"));
-    }
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
     let d = dim_of(a.net.d)?;
     if let Some(w) = a.widths.iter().find(|&&w| w < 1) {
@@ -650,9 +647,10 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
     let pb = limit::BParams::new(psi);
-    let bytes = match a.eta {
-        None => deep::train::train_bytes(nmax, d, n_times),
-        Some(eta) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
+    let bytes = match (layers, a.eta) {
+        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
+        (_, None) => deep::train::train_bytes(nmax, d, n_times),
+        (_, Some(eta)) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
     };
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if bytes > MAX_BYTES || nmax > 1 << 20 {
@@ -665,6 +663,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         bytes / 1048576.0
     );
     let lp = limit::Params::new(psi);
+    if layers == 3 {
+        return l3::run_train(&a, psi, d, &lp, &pb);
+    }
     let mut rows = Vec::new();
     for &n in &a.widths {
         for r in 0..a.draws as usize {

@@ -130,6 +130,27 @@ pub struct Trajectory3 {
     pub drive_steps: Vec<[f64; 2]>,
 }
 
+impl Trajectory3 {
+    fn empty(
+        times: Vec<f64>,
+        evaluations: usize,
+        table_check: f64,
+        drive_steps: Vec<[f64; 2]>,
+    ) -> Trajectory3 {
+        Trajectory3 {
+            times,
+            risk: Vec::new(),
+            gamma1: Vec::new(),
+            omega: Vec::new(),
+            alpha: Vec::new(),
+            b: Vec::new(),
+            evaluations,
+            table_check,
+            drive_steps,
+        }
+    }
+}
+
 /// Method A: the reduced ODE in (Γ1, Ω) with RK4 (largest step `p.h`).
 pub fn method_a(p: &Params, t_end: f64, dt_out: f64) -> Trajectory3 {
     method_a_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out)
@@ -174,17 +195,7 @@ fn method_a_with(p: &Params, stepping: Stepping, t_end: f64, dt_out: f64) -> Tra
         },
         |y| rows.push([y[0], y[1]]),
     );
-    let mut out = Trajectory3 {
-        times,
-        risk: Vec::new(),
-        gamma1: Vec::new(),
-        omega: Vec::new(),
-        alpha: Vec::new(),
-        b: Vec::new(),
-        evaluations,
-        table_check: tab.check,
-        drive_steps,
-    };
+    let mut out = Trajectory3::empty(times, evaluations, tab.check, drive_steps);
     for y in rows {
         let (al, b) = reduced(&y);
         out.risk.push(risk(al, b));
@@ -306,17 +317,7 @@ fn method_b_with(p: &BParams, stepping: Stepping, t_end: f64, dt_out: f64) -> Tr
         },
         |y| rows.push((moment(psi, &g1, &y[..n1]).0, moment(psi, &g2, &y[n1..]).0)),
     );
-    let mut out = Trajectory3 {
-        times,
-        risk: Vec::new(),
-        gamma1: Vec::new(),
-        omega: Vec::new(),
-        alpha: Vec::new(),
-        b: Vec::new(),
-        evaluations,
-        table_check: 0.0,
-        drive_steps,
-    };
+    let mut out = Trajectory3::empty(times, evaluations, 0.0, drive_steps);
     for (al, b) in rows {
         out.risk.push(risk(al, b));
         out.alpha.push(al);

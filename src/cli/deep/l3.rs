@@ -5,10 +5,13 @@
 //!   halved), `diff_ab` (A − B, B the ideal particles of both layers on grids). With `--eta η`:
 //!   the discrete map of Euler GD by method B with Euler steps, `node_diff` (B refined),
 //!   `diff_ab` (ψ = id only: method A with Euler steps) and the flow's `risk_flow`.
+//! - `deep train --layers 3`: the finite-width flow (RK4) or Euler GD of both trained layers
+//!   against the limit (one limit run serves every width and draw), one row per time, width
+//!   and draw: risk, limit risk, loss gap, edge gaps of both layers, node and readout gaps.
 
-use super::{emit_checked, LimitArgs};
+use super::{emit, emit_checked, ser, DeepFormat, LimitArgs, TrainArgs};
 use crate::cli::CliError;
-use crate::deep::{limit, limit3, Psi};
+use crate::deep::{limit, limit3, train, train3, Psi};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -185,4 +188,81 @@ pub(super) fn run_limit(
         csv,
         a.out.as_deref(),
     )
+}
+
+/// Bytes of the largest width's run (the caller checks them against the machine before any
+/// work).
+pub(super) fn train_bytes(
+    nmax: usize,
+    d: usize,
+    t_end: f64,
+    eta: Option<f64>,
+    pb: &limit::BParams,
+) -> f64 {
+    match eta {
+        None => train3::train_bytes(nmax, d),
+        Some(eta) => train3::euler_bytes(nmax, d, (t_end / eta).round() as usize, pb),
+    }
+}
+
+pub(super) fn run_train(
+    a: &TrainArgs,
+    psi: Psi,
+    d: usize,
+    lp: &limit::Params,
+    pb: &limit::BParams,
+) -> Result<(), CliError> {
+    let lim = match a.eta {
+        None => train3::flow_limit(lp, a.t_end, a.dt_out),
+        Some(eta) => limit3::discrete_b(pb, eta, a.t_end, a.dt_out),
+    };
+    let mut rows = Vec::new();
+    for &n in &a.widths {
+        for r in 0..a.draws as usize {
+            let case = train::Case {
+                n: n as usize,
+                d,
+                psi,
+                seed: a.seed,
+                draw: r,
+                t_end: a.t_end,
+                dt_out: a.dt_out,
+            };
+            rows.extend(match a.eta {
+                None => train3::run(&case, a.dt, &lim),
+                Some(eta) => train3::run_euler(&case, eta, &lim),
+            });
+        }
+    }
+    let all: Vec<f64> = rows.iter().flat_map(|r| r.values()).collect();
+    if !all.iter().all(|x| x.is_finite()) {
+        return Err(CliError::Failure(
+            "the flow produced a non-finite value".into(),
+        ));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows)?,
+        DeepFormat::Csv => {
+            let mut s = String::from(
+                "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap\n",
+            );
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    r.t,
+                    r.n,
+                    r.draw,
+                    r.risk,
+                    r.risk_limit,
+                    r.loss_gap,
+                    r.edge_gap1,
+                    r.edge_gap2,
+                    r.node_gap,
+                    r.readout_gap
+                );
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
 }
