@@ -1,6 +1,6 @@
 //! `mforacle deep`: the deep mean-field model (src/deep).
 //!
-//! - `deep limit --layers 2 --psi gd|id [--d D] --t-end T [--dt-out H] [--track a,...]
+//! - `deep limit --layers 2|3 --psi gd|id [--d D] --t-end T [--dt-out H] [--track a,...]
 //!   [--format json|csv] [--out FILE]`: the infinite-width risk R_∞(t) by method A (reduced ODE
 //!   in Γ(a, t)), with three estimates per output time: `node_diff` (A rerun with twice the
 //!   a-nodes, twice the θ0/s panels and more table nodes), `step_diff` (A rerun with the step
@@ -12,6 +12,8 @@
 //! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
 //!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
 //!   initialisation (f64, or the MPFR oracle with error estimates).
+//!
+//! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
 //! Bad input exits with code 2 and one line on stderr before any work.
 
@@ -35,13 +37,15 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Sub {
-    /// The infinite-width limit risk R_∞(t) and reduced state (L = 2), with node refinement,
-    /// step halving and the difference to the ideal-particle method.
+    /// The infinite-width limit risk R_∞(t) and reduced state (L = 2: Γ(a, t), α(a, t); L = 3:
+    /// Γ1, Ω, α, b), with node refinement, step halving and the difference to the
+    /// ideal-particle method.
     Limit(LimitArgs),
     /// Finite-N risk and N²-scaled velocities of the seeded network at initialisation.
     Eval(EvalArgs),
-    /// Finite-width N²-scaled gradient flow (RK4, L = 2) of seeded networks, each edge coupled
-    /// to its ideal particle: risk, limit risk, loss, edge and node gaps per time.
+    /// Finite-width N²-scaled gradient flow (RK4, or Euler GD with --eta; L = 2 or 3) of seeded
+    /// networks, each edge coupled to its ideal particle: risk, limit risk, loss, edge and node
+    /// gaps per time.
     Train(TrainArgs),
 }
 
@@ -621,6 +625,25 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     emit(&text, a.out.as_deref())
 }
 
+/// The runs of `deep train`: every width (ascending), then every draw.
+fn cases(a: &TrainArgs, psi: Psi, d: usize) -> Vec<deep::train::Case> {
+    let mut out = Vec::new();
+    for &n in &a.widths {
+        for r in 0..a.draws as usize {
+            out.push(deep::train::Case {
+                n: n as usize,
+                d,
+                psi,
+                seed: a.seed,
+                draw: r,
+                t_end: a.t_end,
+                dt_out: a.dt_out,
+            });
+        }
+    }
+    out
+}
+
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let layers = layers_of(a.net.layers)?;
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
@@ -667,22 +690,11 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         return l3::run_train(&a, psi, d, &lp, &pb);
     }
     let mut rows = Vec::new();
-    for &n in &a.widths {
-        for r in 0..a.draws as usize {
-            let case = deep::train::Case {
-                n: n as usize,
-                d,
-                psi,
-                seed: a.seed,
-                draw: r,
-                t_end: a.t_end,
-                dt_out: a.dt_out,
-            };
-            rows.extend(match a.eta {
-                None => deep::train::run(&case, a.dt, &lp),
-                Some(eta) => deep::train::run_euler(&case, eta, &pb),
-            });
-        }
+    for case in cases(&a, psi, d) {
+        rows.extend(match a.eta {
+            None => deep::train::run(&case, a.dt, &lp),
+            Some(eta) => deep::train::run_euler(&case, eta, &pb),
+        });
     }
     if !rows.iter().all(|r| {
         [r.risk, r.risk_limit, r.edge_gap, r.node_gap]

@@ -11,7 +11,7 @@
 
 use super::{emit, emit_checked, ser, DeepFormat, LimitArgs, TrainArgs};
 use crate::cli::CliError;
-use crate::deep::{limit, limit3, train, train3, Psi};
+use crate::deep::{limit, limit3, train3, Psi};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -217,22 +217,11 @@ pub(super) fn run_train(
         Some(eta) => limit3::discrete_b(pb, eta, a.t_end, a.dt_out),
     };
     let mut rows = Vec::new();
-    for &n in &a.widths {
-        for r in 0..a.draws as usize {
-            let case = train::Case {
-                n: n as usize,
-                d,
-                psi,
-                seed: a.seed,
-                draw: r,
-                t_end: a.t_end,
-                dt_out: a.dt_out,
-            };
-            rows.extend(match a.eta {
-                None => train3::run(&case, a.dt, &lim),
-                Some(eta) => train3::run_euler(&case, eta, &lim),
-            });
-        }
+    for case in super::cases(a, psi, d) {
+        rows.extend(match a.eta {
+            None => train3::run(&case, a.dt, &lim),
+            Some(eta) => train3::run_euler(&case, eta, &lim),
+        });
     }
     let all: Vec<f64> = rows.iter().flat_map(|r| r.values()).collect();
     if !all.iter().all(|x| x.is_finite()) {
