@@ -427,7 +427,9 @@ fn cli(args: &[&str]) -> std::process::Output {
 fn cli_bad_input_is_one_line_and_exit_2() {
     for args in [
         vec!["deep", "limit", "--layers", "4", "--t-end", "1"],
-        vec!["deep", "limit", "--layers", "3", "--t-end", "1"],
+        vec![
+            "deep", "limit", "--layers", "3", "--t-end", "1", "--track", "1",
+        ],
         vec!["deep", "limit", "--t-end", "-1"],
         vec!["deep", "limit", "--t-end", "1", "--d", "0"],
         vec!["deep", "limit", "--t-end", "1", "--psi", "relu"],
@@ -585,7 +587,7 @@ fn cli_train_bad_input_and_output() {
         vec!["deep", "train", "--widths", "0", "--d", "2", "--t-end", "1"],
         vec!["deep", "train", "--widths", "8", "--d", "0", "--t-end", "1"],
         vec![
-            "deep", "train", "--widths", "8", "--d", "2", "--t-end", "1", "--layers", "3",
+            "deep", "train", "--widths", "100000", "--d", "2", "--t-end", "1", "--layers", "3",
         ],
         vec![
             "deep", "train", "--widths", "1000000", "--d", "2", "--t-end", "1",

@@ -1,6 +1,6 @@
 //! `mforacle deep`: the deep mean-field model (src/deep).
 //!
-//! - `deep limit --layers 2 --psi gd|id [--d D] --t-end T [--dt-out H] [--track a,...]
+//! - `deep limit --layers 2|3 --psi gd|id [--d D] --t-end T [--dt-out H] [--track a,...]
 //!   [--format json|csv] [--out FILE]`: the infinite-width risk R_∞(t) by method A (reduced ODE
 //!   in Γ(a, t)), with three estimates per output time: `node_diff` (A rerun with twice the
 //!   a-nodes, twice the θ0/s panels and more table nodes), `step_diff` (A rerun with the step
@@ -12,6 +12,8 @@
 //! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
 //!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
 //!   initialisation (f64, or the MPFR oracle with error estimates).
+//!
+//! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
 //! Bad input exits with code 2 and one line on stderr before any work.
 
@@ -35,13 +37,15 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Sub {
-    /// The infinite-width limit risk R_∞(t) and reduced state (L = 2), with node refinement,
-    /// step halving and the difference to the ideal-particle method.
+    /// The infinite-width limit risk R_∞(t) and reduced state (L = 2: Γ(a, t), α(a, t); L = 3:
+    /// Γ1, Ω, α, b), with node refinement, step halving and the difference to the
+    /// ideal-particle method.
     Limit(LimitArgs),
     /// Finite-N risk and N²-scaled velocities of the seeded network at initialisation.
     Eval(EvalArgs),
-    /// Finite-width N²-scaled gradient flow (RK4, L = 2) of seeded networks, each edge coupled
-    /// to its ideal particle: risk, limit risk, loss, edge and node gaps per time.
+    /// Finite-width N²-scaled gradient flow (RK4, or Euler GD with --eta; L = 2 or 3) of seeded
+    /// networks, each edge coupled to its ideal particle: risk, limit risk, loss, edge and node
+    /// gaps per time.
     Train(TrainArgs),
 }
 
@@ -151,6 +155,8 @@ struct EvalArgs {
 
 use crate::conventions::usage;
 
+mod l3;
+
 /// Largest state the commands accept (bytes), checked before any allocation.
 const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
 /// Largest width of the oracle.
@@ -246,11 +252,6 @@ struct LimitOut {
 
 fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
-    if layers != 2 {
-        return Err(usage(
-            "deep limit --layers 3: only the L = 2 limit is implemented",
-        ));
-    }
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
@@ -270,6 +271,23 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
             a.b_s_panels
         )));
     }
+    let mut p = limit::Params::new(psi);
+    p.a_nodes = a.a_nodes as usize;
+    p.h = a.dt;
+    let mut pb = limit::BParams::new(psi);
+    pb.s_panels_per_unit = a.b_s_panels as usize;
+    pb.h = a.b_dt;
+    if layers == 3 {
+        if !a.track.is_empty() {
+            return Err(usage(
+                "--track: the L = 3 limit has no output-weight types to track (state Γ1, Ω)",
+            ));
+        }
+        if let Some(eta) = a.eta {
+            check_eta(eta, a.t_end, a.dt_out)?;
+        }
+        return l3::run_limit(&a, psi, d, &p, &pb);
+    }
     let r3 = 3f64.sqrt();
     let track = if a.track.is_empty() {
         vec![0.5, 1.0, r3]
@@ -281,12 +299,6 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
             "--track {x}: must lie in [-sqrt(3), sqrt(3)]"
         )));
     }
-    let mut p = limit::Params::new(psi);
-    p.a_nodes = a.a_nodes as usize;
-    p.h = a.dt;
-    let mut pb = limit::BParams::new(psi);
-    pb.s_panels_per_unit = a.b_s_panels as usize;
-    pb.h = a.b_dt;
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
         return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
@@ -613,11 +625,27 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
     emit(&text, a.out.as_deref())
 }
 
+/// The runs of `deep train`: every width (ascending), then every draw.
+fn cases(a: &TrainArgs, psi: Psi, d: usize) -> Vec<deep::train::Case> {
+    let mut out = Vec::new();
+    for &n in &a.widths {
+        for r in 0..a.draws as usize {
+            out.push(deep::train::Case {
+                n: n as usize,
+                d,
+                psi,
+                seed: a.seed,
+                draw: r,
+                t_end: a.t_end,
+                dt_out: a.dt_out,
+            });
+        }
+    }
+    out
+}
+
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let layers = layers_of(a.net.layers)?;
-    if layers != 2 {
-        return Err(usage("deep train --layers 3: only L = 2 is implemented"));
-    }
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
     let d = dim_of(a.net.d)?;
     if let Some(w) = a.widths.iter().find(|&&w| w < 1) {
@@ -642,9 +670,10 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
     let pb = limit::BParams::new(psi);
-    let bytes = match a.eta {
-        None => deep::train::train_bytes(nmax, d, n_times),
-        Some(eta) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
+    let bytes = match (layers, a.eta) {
+        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
+        (_, None) => deep::train::train_bytes(nmax, d, n_times),
+        (_, Some(eta)) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
     };
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if bytes > MAX_BYTES || nmax > 1 << 20 {
@@ -657,23 +686,15 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         bytes / 1048576.0
     );
     let lp = limit::Params::new(psi);
+    if layers == 3 {
+        return l3::run_train(&a, psi, d, &lp, &pb);
+    }
     let mut rows = Vec::new();
-    for &n in &a.widths {
-        for r in 0..a.draws as usize {
-            let case = deep::train::Case {
-                n: n as usize,
-                d,
-                psi,
-                seed: a.seed,
-                draw: r,
-                t_end: a.t_end,
-                dt_out: a.dt_out,
-            };
-            rows.extend(match a.eta {
-                None => deep::train::run(&case, a.dt, &lp),
-                Some(eta) => deep::train::run_euler(&case, eta, &pb),
-            });
-        }
+    for case in cases(&a, psi, d) {
+        rows.extend(match a.eta {
+            None => deep::train::run(&case, a.dt, &lp),
+            Some(eta) => deep::train::run_euler(&case, eta, &pb),
+        });
     }
     if !rows.iter().all(|r| {
         [r.risk, r.risk_limit, r.edge_gap, r.node_gap]

@@ -63,7 +63,13 @@ pub struct Rule {
 
 /// Composite Gauss–Legendre on [lo, hi] with `panels` equal panels of `q` nodes, weights
 /// multiplied by `density`.
-fn composite(lo: f64, hi: f64, panels: usize, q: usize, density: impl Fn(f64) -> f64) -> Rule {
+pub(super) fn composite(
+    lo: f64,
+    hi: f64,
+    panels: usize,
+    q: usize,
+    density: impl Fn(f64) -> f64,
+) -> Rule {
     let (gx, gw) = gauss_legendre(q);
     let h = (hi - lo) / panels as f64;
     let mut x = Vec::with_capacity(panels * q);
@@ -79,17 +85,60 @@ fn composite(lo: f64, hi: f64, panels: usize, q: usize, density: impl Fn(f64) ->
     Rule { x, w }
 }
 
-fn normal_pdf(z: f64) -> f64 {
+pub(super) fn normal_pdf(z: f64) -> f64 {
     (-0.5 * z * z).exp() / (2.0 * PI).sqrt()
 }
 
 /// M-point Gauss–Legendre for a ~ U[0, √3] (weights sum to 1).
 pub fn a_rule(m: usize) -> Rule {
-    let r3 = 3f64.sqrt();
+    uniform_rule(0.0, 3f64.sqrt(), m)
+}
+
+/// M-point Gauss–Legendre for the uniform law on [lo, hi] (weights sum to 1).
+pub fn uniform_rule(lo: f64, hi: f64, m: usize) -> Rule {
     let (gx, gw) = gauss_legendre(m);
     Rule {
-        x: gx.iter().map(|t| 0.5 * r3 * (t + 1.0)).collect(),
+        x: gx
+            .iter()
+            .map(|t| lo + 0.5 * (hi - lo) * (t + 1.0))
+            .collect(),
         w: gw.iter().map(|v| 0.5 * v).collect(),
+    }
+}
+
+/// Breakpoints of a composite rule on [lo, hi]: panels of length `unit`, plus `centre` and
+/// centre ± 2^m·width while 2^m·width < unit, so that every panel near an integrand feature of
+/// width `width` at `centre` is about as wide as its distance to it (sorted, deduplicated).
+pub(super) fn graded_breaks(lo: f64, hi: f64, unit: f64, centre: f64, width: f64) -> Vec<f64> {
+    let nu = ((hi - lo) / unit).round() as usize;
+    let mut br: Vec<f64> = (0..=nu).map(|k| lo + k as f64 * unit).collect();
+    if (lo..=hi).contains(&centre) {
+        br.push(centre);
+    }
+    let mut w = width;
+    while w < unit {
+        for b in [centre - w, centre + w] {
+            if b > lo && b < hi {
+                br.push(b);
+            }
+        }
+        w *= 2.0;
+    }
+    br.sort_by(f64::total_cmp);
+    br.dedup();
+    br
+}
+
+/// (ψ(θ), ψ'(θ)) with one exp for gd: ψ = atan(sinh θ), ψ' = 1/cosh θ.
+#[inline]
+pub(super) fn psi_both(psi: Psi, t: f64) -> (f64, f64) {
+    match psi {
+        Psi::Id => (t, 1.0),
+        Psi::Gd => {
+            let e = t.exp();
+            let ei = 1.0 / e;
+            ((0.5 * (e - ei)).atan(), 2.0 / (e + ei))
+        }
     }
 }
 
@@ -138,9 +187,9 @@ impl Params {
 }
 
 /// Half-range of the θ0 rule (θ0 ~ N(0, 1)).
-const THETA_MAX: f64 = 8.0;
+pub(super) const THETA_MAX: f64 = 8.0;
 /// Half-range of the s rule (s ~ N(0, 1)).
-const S_MAX: f64 = 9.0;
+pub(super) const S_MAX: f64 = 9.0;
 
 /// The map Γ ↦ A(Γ) = E_{θ0,s}[s ψ(F⁻¹(F(θ0) + sΓ))] of method A.
 pub struct PushForward {
@@ -170,23 +219,7 @@ impl PushForward {
     /// with unit panels (divided by panels_per_unit) and breakpoints s* ± 2^m/Γ, s* = −c/Γ.
     fn lorentz(&self, c: f64, gam: f64) -> f64 {
         let unit = 1.0 / self.panels_per_unit as f64;
-        let nu = (2.0 * S_MAX / unit).round() as usize;
-        let mut br: Vec<f64> = (0..=nu).map(|k| -S_MAX + k as f64 * unit).collect();
-        let sstar = -c / gam;
-        let mut w = 1.0 / gam;
-        if (-S_MAX..=S_MAX).contains(&sstar) {
-            br.push(sstar);
-        }
-        while w < unit {
-            for b in [sstar - w, sstar + w] {
-                if b > -S_MAX && b < S_MAX {
-                    br.push(b);
-                }
-            }
-            w *= 2.0;
-        }
-        br.sort_by(f64::total_cmp);
-        br.dedup();
+        let br = graded_breaks(-S_MAX, S_MAX, unit, -c / gam, 1.0 / gam);
         let mut sum = 0.0;
         for pair in br.windows(2) {
             let (lo, hi) = (pair[0], pair[1]);
@@ -406,7 +439,7 @@ pub fn risk_from_alpha(alpha: &[f64], grid: &Rule) -> f64 {
     quad - 2.0 * lin + 1.0 / 3.0
 }
 
-fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
+pub(super) fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
     let n = (t_end / dt_out + 1e-9).floor() as usize;
     let mut t: Vec<f64> = (0..=n).map(|i| i as f64 * dt_out).collect();
     if t_end - t[n] > 1e-9 * dt_out {
@@ -448,7 +481,7 @@ pub fn euler_steps(span: f64, eta: f64) -> Option<usize> {
 
 /// Integrates over the output times with `stepping`; `f(y)` is the velocity, `record` sees the
 /// state at every output time, `step` sees the state before every step (Euler only).
-fn integrate(
+pub(super) fn integrate(
     y0: Vec<f64>,
     times: &[f64],
     stepping: Stepping,
@@ -643,16 +676,7 @@ fn method_b_with(
         }
     }
     let np = wts.len();
-    let both = |t: f64| -> (f64, f64) {
-        match psi {
-            Psi::Id => (t, 1.0),
-            Psi::Gd => {
-                let e = t.exp();
-                let ei = 1.0 / e;
-                ((0.5 * (e - ei)).atan(), 2.0 / (e + ei))
-            }
-        }
-    };
+    let both = |t: f64| psi_both(psi, t);
     let alpha_of = |y: &[f64]| -> Vec<f64> {
         y.par_chunks(np)
             .map(|c| {

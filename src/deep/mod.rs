@@ -18,8 +18,9 @@
 //!
 //! Training is the N²-scaled gradient flow dθ_e/dt = −N² ∂R/∂θ_e of every trained edge; the
 //! closed forms of R and of these velocities are in [`finite`] (f64) and, written separately,
-//! in [`oracle`] (MPFR). The infinite-width limit for L = 2 is in [`limit`], the finite-width
-//! flow coupled to it in [`train`].
+//! in [`oracle`] (MPFR). The infinite-width limit for L = 2 is in [`limit`], for L = 3 in
+//! [`limit3`]; the finite-width flow coupled to it in [`train`] (L = 2) and
+//! [`train3`] (L = 3).
 //!
 //! ## Seeded draws
 //! A network is a function of (seed, N, d, L): ChaCha8 keyed by `seed`, stream 0 gives the N×d
@@ -31,8 +32,10 @@
 
 pub mod finite;
 pub mod limit;
+pub mod limit3;
 pub mod oracle;
 pub mod train;
+pub mod train3;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,257 @@
+//! `deep limit --layers 3` and `deep train --layers 3` (src/deep/limit3.rs, src/deep/train3.rs).
+//!
+//! - `deep limit --layers 3`: R_∞(t) by method A (reduced ODE in Γ1, Ω), the state Γ1, Ω, α, b,
+//!   and three estimates per output time: `node_diff` (A refined), `step_diff` (A with the step
+//!   halved), `diff_ab` (A − B, B the ideal particles of both layers on grids). With `--eta η`:
+//!   the discrete map of Euler GD by method B with Euler steps, `node_diff` (B refined),
+//!   `diff_ab` (ψ = id only: method A with Euler steps) and the flow's `risk_flow`.
+//! - `deep train --layers 3`: the finite-width flow (RK4) or Euler GD of both trained layers
+//!   against the limit (one limit run serves every width and draw), one row per time, width
+//!   and draw: risk, limit risk, loss gap, edge gaps of both layers, node and readout gaps.
+
+use super::{emit, emit_checked, ser, DeepFormat, LimitArgs, TrainArgs};
+use crate::cli::CliError;
+use crate::deep::{limit, limit3, train3, Psi};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Limit3Out {
+    layers: usize,
+    psi: &'static str,
+    d: usize,
+    /// "flow" (RK4) or "discrete" (Euler GD with step eta).
+    map: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta: Option<f64>,
+    times: Vec<f64>,
+    risk: Vec<f64>,
+    /// Method A's state (flow; discrete map for id): Γ1(t), Ω(t). Empty for the gd discrete
+    /// map (method B has no push-forward state).
+    gamma1: Vec<f64>,
+    omega: Vec<f64>,
+    /// α(t) = ⟨v̄, w*⟩ and b(t) of the common H2 node.
+    alpha: Vec<f64>,
+    b: Vec<f64>,
+    /// Flow: method B's risk; discrete map: absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_b: Option<Vec<f64>>,
+    /// Flow: A − B; discrete map: B − A for ψ = id (A exact for id), absent for gd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff_ab: Option<Vec<f64>>,
+    /// The main run minus the refined run (A for the flow, B for the discrete map).
+    node_diff: Vec<f64>,
+    /// Flow only: A minus A with the step halved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_diff: Option<Vec<f64>>,
+    /// Discrete map only: the flow's R_∞ (method A, RK4) at the same times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_flow: Option<Vec<f64>>,
+    error_kind: &'static str,
+    table_check: f64,
+    a_nodes: usize,
+    dt: f64,
+    b_particles: usize,
+    b_dt: f64,
+    version: &'static str,
+}
+
+fn diff(x: &[f64], y: &[f64]) -> Vec<f64> {
+    x.iter().zip(y).map(|(u, v)| u - v).collect()
+}
+
+pub(super) fn run_limit(
+    a: &LimitArgs,
+    psi: Psi,
+    d: usize,
+    p: &limit::Params,
+    pb: &limit::BParams,
+) -> Result<(), CliError> {
+    let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let out = match a.eta {
+        None => {
+            let main = limit3::method_a(p, t_end, dt_out);
+            let fine = limit3::method_a(&p.refined(), t_end, dt_out);
+            let half = limit3::method_a(&p.halved(), t_end, dt_out);
+            let b = limit3::method_b(pb, t_end, dt_out);
+            Limit3Out {
+                layers: 3,
+                psi: psi.name(),
+                d,
+                map: "flow",
+                eta: None,
+                diff_ab: Some(diff(&main.risk, &b.risk)),
+                risk_b: Some(b.risk),
+                node_diff: diff(&main.risk, &fine.risk),
+                step_diff: Some(diff(&main.risk, &half.risk)),
+                risk_flow: None,
+                error_kind: "estimate",
+                table_check: main.table_check.max(fine.table_check),
+                a_nodes: p.a_nodes,
+                dt: p.h,
+                b_particles: limit3::particles(pb),
+                b_dt: pb.h,
+                times: main.times,
+                risk: main.risk,
+                gamma1: main.gamma1,
+                omega: main.omega,
+                alpha: main.alpha,
+                b: main.b,
+                version: env!("CARGO_PKG_VERSION"),
+            }
+        }
+        Some(eta) => {
+            let main = limit3::discrete_b(pb, eta, t_end, dt_out);
+            let fine = limit3::discrete_b(&limit3::refined_b(pb), eta, t_end, dt_out);
+            let by_a = limit3::discrete_a(p, eta, t_end, dt_out);
+            let flow = limit3::method_a(p, t_end, dt_out);
+            let (gamma1, omega) = match &by_a {
+                Some(t) => (t.gamma1.clone(), t.omega.clone()),
+                None => (Vec::new(), Vec::new()),
+            };
+            Limit3Out {
+                layers: 3,
+                psi: psi.name(),
+                d,
+                map: "discrete",
+                eta: Some(eta),
+                diff_ab: by_a.map(|t| diff(&main.risk, &t.risk)),
+                risk_b: None,
+                node_diff: diff(&main.risk, &fine.risk),
+                step_diff: None,
+                risk_flow: Some(flow.risk),
+                error_kind: "estimate",
+                table_check: flow.table_check,
+                a_nodes: pb.a_nodes,
+                dt: eta,
+                b_particles: limit3::particles(pb),
+                b_dt: eta,
+                times: main.times,
+                risk: main.risk,
+                gamma1,
+                omega,
+                alpha: main.alpha,
+                b: main.b,
+                version: env!("CARGO_PKG_VERSION"),
+            }
+        }
+    };
+    let opt = |v: &Option<Vec<f64>>| v.clone().unwrap_or_default();
+    let all: Vec<f64> = [
+        &out.risk,
+        &out.gamma1,
+        &out.omega,
+        &out.alpha,
+        &out.b,
+        &opt(&out.risk_b),
+        &opt(&out.diff_ab),
+        &out.node_diff,
+        &opt(&out.step_diff),
+        &opt(&out.risk_flow),
+        &vec![out.table_check],
+    ]
+    .iter()
+    .flat_map(|v| v.iter().copied())
+    .collect();
+    let csv = || {
+        let mut s = String::from(
+            "t,risk,gamma1,omega,alpha,b,risk_b,diff_ab,node_diff,step_diff,risk_flow\n",
+        );
+        let cell = |v: &Option<Vec<f64>>, i: usize, e: bool| match v {
+            Some(x) if e => format!("{:.3e}", x[i]),
+            Some(x) => format!("{:.16e}", x[i]),
+            None => String::new(),
+        };
+        let at = |v: &Vec<f64>, i: usize| v.get(i).map(|x| format!("{x:.16e}")).unwrap_or_default();
+        for i in 0..out.times.len() {
+            s += &format!(
+                "{:.16e},{:.16e},{},{},{:.16e},{:.16e},{},{},{:.3e},{},{}\n",
+                out.times[i],
+                out.risk[i],
+                at(&out.gamma1, i),
+                at(&out.omega, i),
+                out.alpha[i],
+                out.b[i],
+                cell(&out.risk_b, i, false),
+                cell(&out.diff_ab, i, true),
+                out.node_diff[i],
+                cell(&out.step_diff, i, true),
+                cell(&out.risk_flow, i, false),
+            );
+        }
+        s
+    };
+    emit_checked(
+        &all,
+        "the L = 3 limit",
+        &out,
+        a.format,
+        csv,
+        a.out.as_deref(),
+    )
+}
+
+/// Bytes of the largest width's run (the caller checks them against the machine before any
+/// work).
+pub(super) fn train_bytes(
+    nmax: usize,
+    d: usize,
+    t_end: f64,
+    eta: Option<f64>,
+    pb: &limit::BParams,
+) -> f64 {
+    match eta {
+        None => train3::train_bytes(nmax, d),
+        Some(eta) => train3::euler_bytes(nmax, d, (t_end / eta).round() as usize, pb),
+    }
+}
+
+pub(super) fn run_train(
+    a: &TrainArgs,
+    psi: Psi,
+    d: usize,
+    lp: &limit::Params,
+    pb: &limit::BParams,
+) -> Result<(), CliError> {
+    let lim = match a.eta {
+        None => train3::flow_limit(lp, a.t_end, a.dt_out),
+        Some(eta) => limit3::discrete_b(pb, eta, a.t_end, a.dt_out),
+    };
+    let mut rows = Vec::new();
+    for case in super::cases(a, psi, d) {
+        rows.extend(match a.eta {
+            None => train3::run(&case, a.dt, &lim),
+            Some(eta) => train3::run_euler(&case, eta, &lim),
+        });
+    }
+    let all: Vec<f64> = rows.iter().flat_map(|r| r.values()).collect();
+    if !all.iter().all(|x| x.is_finite()) {
+        return Err(CliError::Failure(
+            "the flow produced a non-finite value".into(),
+        ));
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows)?,
+        DeepFormat::Csv => {
+            let mut s = String::from(
+                "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap\n",
+            );
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    r.t,
+                    r.n,
+                    r.draw,
+                    r.risk,
+                    r.risk_limit,
+                    r.loss_gap,
+                    r.edge_gap1,
+                    r.edge_gap2,
+                    r.node_gap,
+                    r.readout_gap
+                );
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
+}
