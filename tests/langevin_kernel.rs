@@ -459,3 +459,189 @@ fn cli_relu_json_fields() {
         assert_eq!(s["kind"], "estimate");
     }
 }
+
+// ---------------------------------------------------------------- the α-scaled network
+
+use mforacle::dynamics::lazy::LazyRun;
+
+fn erf_model(d: usize) -> Model {
+    Model::new(&spec("erf"), &spec("erf"), d, 120, 20, LossScale::Full, 0.0).unwrap()
+}
+
+/// R_{N,α}(T) is even in 1/α (the doubled start is symmetric under a → −a, i.e. α → −α), so
+/// R_α − R_∞ = C α^{−2} + O(α^{−4}). With D(α) = R_α − R_{2α}, the local exponent
+/// p = log2(D(α)/D(2α)) is 2 + O(α^{−2}), its deviation shrinking 4× per doubling: the last
+/// p must be within |p_last − p_prev| (three times the predicted deviation
+/// (p_prev − p_last)/3) of 2, and far from 1 (the α^{−1} rate of an unsymmetrised start).
+#[test]
+fn alpha_exponent_is_two() {
+    let m = erf_model(5);
+    let alphas = [4.0, 8.0, 16.0, 32.0, 64.0];
+    for trained in [Trained::W, Trained::Aw] {
+        let r: Vec<f64> = alphas
+            .iter()
+            .map(|&a| {
+                let run = LazyRun::new(&m, 64, a, 0.01, trained);
+                run.risk_curve(3, 0, 100, 100).last().unwrap().1
+            })
+            .collect();
+        let dd: Vec<f64> = r.windows(2).map(|w| w[0] - w[1]).collect();
+        let p: Vec<f64> = dd.windows(2).map(|w| (w[0] / w[1]).log2()).collect();
+        // least-squares slope of log|D| against log α
+        let xs: Vec<f64> = alphas[..dd.len()].iter().map(|a| a.ln()).collect();
+        let ys: Vec<f64> = dd.iter().map(|x| x.abs().ln()).collect();
+        let (mx, my) = (
+            xs.iter().sum::<f64>() / xs.len() as f64,
+            ys.iter().sum::<f64>() / ys.len() as f64,
+        );
+        let slope = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| (x - mx) * (y - my))
+            .sum::<f64>()
+            / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+        println!("{trained:?}: R = {r:?}, local exponents {p:?}, fitted slope {slope:.4}");
+        let (last, prev) = (p[p.len() - 1], p[p.len() - 2]);
+        assert!(
+            (last - 2.0).abs() <= (last - prev).abs() + 1e-3,
+            "{trained:?}: exponents {p:?}"
+        );
+        assert!((last - 1.0).abs() > 0.5);
+        assert!((slope + 2.0).abs() < 0.1, "{trained:?}: slope {slope}");
+    }
+    // trained a only: f is linear in a, so the risk does not depend on α at all
+    let ra: Vec<f64> = [4.0, 64.0]
+        .iter()
+        .map(|&a| {
+            let run = LazyRun::new(&m, 64, a, 0.01, Trained::A);
+            run.risk_curve(3, 0, 100, 100).last().unwrap().1
+        })
+        .collect();
+    assert!((ra[0] - ra[1]).abs() < 1e-13, "{ra:?}");
+}
+
+/// The α → ∞ limit (Richardson in α^{−2} from α = 16, 32) of the width-N network, averaged
+/// over draws, against the discrete-time kernel curve R^η(k) = Eσ*² − Σ_l E_l(1 − (1 −
+/// 2cηλ_l)^{2k}) of the infinite-width limit: within 4 standard errors of the draws (the
+/// empirical kernel fluctuates as N^{−1/2}) plus the curve's own bound.
+#[test]
+fn alpha_network_approaches_the_kernel_curve() {
+    let d = 5;
+    let m = erf_model(d);
+    let lim = limit("erf", "erf", d, Trained::Aw, 120);
+    let (eta, steps, n, draws) = (0.01, 100usize, 256usize, 8u64);
+    let k = steps as f64;
+    let mut kernel_eta = lim.teacher_norm;
+    for l in 0..=lim.lmax {
+        let q = 1.0 - 2.0 * lim.c * eta * lim.lambda[l].value;
+        kernel_eta -= lim.energy[l].value * (1.0 - q.powf(2.0 * k));
+    }
+    let ests: Vec<f64> = (0..draws)
+        .map(|draw| {
+            let r = |a: f64| {
+                LazyRun::new(&m, n, a, eta, Trained::Aw)
+                    .risk_curve(11, draw, steps, steps)
+                    .last()
+                    .unwrap()
+                    .1
+            };
+            (4.0 * r(32.0) - r(16.0)) / 3.0
+        })
+        .collect();
+    let mean = ests.iter().sum::<f64>() / draws as f64;
+    let sd = (ests.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (draws as f64 - 1.0)).sqrt();
+    let se = sd / (draws as f64).sqrt();
+    let cont = lim.risk(1.0, 0.0);
+    println!(
+        "N = {n}: mean {mean:.6e} ± {se:.2e} (sd {sd:.2e}); discrete kernel curve {kernel_eta:.6e}, continuous R_K(1) = {:.6e}",
+        cont.value
+    );
+    assert!(
+        (mean - kernel_eta).abs() <= 4.0 * se + cont.bound,
+        "mean {mean} vs {kernel_eta} (se {se:e})"
+    );
+}
+
+#[test]
+fn cli_train_alpha() {
+    let o = run(&[
+        "train",
+        "--student",
+        "erf",
+        "--d",
+        "5",
+        "--widths",
+        "16,32",
+        "--alpha",
+        "8",
+        "--eta",
+        "0.05",
+        "--t-end",
+        "0.5",
+        "--record-every",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound"
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2 * 3);
+    for r in &rows {
+        if r[0] == 0.0 {
+            // f_0 = 0 exactly: the risk is E erf² = (2/π) asin(2/3), as is R_K(0)
+            let e = 2.0 / std::f64::consts::PI * (2.0f64 / 3.0).asin();
+            assert!(
+                (r[4] - e).abs() < 1e-14 && (r[5] - e).abs() < 1e-14,
+                "{r:?}"
+            );
+        }
+    }
+    assert_usage_error(
+        &[
+            "train",
+            "--student",
+            "erf",
+            "--d",
+            "5",
+            "--widths",
+            "15",
+            "--alpha",
+            "8",
+        ],
+        "even",
+    );
+    assert_usage_error(
+        &[
+            "train",
+            "--student",
+            "erf",
+            "--d",
+            "5",
+            "--widths",
+            "16",
+            "--alpha",
+            "0",
+        ],
+        "--alpha",
+    );
+    assert_usage_error(
+        &[
+            "train",
+            "--student",
+            "erf",
+            "--d",
+            "5",
+            "--widths",
+            "16",
+            "--alpha",
+            "nan",
+        ],
+        "--alpha",
+    );
+}
