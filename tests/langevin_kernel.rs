@@ -645,3 +645,113 @@ fn cli_train_alpha() {
         "--alpha",
     );
 }
+
+// ---------------------------------------------------------------- golden suite `langevin`
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("langevin-kernel-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes RESULTS/<case>/results.json from the f64 routes (`langevin::fast::gibbs` and the
+/// f64 kernel spectrum), optionally with β off by 1 % and d off by one (wrong backends).
+fn f64_backend(g: &std::path::Path, name: &str, wrong: bool) -> std::path::PathBuf {
+    let r = scratch(name);
+    for e in std::fs::read_dir(g).unwrap() {
+        let dir = e.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        let inputs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("inputs.json")).unwrap())
+                .unwrap();
+        let p = &inputs["parameters"];
+        let student = p["student"].as_str().unwrap();
+        let mut d = p["d"].as_u64().unwrap() as usize;
+        let doc = if case.starts_with("gibbs") {
+            let mut beta = p["beta"].as_f64().unwrap();
+            if wrong {
+                beta *= 1.01;
+            }
+            let m = Model::new(
+                &spec(student),
+                &spec(student),
+                d,
+                120,
+                20,
+                LossScale::Full,
+                0.0,
+            )
+            .unwrap();
+            let g = fast::gibbs(&m, beta, 4, 1e-10).unwrap();
+            serde_json::json!({
+                "free_energy": g.free_energy.value, "loss": g.loss.value, "risk": g.risk.value,
+                "kl_to_uniform": g.kl_to_uniform.value, "log_partition": g.log_partition.value,
+                "mean_s": g.mean_s.value, "mean_s2": g.mean_s2.value,
+                "interaction": g.interaction.value,
+                "gegenbauer_moments": g.gegenbauer_moments.iter().map(|q| q.value).collect::<Vec<_>>(),
+            })
+        } else {
+            if wrong {
+                d += 1;
+            }
+            let lim = limit(student, student, d, Trained::Aw, 150);
+            serde_json::json!({
+                "mu": (0..=8).map(|l| lim.mu[l].value).collect::<Vec<_>>(),
+                "lambda_aw": (0..=8).map(|l| lim.lambda[l].value).collect::<Vec<_>>(),
+                "multiplicity": (0..=8).map(|l| lim.multiplicity[l]).collect::<Vec<_>>(),
+            })
+        };
+        std::fs::create_dir_all(r.join(&case)).unwrap();
+        std::fs::write(r.join(&case).join("results.json"), doc.to_string()).unwrap();
+    }
+    r
+}
+
+#[test]
+fn golden_langevin_suite_f64_routes_pass_and_wrong_ones_fail() {
+    let g = scratch("golden").join("g");
+    let o = run(&[
+        "golden",
+        "--suite",
+        "langevin",
+        "--out",
+        g.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let check = |r: &std::path::Path| {
+        run(&[
+            "check",
+            "--suite",
+            "langevin",
+            r.to_str().unwrap(),
+            "--golden",
+            g.to_str().unwrap(),
+        ])
+    };
+    let good = f64_backend(&g, "good", false);
+    let o = check(&good);
+    let out = String::from_utf8_lossy(&o.stdout);
+    println!("{out}");
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("0 failed"), "{out}");
+    let bad = f64_backend(&g, "bad", true);
+    let o = check(&bad);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // `check` without --golden recomputes the suite: the same verdict for the good backend
+    let o = run(&["check", "--suite", "langevin", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
