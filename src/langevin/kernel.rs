@@ -38,7 +38,7 @@
 
 use super::fast::{funk_hecke_from_series, gegenbauer};
 use super::{harmonic_dimension, BoundKind, LangevinError, Quantity};
-use crate::activation::Spec;
+use crate::activation::{Parity, Spec};
 use crate::conventions::LossScale;
 use crate::kernel::{closed_kernel, ClosedKernel, SeriesKernel};
 use crate::meanfield::Model;
@@ -179,7 +179,21 @@ impl KernelLimit {
         super::check_inputs(model, 1.0)?;
         let (ca, cw) = trained.weights();
         let closed_k = closed_kernel(&model.student, &model.student);
-        let kappa = funk_hecke_of(&model.kappa, closed_k.clone(), d, lmax_closed, tol, "kappa")?;
+        let mut kappa =
+            funk_hecke_of(&model.kappa, closed_k.clone(), d, lmax_closed, tol, "kappa")?;
+        // An odd (even) σ has c_k = 0 for every even (odd) k, so κ and ψ have no component of
+        // that parity: ν_l(κ) = ν_l(ψ) = 0 exactly there (the teacher's energy too, A f* = ψ).
+        let forbidden = |l: usize| match model.student.parity() {
+            Parity::Odd => l % 2 == 0,
+            Parity::Even => l % 2 == 1,
+            Parity::Neither => false,
+        };
+        for l in 0..kappa.nu.len() {
+            if forbidden(l) {
+                kappa.nu[l] = 0.0;
+                kappa.bound[l] = 0.0;
+            }
+        }
         let trace = match norms.1 {
             _ if cw == 0.0 => ca * norms.0,
             Some(n1) => ca * norms.0 + cw * (d as f64 - 1.0) * n1,
@@ -226,9 +240,28 @@ impl KernelLimit {
             let nl = multiplicity[l];
             let w = ca + cw * (l as f64) * (l as f64 + d as f64 - 2.0);
             let (nu, b) = (kappa.nu[l], kappa.bound[l]);
-            mu.push(est(nu / nl, b / nl + 2.0 * U * (nu / nl).abs()));
-            lambda.push(est(w * nu / nl, w * (b / nl + 4.0 * U * (nu / nl).abs())));
-            let e = if same {
+            let exact_zero = nu == 0.0 && b == 0.0;
+            let q = |v: f64, bd: f64| {
+                if exact_zero {
+                    Quantity {
+                        value: 0.0,
+                        bound: 0.0,
+                        kind: BoundKind::Exact,
+                    }
+                } else {
+                    est(v, bd)
+                }
+            };
+            mu.push(q(nu / nl, b / nl + 2.0 * U * (nu / nl).abs()));
+            lambda.push(q(w * nu / nl, w * (b / nl + 4.0 * U * (nu / nl).abs())));
+            let e = if nu == 0.0 && b == 0.0 {
+                // ν_l(κ) = 0 exactly: σ(r w·u) has no degree-l part for any r, nor has A f*
+                Quantity {
+                    value: 0.0,
+                    bound: 0.0,
+                    kind: BoundKind::Exact,
+                }
+            } else if same {
                 est(nu, b)
             } else {
                 let (p, bp) = (psi.nu[l], psi.bound[l]);
