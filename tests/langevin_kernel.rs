@@ -755,3 +755,34 @@ fn golden_langevin_suite_f64_routes_pass_and_wrong_ones_fail() {
     let o = run(&["check", "--suite", "langevin", good.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+#[test]
+fn train_alpha_same_bits_for_one_and_two_threads() {
+    let args = [
+        "train",
+        "--student",
+        "erf",
+        "--d",
+        "6",
+        "--widths",
+        "64",
+        "--alpha",
+        "4",
+        "--eta",
+        "0.05",
+        "--t-end",
+        "0.5",
+        "--draws",
+        "2",
+    ];
+    let out = |threads: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_mforacle"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(out("1"), out("2"));
+}
