@@ -26,7 +26,14 @@ pub enum Sub {
     /// the law of s = <w, θ>, with free energy, loss, risk, KL, log Z, moments of s and
     /// Gegenbauer moments, each with an error estimate.
     Gibbs(GibbsArgs),
+    /// The kernel (lazy) limit: eigenvalues of the tangent kernel at initialisation with
+    /// multiplicities, the kernel in the overlap (series with bound; closed form for relu), the
+    /// kernel-flow risk curve R_K(t) with optional ridge, its t → ∞ limit (kernel ridge
+    /// regression) and the never-learnable energy.
+    Kernel(kernel::KernelArgs),
 }
+
+pub mod kernel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum GibbsFormat {
@@ -198,6 +205,7 @@ fn lerr(e: LangevinError) -> CliError {
 pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Sub::Gibbs(a) => gibbs(a),
+        Sub::Kernel(a) => kernel::run(a),
     }
 }
 

@@ -94,7 +94,11 @@ pub struct Args {
     /// (three extra fast-path steps per step and network).
     #[arg(long)]
     linearised: bool,
+    #[command(flatten)]
+    alpha: alpha::AlphaArgs,
 }
+
+mod alpha;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitArg {
@@ -116,6 +120,9 @@ struct RunDoc<'a> {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
+    if let Some(a) = args.alpha.alpha {
+        return alpha::run(&args, a);
+    }
     if !(args.checkpoint_seconds.is_finite() && args.checkpoint_seconds > 0.0) {
         return Err(CliError::Usage(
             "--checkpoint-seconds must be a positive number".into(),

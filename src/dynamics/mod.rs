@@ -38,6 +38,7 @@
 pub mod checkpoint;
 mod ideal;
 pub mod init;
+pub mod lazy;
 pub mod linear;
 
 use crate::activation::Spec;

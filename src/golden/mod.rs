@@ -44,6 +44,7 @@ mod check;
 mod concordance;
 mod hermite;
 mod kernel;
+mod langevin;
 mod meanfield;
 mod population;
 mod write;
@@ -87,6 +88,7 @@ pub const SUITES: &[SuiteEntry] = &[
     population::STEP_SUITE,
     meanfield::SUITE,
     concordance::SUITE,
+    langevin::SUITE,
 ];
 
 /// One case: inputs and oracle quantities.

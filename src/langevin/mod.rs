@@ -29,6 +29,8 @@
 
 pub mod fast;
 pub mod gauss;
+pub mod kernel;
+pub mod kernel_relu;
 pub mod oracle;
 
 use crate::meanfield::Model;
