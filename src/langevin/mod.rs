@@ -28,6 +28,9 @@
 //! 2β·2c(τ_κ + τ_ψ)·sup|g| for an expectation of g. Tests: `tests/langevin.rs`.
 
 pub mod fast;
+pub mod flow;
+pub mod flow_fv;
+pub mod flow_spectral;
 pub mod gauss;
 pub mod oracle;
 
