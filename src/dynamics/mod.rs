@@ -39,6 +39,7 @@ pub mod checkpoint;
 mod ideal;
 pub mod init;
 pub mod linear;
+pub mod noise;
 
 use crate::activation::Spec;
 use crate::fast;
