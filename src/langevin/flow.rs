@@ -65,15 +65,7 @@ impl Problem {
     /// Checks β, d and the kernels' truncation against `kernel_tol`.
     pub fn new(model: &Model, beta: f64, kernel_tol: f64) -> Result<Problem, LangevinError> {
         check_inputs(model, beta)?;
-        let tails = [model.kappa.tail[0], model.psi.tail[0]];
-        for (name, t) in ["kappa", "psi"].iter().zip(tails) {
-            if t.is_nan() || t > kernel_tol {
-                return Err(LangevinError::Kernel(format!(
-                    "the series of {name} at degree {} has truncation bound {t:.3e} > {kernel_tol:.1e}: raise --degree or --kernel-tol",
-                    model.degree
-                )));
-            }
-        }
+        let tails = super::checked_tails(model, kernel_tol)?;
         let a = model.kappa.to_f64();
         let mut nu = super::fast::funk_hecke_from_series(&a, model.d);
         // Trim: drop the ν_l whose remaining sum is < 1e-17 (|P_l| ≤ 1: a sup-norm change of κ).
