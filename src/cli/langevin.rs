@@ -31,6 +31,52 @@ pub enum Sub {
     /// kernel-flow risk curve R_K(t) with optional ridge, its t → ∞ limit (kernel ridge
     /// regression) and the never-learnable energy.
     Kernel(kernel::KernelArgs),
+    /// The reduced Fokker–Planck flow of the law of s = <w, θ> from the uniform start: risk,
+    /// loss, free energy, KL and moments of s at the output times by two independent
+    /// discretisations (finite volumes in the latitude; Galerkin in Gegenbauer moments), with
+    /// their difference, each value's error estimate, the free energy checked non-increasing
+    /// and above the Gibbs minimum F* of `langevin gibbs`.
+    Flow(FlowArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowFormat {
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FlowArgs {
+    #[command(flatten)]
+    pair: super::pair::SpecPair,
+    /// Dimension d >= 3.
+    #[arg(long, allow_negative_numbers = true)]
+    d: i64,
+    /// Inverse temperature β > 0 (diffusion coefficient 1/β; per-step noise √(2η/β)).
+    #[arg(long, allow_negative_numbers = true)]
+    beta: f64,
+    #[arg(long, value_enum, default_value_t = LossScale::Full)]
+    loss_scale: LossScale,
+    /// Final time (> 0, at most 1000).
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    t_end: f64,
+    /// Output every this much time (and at t_end).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    dt_out: f64,
+    /// Target of each route's error estimate (relative to 1 + |value|).
+    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
+    tol: f64,
+    #[arg(long, value_enum, default_value_t = FlowFormat::Json)]
+    format: FlowFormat,
+    /// Series degree of non-polynomial kernels (polynomials are exact; at most 398).
+    #[arg(long, default_value_t = 120, allow_negative_numbers = true)]
+    degree: i64,
+    /// Largest accepted sup-norm truncation bound of the κ and ψ series.
+    #[arg(long, default_value_t = 1e-12, allow_negative_numbers = true)]
+    kernel_tol: f64,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 pub mod kernel;
@@ -206,39 +252,66 @@ pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Sub::Gibbs(a) => gibbs(a),
         Sub::Kernel(a) => kernel::run(a),
+        Sub::Flow(a) => flow(a),
     }
 }
 
-fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
-    if !(a.beta.is_finite() && a.beta > 0.0) {
+/// The checks of β, d and the series degree shared by the subcommands.
+pub(super) fn check_common(beta: f64, d: i64, degree: i64) -> Result<(), CliError> {
+    if !(beta.is_finite() && beta > 0.0) {
+        return Err(usage(format!("--beta {beta}: must be a finite number > 0")));
+    }
+    if beta > MAX_BETA {
         return Err(usage(format!(
-            "--beta {}: must be a finite number > 0",
-            a.beta
+            "--beta {beta}: above the supported {MAX_BETA:e} (the Gibbs law is then a point mass to within the quadrature)"
         )));
     }
-    if a.beta > MAX_BETA {
-        return Err(usage(format!(
-            "--beta {}: above the supported {MAX_BETA:e} (the Gibbs law is then a point mass to within the quadrature)",
-            a.beta
-        )));
+    if d < 3 {
+        return Err(usage(format!("--d {d}: the reduced problem needs d >= 3")));
     }
-    if a.d < 3 {
-        return Err(usage(format!(
-            "--d {}: the reduced problem needs d >= 3",
-            a.d
-        )));
-    }
-    if a.d > 100_000 {
-        return Err(usage(format!("--d {}: at most 100000", a.d)));
+    if d > 100_000 {
+        return Err(usage(format!("--d {d}: at most 100000")));
     }
     // (the student's table is built to degree K + 2)
     let max_degree = crate::meanfield::model::MAX_SERIES_DEGREE as i64 - 2;
-    if !(2..=max_degree).contains(&a.degree) {
+    if !(2..=max_degree).contains(&degree) {
         return Err(usage(format!(
-            "--degree {}: out of range (2..={max_degree})",
-            a.degree
+            "--degree {degree}: out of range (2..={max_degree})"
         )));
     }
+    Ok(())
+}
+
+/// The model of a subcommand (kernels to `table_digits`).
+pub(super) fn build_model(
+    pair: &super::pair::SpecPair,
+    d: i64,
+    degree: i64,
+    table_digits: u32,
+    scale: LossScale,
+) -> Result<(Model, Spec, Spec), CliError> {
+    let (student, teacher) =
+        pair.parse_with(|s, _| Spec::parse(s).map_err(|e| usage(e.to_string())))?;
+    let model = Model::new(
+        &student,
+        &teacher,
+        d as usize,
+        (degree as usize).max(2),
+        table_digits,
+        scale,
+        0.0,
+    )
+    .map_err(|e| match e {
+        crate::meanfield::ModelError::NoDerivative(src) => usage(format!(
+            "{src}: the kernels are built by the reduced-flow model, which needs the student's derivative; students with jumps are not supported by langevin yet"
+        )),
+        other => usage(other.to_string()),
+    })?;
+    Ok((model, student, teacher))
+}
+
+fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
+    check_common(a.beta, a.d, a.degree)?;
     if !(0..=64).contains(&a.moments) {
         return Err(usage(format!(
             "--moments {}: out of range (0..=64)",
@@ -255,26 +328,9 @@ fn gibbs(a: GibbsArgs) -> Result<(), CliError> {
         )));
     }
     let digits = a.digits as u32;
-    let (student, teacher) = a
-        .pair
-        .parse_with(|s, _| Spec::parse(s).map_err(|e| usage(e.to_string())))?;
     let scale = a.loss_scale;
     let table_digits = if a.oracle { digits + 10 } else { 20 };
-    let model = Model::new(
-        &student,
-        &teacher,
-        a.d as usize,
-        (a.degree as usize).max(2),
-        table_digits,
-        scale,
-        0.0,
-    )
-    .map_err(|e| match e {
-        crate::meanfield::ModelError::NoDerivative(src) => usage(format!(
-            "{src}: the kernels are built by the reduced-flow model, which needs the student's derivative; students with jumps are not supported by langevin gibbs yet"
-        )),
-        other => usage(other.to_string()),
-    })?;
+    let (model, student, teacher) = build_model(&a.pair, a.d, a.degree, table_digits, scale)?;
     let l_out = a.moments as usize;
     let head = Doc {
         command: "langevin gibbs",
@@ -371,5 +427,185 @@ fn table(doc: &Doc) -> String {
         );
     }
     s += &format!("iterations = {}\n", doc.iterations);
+    s
+}
+
+// ------------------------------------------------------------------ langevin flow
+
+#[derive(Serialize)]
+struct FlowNum {
+    value: String,
+    bound: String,
+    kind: BoundKind,
+    /// |route A − route B|.
+    diff_ab: String,
+    /// Route A's own estimate.
+    bound_a: String,
+}
+
+#[derive(Serialize)]
+struct FlowRow {
+    t: String,
+    risk: FlowNum,
+    loss: FlowNum,
+    free_energy: FlowNum,
+    kl_to_uniform: FlowNum,
+    mean_s: FlowNum,
+    mean_s2: FlowNum,
+    mean_abs_s: FlowNum,
+}
+
+#[derive(Serialize)]
+struct FlowGibbs {
+    free_energy: Num,
+    mean_s: Num,
+    mean_s2: Num,
+    mean_abs_s: Num,
+    /// F(t_end) − F*.
+    free_energy_gap_at_t_end: String,
+}
+
+#[derive(Serialize)]
+struct FlowChecks {
+    routes_agree: bool,
+    free_energy_nonincreasing: bool,
+    free_energy_above_gibbs_minimum: bool,
+}
+
+#[derive(Serialize)]
+struct FlowDoc {
+    command: &'static str,
+    convention: &'static str,
+    student: String,
+    teacher: String,
+    d: usize,
+    beta: String,
+    loss_scale: &'static str,
+    series_degree: usize,
+    kernel_tails: [String; 2],
+    route_a: String,
+    route_b: String,
+    value_from: &'static str,
+    tol: String,
+    rows: Vec<FlowRow>,
+    gibbs: FlowGibbs,
+    checks: FlowChecks,
+}
+
+fn flow(a: FlowArgs) -> Result<(), CliError> {
+    check_common(a.beta, a.d, a.degree)?;
+    if !(a.t_end.is_finite() && a.t_end > 0.0 && a.t_end <= 1000.0) {
+        return Err(usage(format!(
+            "--t-end {}: must be a number in (0, 1000]",
+            a.t_end
+        )));
+    }
+    if !(a.dt_out.is_finite() && a.dt_out > 0.0 && a.t_end / a.dt_out <= 10_000.0) {
+        return Err(usage(format!(
+            "--dt-out {}: must be > 0 with at most 10000 outputs",
+            a.dt_out
+        )));
+    }
+    if !(a.tol.is_finite() && a.tol >= 1e-14 && a.tol < 1.0) {
+        return Err(usage(format!("--tol {}: must be in [1e-14, 1)", a.tol)));
+    }
+    if !(a.kernel_tol.is_finite() && a.kernel_tol > 0.0) {
+        return Err(usage(format!("--kernel-tol {}: must be > 0", a.kernel_tol)));
+    }
+    let scale = a.loss_scale;
+    let (model, student, teacher) = build_model(&a.pair, a.d, a.degree, 20, scale)?;
+    let problem = langevin::flow::Problem::new(&model, a.beta, a.kernel_tol).map_err(lerr)?;
+    let times = langevin::flow::output_times(a.t_end, a.dt_out);
+    let fl = langevin::flow::flow(&problem, &times, a.tol).map_err(lerr)?;
+    let g = langevin::fast::gibbs(&model, a.beta, 2, a.kernel_tol).map_err(lerr)?;
+    let checks = langevin::flow::check(&fl, (g.free_energy.value, g.free_energy.bound));
+    let fnum = |v: &langevin::flow::FlowValue| FlowNum {
+        value: format!("{:.16e}", v.value),
+        bound: up(v.bound),
+        kind: BoundKind::Estimate,
+        diff_ab: up(v.diff_ab),
+        bound_a: up(v.bound_a),
+    };
+    let rows: Vec<FlowRow> = fl
+        .times
+        .iter()
+        .zip(&fl.values)
+        .map(|(t, v)| FlowRow {
+            t: format!("{t:e}"),
+            risk: fnum(&v[0]),
+            loss: fnum(&v[1]),
+            free_energy: fnum(&v[2]),
+            kl_to_uniform: fnum(&v[3]),
+            mean_s: fnum(&v[4]),
+            mean_s2: fnum(&v[5]),
+            mean_abs_s: fnum(&v[6]),
+        })
+        .collect();
+    let last = fl.values.last().expect("at least two times")[langevin::flow::FREE_ENERGY];
+    let doc = FlowDoc {
+        command: "langevin flow",
+        convention: CONVENTION,
+        student: student.source.clone(),
+        teacher: teacher.source.clone(),
+        d: a.d as usize,
+        beta: format!("{:e}", a.beta),
+        loss_scale: scale.name(),
+        series_degree: model.degree,
+        kernel_tails: [up(problem.tails[0]), up(problem.tails[1])],
+        route_a: fl.resolution_a.clone(),
+        route_b: fl.resolution_b.clone(),
+        value_from: "route B (Gegenbauer Galerkin); bound = its estimate + kernel truncation",
+        tol: format!("{:e}", a.tol),
+        rows,
+        gibbs: FlowGibbs {
+            free_energy: num_f64(&g.free_energy),
+            mean_s: num_f64(&g.mean_s),
+            mean_s2: num_f64(&g.mean_s2),
+            mean_abs_s: num_f64(&g.mean_abs_s),
+            free_energy_gap_at_t_end: format!("{:.3e}", last.value - g.free_energy.value),
+        },
+        checks: FlowChecks {
+            routes_agree: checks.disagreements.is_empty(),
+            free_energy_nonincreasing: checks.free_energy_increases.is_empty(),
+            free_energy_above_gibbs_minimum: checks.below_minimum.is_empty(),
+        },
+    };
+    let text = match a.format {
+        FlowFormat::Json => {
+            serde_json::to_string_pretty(&doc).map_err(|e| CliError::Failure(e.to_string()))? + "\n"
+        }
+        FlowFormat::Csv => flow_csv(&doc),
+    };
+    emit(&text, a.out.as_deref())?;
+    if !checks.passed() {
+        return Err(CliError::Failure(format!(
+            "langevin flow: a check failed (routes disagree at {:?}, free energy increases at {:?}, below F* at {:?}; time index, quantity index)",
+            checks.disagreements, checks.free_energy_increases, checks.below_minimum
+        )));
+    }
+    Ok(())
+}
+
+fn flow_csv(doc: &FlowDoc) -> String {
+    let mut s = String::from("t");
+    for q in langevin::flow::QUANTITIES {
+        s += &format!(",{q},{q}_bound,{q}_diff_ab,{q}_bound_a");
+    }
+    s.push('\n');
+    for r in &doc.rows {
+        s += &r.t;
+        for n in [
+            &r.risk,
+            &r.loss,
+            &r.free_energy,
+            &r.kl_to_uniform,
+            &r.mean_s,
+            &r.mean_s2,
+            &r.mean_abs_s,
+        ] {
+            s += &format!(",{},{},{},{}", n.value, n.bound, n.diff_ab, n.bound_a);
+        }
+        s.push('\n');
+    }
     s
 }

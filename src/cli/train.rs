@@ -96,6 +96,12 @@ pub struct Args {
     linearised: bool,
     #[command(flatten)]
     alpha: alpha::AlphaArgs,
+    /// Noisy projected GD at inverse temperature β > 0: w ← normalise(w + η v + √(2η/β) P_w g)
+    /// (tangent step, counter-based Gaussian increments shared by the nested widths); writes
+    /// width,draw,step,t,loss,risk,mean_s,mean_s2,mean_abs_s (no ideal particles; compare with
+    /// `langevin flow`). Not with --linearised or --resume.
+    #[arg(long, allow_negative_numbers = true)]
+    beta: Option<f64>,
 }
 
 mod alpha;
@@ -120,8 +126,16 @@ struct RunDoc<'a> {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
+    if args.alpha.alpha.is_some() && args.beta.is_some() {
+        return Err(CliError::Usage(
+            "--alpha and --beta cannot be combined (the lazy limit is noiseless)".into(),
+        ));
+    }
     if let Some(a) = args.alpha.alpha {
         return alpha::run(&args, a);
+    }
+    if let Some(beta) = args.beta {
+        return run_noisy(args, beta);
     }
     if !(args.checkpoint_seconds.is_finite() && args.checkpoint_seconds > 0.0) {
         return Err(CliError::Usage(
@@ -298,4 +312,131 @@ pub fn memory_estimate(c: &Config, linearised: bool) -> crate::memory::Bytes {
         .plus(work)
         .plus(per_record.times(records))
         .plus(per_hist.times(hists))
+}
+
+/// Header of `train --beta`'s train.csv.
+pub const NOISY_HEADER: &str = "width,draw,step,t,loss,risk,mean_s,mean_s2,mean_abs_s";
+
+#[derive(serde::Serialize)]
+struct NoisyRunDoc<'a> {
+    command: &'static str,
+    version: &'static str,
+    config: &'a Config,
+    #[serde(serialize_with = "crate::output::finite")]
+    beta: f64,
+    noise: &'static str,
+    steps: usize,
+    outputs: [&'static str; 1],
+}
+
+/// `train --beta`: noisy projected GD (src/dynamics/noise.rs), one network per width and draw
+/// (the nested widths share initial neurons and Brownian increments), rows every
+/// `--record-every` steps: loss, risk = loss/c and the empirical moments of s_i = <w_i, θ>.
+fn run_noisy(args: Args, beta: f64) -> Result<(), CliError> {
+    use crate::dynamics::noise;
+    use crate::fast;
+    if !(beta.is_finite() && beta > 0.0 && beta <= 1e6) {
+        return Err(CliError::Usage(format!(
+            "--beta {beta}: must be a finite number in (0, 1e6]"
+        )));
+    }
+    if args.linearised || args.resume || args.halt_after.is_some() {
+        return Err(CliError::Usage(
+            "--beta: not with --linearised, --resume or --halt-after".into(),
+        ));
+    }
+    let config = Config {
+        teacher: args.pair.teacher_source().to_string(),
+        student: args.pair.student,
+        d: args.d,
+        widths: args.widths,
+        eta: args.eta,
+        t_end: args.t_end,
+        draws: args.draws,
+        seed: args.seed,
+        update: "tangent".into(),
+        loss_scale: args.loss_scale.name().into(),
+        noise_variance: args.noise_variance,
+        degree: args.degree,
+        record_every: args.record_every,
+        histogram_every: args.histogram_every,
+        panels: args.panels,
+        rtol: args.rtol,
+        init: match args.init {
+            InitArg::Uniform => "uniform",
+            InitArg::Stratified => "stratified",
+        }
+        .into(),
+    };
+    if config.validate().is_ok() {
+        crate::memory::check("train", memory_estimate(&config, false)).map_err(CliError::Usage)?;
+    }
+    let started = Instant::now();
+    let run = Run::new(config)?;
+    let c = &run.config;
+    let (d, steps) = (c.d, c.steps());
+    let sigma = (2.0 * c.eta / beta).sqrt();
+    let scale = run.model.scale();
+    let mut csv = String::from(NOISY_HEADER);
+    csv.push('\n');
+    let fail = |e: fast::FastError| CliError::Failure(e.to_string());
+    for r in 0..c.draws {
+        for &n in &c.widths {
+            let mut w = run.initial[r][..n * d].to_vec();
+            let a = vec![1.0 / n as f64; n];
+            for k in 0..=steps {
+                let record = k % c.record_every == 0 || k == steps;
+                let p = run.problem(&w, &a);
+                let v = if record {
+                    let ev = fast::evaluate(&p, fast::Route::Auto).map_err(fail)?;
+                    let nf = n as f64;
+                    let s = |f: &dyn Fn(f64) -> f64| (0..n).map(|i| f(w[i * d])).sum::<f64>() / nf;
+                    csv += &format!(
+                        "{n},{r},{k},{:e},{:e},{:e},{:e},{:e},{:e}\n",
+                        k as f64 * c.eta,
+                        ev.loss,
+                        ev.loss / scale,
+                        s(&|x| x),
+                        s(&|x| x * x),
+                        s(&|x: f64| x.abs())
+                    );
+                    ev.velocity
+                } else if k < steps {
+                    fast::velocity(&p, fast::Route::Auto).map_err(fail)?
+                } else {
+                    Vec::new()
+                };
+                if k < steps {
+                    let key = noise::noise_key(c.seed, r as u64, k as u64);
+                    w = noise::noisy_tangent_step(&w, &v, d, c.eta, sigma, key);
+                }
+            }
+        }
+    }
+    match &args.out {
+        None => super::emit(&csv, None),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::Failure(format!("cannot create {}: {e}", dir.display())))?;
+            let doc = NoisyRunDoc {
+                command: "train --beta",
+                version: env!("CARGO_PKG_VERSION"),
+                config: c,
+                beta,
+                noise: "w <- normalise(w + eta v + sqrt(2 eta/beta) P_w g), g ~ N(0, I_d), ChaCha8 keyed by (seed, draw, step), stream = neuron",
+                steps,
+                outputs: ["train.csv"],
+            };
+            let json = serde_json::to_string_pretty(&doc)
+                .map_err(|e| CliError::Failure(format!("JSON: {e}")))?;
+            super::emit(&csv, Some(&dir.join("train.csv")))?;
+            super::emit(&(json + "\n"), Some(&dir.join("run.json")))?;
+            eprintln!(
+                "mforacle: wrote {}/{{train.csv,run.json}} in {:.1} s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
 }

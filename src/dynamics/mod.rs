@@ -40,6 +40,7 @@ mod ideal;
 pub mod init;
 pub mod lazy;
 pub mod linear;
+pub mod noise;
 
 use crate::activation::Spec;
 use crate::fast;

@@ -296,15 +296,7 @@ pub fn gibbs(
     kernel_tol: f64,
 ) -> Result<Gibbs<f64>, LangevinError> {
     check_inputs(model, beta)?;
-    let tails = [model.kappa.tail[0], model.psi.tail[0]];
-    for (name, t) in ["kappa", "psi"].iter().zip(tails) {
-        if t.is_nan() || t > kernel_tol {
-            return Err(LangevinError::Kernel(format!(
-                "the series of {name} at degree {} has truncation bound {t:.3e} > {kernel_tol:.1e}: raise --degree or --kernel-tol",
-                model.degree
-            )));
-        }
-    }
+    let tails = super::checked_tails(model, kernel_tol)?;
     let a = model.kappa.to_f64();
     let nu = super::fast::funk_hecke_from_series(&a, model.d);
     let lmax = a.len() - 1;

@@ -28,6 +28,9 @@
 //! 2β·2c(τ_κ + τ_ψ)·sup|g| for an expectation of g. Tests: `tests/langevin.rs`.
 
 pub mod fast;
+pub mod flow;
+pub mod flow_fv;
+pub mod flow_spectral;
 pub mod gauss;
 pub mod kernel;
 pub mod kernel_relu;
@@ -149,6 +152,21 @@ pub fn check_inputs(model: &Model, beta: f64) -> Result<(), LangevinError> {
         return Err(LangevinError::Dimension(model.d));
     }
     Ok(())
+}
+
+/// The sup-norm truncation bounds [τκ, τψ] of the model's kernels, refused (exit 2) when one
+/// exceeds `kernel_tol` or is NaN.
+pub(crate) fn checked_tails(model: &Model, kernel_tol: f64) -> Result<[f64; 2], LangevinError> {
+    let tails = [model.kappa.tail[0], model.psi.tail[0]];
+    for (name, t) in ["kappa", "psi"].iter().zip(tails) {
+        if t.is_nan() || t > kernel_tol {
+            return Err(LangevinError::Kernel(format!(
+                "the series of {name} at degree {} has truncation bound {t:.3e} > {kernel_tol:.1e}: raise --degree or --kernel-tol",
+                model.degree
+            )));
+        }
+    }
+    Ok(tails)
 }
 
 /// N_l = (2l + d − 2)(l + d − 3)!/(l!(d − 2)!), the dimension of the degree-l spherical

@@ -1,0 +1,68 @@
+//! Noisy projected GD (`train --beta`): the convention of proofs-notes/langevin.md §1,
+//!
+//! w_i ← normalise(w_i + η v_i + √(2η/β) P_{w_i} g_i),   g_i ~ N(0, I_d),
+//!
+//! with v_i the population velocity (learning rate ηN on the weights, time t = kη) and
+//! P_w = I − w wᵀ the tangent projection: per-step tangent noise of variance 2η/β per
+//! coordinate, the mean-field Langevin equation with diffusion coefficient 1/β.
+//!
+//! Counter-based noise: g_i at step k of draw r is the output of ChaCha8 keyed by
+//! (seed, r, k) on stream i ([`noise_key`]), so the bits do not depend on the thread count or
+//! on the order in which neurons are processed, and neuron i receives the same increments in
+//! every width of a run (the nested networks share their Brownian increments).
+//!
+//! Accuracy contract: the update is exact up to rounding (a few ulps per coordinate); the
+//! Gaussians are Box–Muller from 53-bit uniforms ([`crate::sampling::gaussians`]).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// The ChaCha8 seed of step `step` of draw `draw` (distinct from the initial sampling keys by
+/// a splitmix64 mix of a fixed tag).
+pub fn noise_key(seed: u64, draw: u64, step: u64) -> u64 {
+    let mut x = seed ^ 0x6e6f_6973_795f_6764; // "noisy_gd"
+    for v in [draw, step] {
+        x = splitmix(x ^ splitmix(v));
+    }
+    x
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The d Gaussians of neuron `i` under `key`.
+pub fn increments(key: u64, i: usize, d: usize) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(key);
+    rng.set_stream(i as u64);
+    crate::sampling::gaussians(&mut rng, d)
+}
+
+/// One noisy tangent step of the N×d network `w` with velocities `v` (N×d): returns the new
+/// weights. `sigma` = √(2η/β).
+pub fn noisy_tangent_step(
+    w: &[f64],
+    v: &[f64],
+    d: usize,
+    eta: f64,
+    sigma: f64,
+    key: u64,
+) -> Vec<f64> {
+    let mut out = vec![0.0; w.len()];
+    out.par_chunks_mut(d).enumerate().for_each(|(i, x)| {
+        let wi = &w[i * d..(i + 1) * d];
+        let vi = &v[i * d..(i + 1) * d];
+        let g = increments(key, i, d);
+        let gw: f64 = g.iter().zip(wi).map(|(a, b)| a * b).sum();
+        for k in 0..d {
+            x[k] = wi[k] + eta * vi[k] + sigma * (g[k] - gw * wi[k]);
+        }
+        let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+        x.iter_mut().for_each(|a| *a /= norm);
+    });
+    out
+}
