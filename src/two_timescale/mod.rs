@@ -22,6 +22,7 @@
 
 pub mod eval;
 pub mod oracle;
+pub mod train;
 
 use std::fmt;
 
