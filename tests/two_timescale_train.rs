@@ -522,3 +522,220 @@ fn cli_draws_run_is_the_library_run() {
     assert_eq!(csv, format!("{}\n{}", train::COLUMNS, train::csv_lines(&t)));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+mod common;
+
+const TINY_RECIPE: &str = r#"
+name = "tts-tiny"
+description = "a tiny two-timescale recipe for the tests"
+reproduces = "nothing"
+differences = "tiny"
+seed = 2
+
+[two_timescale]
+d = 4
+n = 20
+n_test = 10
+m = 16
+iters = 6
+log_every = 2
+sigma = [0.0, 1.0]
+label_noise = [1.0]
+label_noise_sigma = 1.0
+seeds = 3
+"#;
+
+fn data_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if (rel.ends_with(".csv") || rel.ends_with(".json"))
+                    && !rel.ends_with("timing.json")
+                    && !rel.ends_with("shard.json")
+                {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A tiny recipe: sharded 0/2 + 1/2 and merged gives the unsharded run's bytes; a job's
+/// curves.csv is `two-timescale train --seeds <seed>` with the same settings.
+#[test]
+fn recipe_shards_merge_to_the_unsharded_run() {
+    let dir = common::scratch("two_timescale_train", "recipe");
+    let rf = dir.join("tiny.toml");
+    std::fs::write(&rf, TINY_RECIPE).unwrap();
+    let run = |extra: &[&str], out: &std::path::Path| {
+        let o = common::bin()
+            .args(["reproduce", "--recipe-file", rf.to_str().unwrap(), "--out"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let full = dir.join("full");
+    run(&[], &full);
+    let files = data_files(&full);
+    for f in [
+        "runs/tts-s2/curves.csv",
+        "runs/tts-s4/curves.csv",
+        "dof-per-sigma.csv",
+        "alignment-per-sigma.csv",
+        "dof-per-label-noise.csv",
+        "test-mse-per-label-noise.csv",
+    ] {
+        assert!(files.contains_key(f), "{f} missing");
+    }
+    let (s0, s1) = (dir.join("s0"), dir.join("s1"));
+    run(&["--shard", "0/2"], &s0);
+    run(&["--shard", "1/2"], &s1);
+    let merged = dir.join("merged");
+    let o = common::bin()
+        .arg("merge")
+        .arg(&s1)
+        .arg(&s0)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(data_files(&merged), files);
+    // the job of seed 3 is the train command with --seeds 3
+    let cmd = dir.join("cmd");
+    let (code, _, err) = cli(&[
+        "two-timescale",
+        "train",
+        "--out",
+        cmd.to_str().unwrap(),
+        "--d",
+        "4",
+        "--n",
+        "20",
+        "--n-test",
+        "10",
+        "--m",
+        "16",
+        "--iters",
+        "6",
+        "--log-every",
+        "2",
+        "--sigma",
+        "0,1",
+        "--label-noise",
+        "1",
+        "--label-noise-sigma",
+        "1",
+        "--seeds",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(cmd.join("curves.csv")).unwrap(),
+        files["runs/tts-s3/curves.csv"]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Golden suite `two-timescale`: the f64 n × n route (`two_timescale::eval`, independent of the
+/// oracle's m × m route) on the suite's inputs passes `check`; the same results with one
+/// entry moved by 10 tolerances fail it.
+#[test]
+fn golden_suite_two_timescale_passes_the_f64_route_and_catches_an_error() {
+    use mforacle::golden::npy;
+    let dir = common::scratch("two_timescale_train", "golden");
+    let g = dir.join("g");
+    let o = common::bin()
+        .args(["golden", "--suite", "two-timescale", "--out"])
+        .arg(&g)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rd = |n: &str| npy::from_bytes(&std::fs::read(g.join("small").join(n)).unwrap()).unwrap();
+    let (x, y, w, eps, xi) = (
+        rd("x.npy"),
+        rd("y.npy"),
+        rd("w.npy"),
+        rd("eps.npy"),
+        rd("xi.npy"),
+    );
+    let input = Input {
+        n: x.shape[0],
+        d: x.shape[1],
+        m: w.shape[0],
+        x: x.data,
+        y: y.data,
+        w: w.data,
+        x_test: None,
+        f_star: Target::Product(vec![0, 1]),
+        eps: Some(eps.data),
+        xi: Some(xi.data),
+    };
+    let ev = evaluate(&input, &params()).unwrap();
+    let ln = ev.label_noise.clone().unwrap();
+    let lv = ev.after_langevin_step.clone().unwrap();
+    let (m, dp) = (input.m, input.d + 1);
+    let results: Vec<(&str, Vec<usize>, Vec<f64>)> = vec![
+        ("objective", vec![], vec![ev.objective]),
+        ("readout", vec![input.n], ev.readout.clone()),
+        ("second_layer", vec![m], ev.second_layer.clone()),
+        ("degrees_of_freedom", vec![], vec![ev.degrees_of_freedom]),
+        ("first_variation", vec![m], ev.first_variation.clone()),
+        ("drift", vec![m, dp], ev.drift.clone()),
+        ("label_noise_drift", vec![m, dp], ln.drift.clone()),
+        ("objective_label_noise", vec![], vec![ln.objective]),
+        ("after_langevin_step_objective", vec![], vec![lv.objective]),
+        ("after_langevin_step_w", vec![m, dp], lv.w.clone()),
+    ];
+    let write = |root: &std::path::Path, bump: bool| {
+        let c = root.join("small");
+        std::fs::create_dir_all(&c).unwrap();
+        for (name, shape, data) in &results {
+            let mut data = data.clone();
+            if bump && *name == "drift" {
+                // 10 tolerances: tol = 512·u·κ·(n+m+d)·max|drift| ≤ 512·u·1001·14·max|drift|
+                let s = data.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+                data[3] += 10.0 * 512.0 * U * 1001.0 * 14.0 * s;
+            }
+            std::fs::write(
+                c.join(format!("{name}.npy")),
+                npy::to_bytes(shape, &data).unwrap(),
+            )
+            .unwrap();
+        }
+    };
+    let (good, bad) = (dir.join("good"), dir.join("bad"));
+    write(&good, false);
+    write(&bad, true);
+    let check = |r: &std::path::Path| {
+        common::bin()
+            .args(["check", "--suite", "two-timescale"])
+            .arg(r)
+            .arg("--golden")
+            .arg(&g)
+            .output()
+            .unwrap()
+    };
+    let o = check(&good);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = check(&bad);
+    assert!(
+        !o.status.success(),
+        "a drift entry 10 tolerances off passed"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

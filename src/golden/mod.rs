@@ -46,6 +46,7 @@ mod hermite;
 mod kernel;
 mod meanfield;
 mod population;
+pub mod two_timescale;
 mod write;
 
 pub use check::{
@@ -87,6 +88,7 @@ pub const SUITES: &[SuiteEntry] = &[
     population::STEP_SUITE,
     meanfield::SUITE,
     concordance::SUITE,
+    two_timescale::SUITE,
 ];
 
 /// One case: inputs and oracle quantities.
