@@ -8,12 +8,14 @@ struct Doc {
     /// The SIMD level the run-time dispatch chose on this machine.
     simd: String,
     cases: Vec<BenchCase>,
+    two_timescale: crate::two_timescale::bench::Case,
 }
 
 pub fn run(format: Format) -> Result<(), CliError> {
     let doc = Doc {
         simd: format!("{:?}", crate::fast::simd::level()),
         cases: bench_cases(),
+        two_timescale: crate::two_timescale::bench::standard(),
     };
     let text = match format {
         Format::Json => {
@@ -39,7 +41,7 @@ pub fn run(format: Format) -> Result<(), CliError> {
                     c.gflops / c.gemm_gflops
                 ));
             }
-            t
+            t + &doc.two_timescale.csv()
         }
     };
     emit(&text, None)

@@ -34,6 +34,69 @@ pub enum Sub {
     /// (kernel-ridge readout) mean-field model on given data and particles, with the state
     /// after one GD, Langevin and label-noise step.
     Eval(EvalArgs),
+    /// Train the first layer by the discretised two-timescale mean-field Langevin dynamics on
+    /// sampled data (readout recomputed exactly every step), for several σ, σ̃ and seeds with
+    /// paired draws; writes curves.csv and run.json to --out.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Output directory (created if missing): curves.csv and run.json, each written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Input dimension d.
+    #[arg(long, default_value_t = 15)]
+    pub d: usize,
+    /// Training samples n.
+    #[arg(long, default_value_t = 256)]
+    pub n: usize,
+    /// Test points (clean targets) for test_mse and align_test.
+    #[arg(long = "n-test", default_value_t = 512)]
+    pub n_test: usize,
+    /// Particles m.
+    #[arg(long, default_value_t = 512)]
+    pub m: usize,
+    /// Iterations.
+    #[arg(long, default_value_t = 3000)]
+    pub iters: usize,
+    /// Log the diagnostics every this many iterations (and at 0 and the last).
+    #[arg(long = "log-every", default_value_t = 50)]
+    pub log_every: usize,
+    /// Label-noise levels σ of the data, comma-separated (y = f° + Unif[−σ, σ]); runs without
+    /// label noise.
+    #[arg(long, default_value = "0,1,2")]
+    pub sigma: String,
+    /// Label-noise levels σ̃ of the training procedure, comma-separated; each σ̃ > 0 is run at
+    /// σ = --label-noise-sigma.
+    #[arg(long = "label-noise", default_value = "")]
+    pub label_noise: String,
+    /// The data noise σ of the label-noise runs.
+    #[arg(long = "label-noise-sigma", default_value_t = 2.0)]
+    pub label_noise_sigma: f64,
+    /// Seeds, comma-separated.
+    #[arg(long, default_value = "0")]
+    pub seeds: String,
+    /// Initial particles: `prior` (N(0, I/λ_w)) or `sd=S` (N(0, S² I)).
+    #[arg(long, default_value = "sd=0.25")]
+    pub init: String,
+    /// f°(x) = product of these coordinates (0-based), comma-separated.
+    #[arg(long, default_value = "0,1")]
+    pub target: String,
+    /// λ (exact decimal; λ̄_a = λλ_a, λ̄_w = λλ_w).
+    #[arg(long, default_value = "0.004", allow_hyphen_values = true)]
+    pub lambda: String,
+    #[arg(long = "lambda-a", default_value = "0.25", allow_hyphen_values = true)]
+    pub lambda_a: String,
+    #[arg(long = "lambda-w", default_value = "0.25", allow_hyphen_values = true)]
+    pub lambda_w: String,
+    /// Step size η.
+    #[arg(long, default_value = "0.2", allow_hyphen_values = true)]
+    pub eta: String,
+    /// JSON `{"xi": [iters][m][d+1], "eps": [iters][n] (optional)}`: the Langevin draws ξ and
+    /// the label-noise draws ε̃ (used as given in runs with σ̃ > 0) instead of the seed's.
+    #[arg(long)]
+    pub draws: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,6 +189,7 @@ fn opt(x: Option<f64>) -> J {
 pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Sub::Eval(a) => run_eval(a),
+        Sub::Train(a) => run_train(a),
     }
 }
 
@@ -355,4 +419,194 @@ fn oracle_body(input: &Input, fields: &[Field], digits: u32) -> Vec<(String, J)>
     }
     top.push(("fewer_digits".into(), J::Arr(partial)));
     top
+}
+
+fn list<T: std::str::FromStr>(
+    s: &str,
+    flag: &str,
+    ok: impl Fn(&T) -> bool,
+) -> Result<Vec<T>, CliError> {
+    if s.trim().is_empty() {
+        return Ok(vec![]);
+    }
+    s.split(',')
+        .map(|t| match t.trim().parse::<T>() {
+            Ok(v) if ok(&v) => Ok(v),
+            _ => Err(usage(format!("--{flag} {s}: `{t}` is not a valid entry"))),
+        })
+        .collect()
+}
+
+fn draws_rows(
+    v: Option<&serde_json::Value>,
+    field: &str,
+    rows: usize,
+    width: usize,
+) -> Result<Vec<Vec<f64>>, String> {
+    let arr = v
+        .and_then(|v| v.as_array())
+        .ok_or(format!("field `{field}`: expected an array"))?;
+    if arr.len() != rows {
+        return Err(format!(
+            "field `{field}`: {} iterations, expected --iters = {rows}",
+            arr.len()
+        ));
+    }
+    arr.iter()
+        .enumerate()
+        .map(|(it, r)| {
+            let flat: Vec<&serde_json::Value> = match r.as_array() {
+                Some(a) if a.iter().all(|x| x.is_array()) && !a.is_empty() => a
+                    .iter()
+                    .flat_map(|x| x.as_array().into_iter().flatten())
+                    .collect(),
+                Some(a) => a.iter().collect(),
+                None => return Err(format!("field `{field}` iteration {it}: expected an array")),
+            };
+            if flat.len() != width {
+                return Err(format!(
+                    "field `{field}` iteration {it}: {} numbers, expected {width}",
+                    flat.len()
+                ));
+            }
+            flat.iter()
+                .map(|x| {
+                    x.as_f64().filter(|f| f.is_finite()).ok_or(format!(
+                        "field `{field}` iteration {it}: {x} is not a finite number"
+                    ))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run_train(a: TrainArgs) -> Result<(), CliError> {
+    use crate::two_timescale::train::{self, Config, Draws, Init};
+    let params = Params {
+        lambda: a.lambda.clone(),
+        lambda_a: a.lambda_a.clone(),
+        lambda_w: a.lambda_w.clone(),
+        eta: a.eta.clone(),
+        sigma_tilde: "0".into(),
+    };
+    let pf = params.validate().map_err(|e| usage(e.0))?;
+    let fin = |v: &f64| v.is_finite() && *v >= 0.0;
+    let sigmas: Vec<f64> = list(&a.sigma, "sigma", fin)?;
+    let tildes: Vec<f64> = list(&a.label_noise, "label-noise", fin)?;
+    let seeds: Vec<u64> = list(&a.seeds, "seeds", |_| true)?;
+    let target: Vec<usize> = list(&a.target, "target", |k: &usize| *k < a.d)?;
+    if !fin(&a.label_noise_sigma) {
+        return Err(usage(format!(
+            "--label-noise-sigma {}: must be a finite number >= 0",
+            a.label_noise_sigma
+        )));
+    }
+    for (v, flag) in [(a.d, "d"), (a.n, "n"), (a.m, "m"), (a.iters, "iters")] {
+        if v == 0 {
+            return Err(usage(format!("--{flag} 0: must be at least 1")));
+        }
+    }
+    if seeds.is_empty() || target.is_empty() || (sigmas.is_empty() && tildes.is_empty()) {
+        return Err(usage(
+            "--seeds, --target and one of --sigma/--label-noise need at least one entry",
+        ));
+    }
+    let init = Init::parse(&a.init).map_err(usage)?;
+    let cfg = Config {
+        d: a.d,
+        n: a.n,
+        n_test: a.n_test,
+        m: a.m,
+        iters: a.iters,
+        log_every: a.log_every,
+        params: pf,
+        init,
+        target,
+    };
+    if train::entries(&cfg) > train::MAX_ENTRIES {
+        return Err(usage(format!(
+            "--n {} --m {} --n-test {}: n² + nm + n_test² + n_test·m = {} entries exceeds {} (about 2 GiB)",
+            a.n, a.m, a.n_test, train::entries(&cfg), train::MAX_ENTRIES
+        )));
+    }
+    let draws = match &a.draws {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| usage(format!("cannot read --draws {}: {e}", p.display())))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| usage(format!("--draws {}: not JSON: {e}", p.display())))?;
+            let bad = |e: String| usage(format!("--draws {}: {e}", p.display()));
+            let xi = draws_rows(v.get("xi"), "xi", a.iters, a.m * (a.d + 1)).map_err(bad)?;
+            let eps = match v.get("eps") {
+                None => None,
+                Some(e) => Some(draws_rows(Some(e), "eps", a.iters, a.n).map_err(bad)?),
+            };
+            if tildes.iter().any(|t| *t > 0.0) && eps.is_none() {
+                return Err(usage(format!(
+                    "--draws {}: label-noise runs (σ̃ > 0) need field `eps`",
+                    p.display()
+                )));
+            }
+            Some(Draws { xi, eps })
+        }
+    };
+    let specs = train::runs(&sigmas, &tildes, a.label_noise_sigma, &seeds);
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| CliError::Failure(format!("cannot create --out {}: {e}", a.out.display())))?;
+    let mut csv = format!("{}\n", train::COLUMNS);
+    let mut finals = Vec::new();
+    for spec in &specs {
+        let t = train::run(&cfg, *spec, draws.as_ref()).map_err(|e| {
+            CliError::Failure(format!(
+                "sigma {} label_noise {} seed {}: {e}",
+                spec.sigma, spec.label_noise, spec.seed
+            ))
+        })?;
+        csv.push_str(&train::csv_lines(&t));
+        let last = t.rows.last().expect("a final row");
+        finals.push(J::Obj(vec![
+            ("sigma".into(), J::Num(spec.sigma)),
+            ("label_noise".into(), J::Num(spec.label_noise)),
+            ("seed".into(), J::Int(spec.seed as usize)),
+            ("G".into(), J::Num(last.g)),
+            ("dof".into(), J::Num(last.dof)),
+            ("align".into(), opt(last.align)),
+            ("test_mse".into(), opt(last.test_mse)),
+        ]));
+    }
+    let run_json = J::Obj(vec![
+        ("command".into(), J::Str("two-timescale train".into())),
+        (
+            "model".into(),
+            J::Str("h(x;w) = tanh(u.x + b); readout c = (K + n*lambda_bar_a*I)^-1 y recomputed exactly each step; \
+                    w <- w - eta*grad dG/dmu(w) + sqrt(2*eta*lambda)*xi; label noise through the noisy readout (loss with 1/2)".into()),
+        ),
+        ("loss_scale".into(), J::Str("half".into())),
+        ("d".into(), J::Int(a.d)),
+        ("n".into(), J::Int(a.n)),
+        ("n_test".into(), J::Int(a.n_test)),
+        ("m".into(), J::Int(a.m)),
+        ("iters".into(), J::Int(a.iters)),
+        ("log_every".into(), J::Int(a.log_every)),
+        ("lambda".into(), J::Str(a.lambda.clone())),
+        ("lambda_a".into(), J::Str(a.lambda_a.clone())),
+        ("lambda_w".into(), J::Str(a.lambda_w.clone())),
+        ("eta".into(), J::Str(a.eta.clone())),
+        ("init".into(), J::Str(init.name())),
+        ("target".into(), J::Str(a.target.clone())),
+        ("sigma".into(), J::Arr(sigmas.iter().map(|v| J::Num(*v)).collect())),
+        ("label_noise".into(), J::Arr(tildes.iter().map(|v| J::Num(*v)).collect())),
+        ("label_noise_sigma".into(), J::Num(a.label_noise_sigma)),
+        ("seeds".into(), J::Arr(seeds.iter().map(|v| J::Int(*v as usize)).collect())),
+        ("draws".into(), a.draws.as_ref().map_or(J::Null, |p| J::Str(p.display().to_string()))),
+        ("sampling".into(), J::Str("per seed: ChaCha8 streams 0 x, 1 test x, 2 label noise v ~ Unif[-1,1) (y = f + sigma*v), 3 initial w, 4 xi (Box-Muller), 5 label-noise unit draw (eps = sigma_tilde*v'); paired across sigma and sigma_tilde".into())),
+        ("columns".into(), J::Str(train::COLUMNS.into())),
+        ("final".into(), J::Arr(finals)),
+    ]);
+    let mut text =
+        serde_json::to_string_pretty(&run_json).map_err(|e| CliError::Failure(e.to_string()))?;
+    text.push('\n');
+    emit(&csv, Some(&a.out.join("curves.csv")))?;
+    emit(&text, Some(&a.out.join("run.json")))
 }

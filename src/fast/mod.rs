@@ -52,7 +52,7 @@
 
 mod bench;
 mod error;
-mod gemm;
+pub(crate) mod gemm;
 mod kernel;
 mod moment;
 mod setup;

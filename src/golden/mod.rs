@@ -47,6 +47,7 @@ mod kernel;
 mod langevin;
 mod meanfield;
 mod population;
+pub mod two_timescale;
 mod write;
 
 pub use check::{
@@ -89,6 +90,7 @@ pub const SUITES: &[SuiteEntry] = &[
     meanfield::SUITE,
     concordance::SUITE,
     langevin::SUITE,
+    two_timescale::SUITE,
 ];
 
 /// One case: inputs and oracle quantities.

@@ -104,6 +104,9 @@ pub fn finish(out: &Path, recipe: &Recipe) -> Result<Vec<Written>, Error> {
     if recipe.concordance.is_some() {
         figs.push(concordance_figure(out, recipe)?);
     }
+    if let Some(t) = &recipe.two_timescale {
+        figs.extend(super::two_timescale::figures(out, recipe, t)?);
+    }
     let written = figs
         .iter()
         .map(|f| figures::write(f, out).map_err(Error::Failure))

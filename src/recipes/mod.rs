@@ -24,6 +24,7 @@ pub mod figures;
 pub mod manifest;
 pub mod run;
 pub mod table;
+pub mod two_timescale;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "concordance",
         include_str!("../../recipes/concordance.toml"),
     ),
+    (
+        "two-timescale-quick",
+        include_str!("../../recipes/two-timescale-quick.toml"),
+    ),
+    (
+        "two-timescale-sec6",
+        include_str!("../../recipes/two-timescale-sec6.toml"),
+    ),
 ];
 
 /// The name of the default recipe.
@@ -74,6 +83,8 @@ pub struct Recipe {
     pub escape: Option<EscapeRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concordance: Option<ConcordanceRecipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_timescale: Option<two_timescale::TwoTimescaleRecipe>,
 }
 
 fn default_eta() -> f64 {
@@ -183,13 +194,30 @@ pub struct ConcordanceRecipe {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// The exact mean-field flow of a train recipe at dimension d.
-    Meanfield { id: String, d: usize },
+    Meanfield {
+        id: String,
+        d: usize,
+    },
     /// Draw `draw` of a train recipe at dimension d.
-    Train { id: String, d: usize, draw: usize },
+    Train {
+        id: String,
+        d: usize,
+        draw: usize,
+    },
     /// Escape times of one student over every d.
-    Escape { id: String, student: String },
+    Escape {
+        id: String,
+        student: String,
+    },
     /// The concordance constants at dimension d.
-    Concordance { id: String, d: usize },
+    Concordance {
+        id: String,
+        d: usize,
+    },
+    TwoTimescale {
+        id: String,
+        seed: u64,
+    },
 }
 
 impl Job {
@@ -198,7 +226,8 @@ impl Job {
             Job::Meanfield { id, .. }
             | Job::Train { id, .. }
             | Job::Escape { id, .. }
-            | Job::Concordance { id, .. } => id,
+            | Job::Concordance { id, .. }
+            | Job::TwoTimescale { id, .. } => id,
         }
     }
 }
@@ -252,13 +281,14 @@ impl Recipe {
             self.train.is_some(),
             self.escape.is_some(),
             self.concordance.is_some(),
+            self.two_timescale.is_some(),
         ]
         .iter()
         .filter(|x| **x)
         .count();
         if n != 1 {
             return Err(format!(
-                "recipe `{}`: exactly one of [train], [escape], [concordance] is needed (found {n})",
+                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale] is needed (found {n})",
                 self.name
             ));
         }
@@ -345,6 +375,8 @@ impl Recipe {
             "train"
         } else if self.escape.is_some() {
             "escape"
+        } else if self.two_timescale.is_some() {
+            "two_timescale"
         } else {
             "concordance"
         }
@@ -381,6 +413,9 @@ impl Recipe {
                     student: s.clone(),
                 });
             }
+        }
+        if let Some(t) = &self.two_timescale {
+            out.extend(t.jobs(self.seed));
         }
         if let Some(c) = &self.concordance {
             for &d in &c.d {

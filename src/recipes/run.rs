@@ -88,6 +88,9 @@ pub fn check(recipe: &Recipe) -> Result<(), RecipeError> {
             parse(t)?;
         }
     }
+    if let Some(t) = &recipe.two_timescale {
+        t.config()?;
+    }
     Ok(())
 }
 
@@ -105,6 +108,9 @@ pub fn run_job(
         Job::Meanfield { d, .. } => meanfield_job(recipe, *d, dir),
         Job::Escape { student, .. } => escape_job(recipe, student, dir),
         Job::Concordance { d, .. } => concordance_job(recipe, *d, dir),
+        Job::TwoTimescale { seed, .. } => {
+            super::two_timescale::run_job(recipe.two_timescale.as_ref().expect("kind"), *seed, dir)
+        }
     }
 }
 

@@ -243,7 +243,7 @@ fn solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     backward(l, n, &forward(l, n, b))
 }
 
-fn transpose(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+pub fn transpose(h: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let mut t = vec![0.0; rows * cols];
     for r in 0..rows {
         for c in 0..cols {

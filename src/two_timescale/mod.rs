@@ -20,8 +20,10 @@
 //!
 //! This module holds what both share and is not a formula: the validated input.
 
+pub mod bench;
 pub mod eval;
 pub mod oracle;
+pub mod train;
 
 use std::fmt;
 
