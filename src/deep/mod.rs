@@ -32,6 +32,7 @@
 pub mod finite;
 pub mod limit;
 pub mod oracle;
+pub mod rates;
 pub mod train;
 
 use rand::{RngCore, SeedableRng};
