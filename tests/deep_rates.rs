@@ -214,3 +214,59 @@ fn finite_width_rates_match_the_predictions() {
         }
     }
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Bad --init and --corr-times exit 2 with one line before any work; a good run writes the
+/// summary file with one line per output time and quantity and the correlation rows
+/// (2 classes × 2 functions per width and draw), and its rows carry the function gap.
+#[test]
+fn cli_init_corr_times_and_summary() {
+    let dir = std::env::temp_dir().join(format!("deep_rates_cli_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sum = dir.join("s.json");
+    let base = [
+        "deep", "train", "--widths", "8,16", "--d", "2", "--t-end", "0.5", "--dt-out", "0.25",
+        "--draws", "2", "--psi", "id",
+    ];
+    let bad: Vec<Vec<&str>> = vec![
+        vec!["--init", "sobol"],
+        vec!["--corr-times", "0.5"],
+        vec!["--corr-times", "0.3", "--summary", sum.to_str().unwrap()],
+        vec!["--corr-times", "2", "--summary", sum.to_str().unwrap()],
+    ];
+    for extra in bad {
+        let args: Vec<&str> = base.iter().copied().chain(extra.clone()).collect();
+        let o = cli(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr)
+                .trim_end()
+                .lines()
+                .count(),
+            1
+        );
+        assert!(o.stdout.is_empty() && !sum.exists());
+    }
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--init", "stratified", "--corr-times", "0.5", "--summary"])
+        .chain([sum.to_str().unwrap()])
+        .collect();
+    let o = cli(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.lines().next().unwrap().ends_with(",function_gap"));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sum).unwrap()).unwrap();
+    assert_eq!(s["init"], "stratified");
+    assert_eq!(s["summary"].as_array().unwrap().len(), 3 * 6);
+    assert_eq!(s["correlations"].as_array().unwrap().len(), 2 * 2 * 4);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -658,6 +658,8 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
     }
+    let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
+    check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
     let pb = limit::BParams::new(psi);
@@ -675,8 +677,6 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         "mforacle deep train: about {:.1} MiB for the largest width",
         bytes / 1048576.0
     );
-    let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
-    check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
     let extras = deep::train::Extras {
         init,
         corr_times: a.rates.corr_times.clone(),
