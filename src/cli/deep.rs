@@ -92,6 +92,25 @@ struct TrainArgs {
     format: DeepFormat,
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    rates: RatesArgs,
+}
+
+/// `--init`, `--corr-times`, `--summary` of `deep train`.
+#[derive(clap::Args, Debug)]
+struct RatesArgs {
+    /// Frozen features: iid (u_i ~ N(0, I), a_j ~ U[-sqrt3, sqrt3]) or stratified (quantile
+    /// midpoints for s_i = u_i1 and a_j, the other coordinates of u orthogonalised against s).
+    #[arg(long, default_value = "iid")]
+    init: String,
+    /// Output times at which the edge-increment correlations are computed (RK4 only; written
+    /// to the --summary file).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    corr_times: Vec<f64>,
+    /// Write the per-time summary (statistics over draws, fitted exponents in N with bootstrap
+    /// standard errors) and the correlations to this JSON file.
+    #[arg(long)]
+    summary: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -667,6 +686,15 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
     }
+    let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
+    check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
+    if layers == 3
+        && (init != deep::train::Init::Iid || !a.rates.corr_times.is_empty() || a.rates.summary.is_some())
+    {
+        return Err(usage(
+            "--init stratified, --corr-times and --summary are for --layers 2 only".to_string(),
+        ));
+    }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
     let pb = limit::BParams::new(psi);
@@ -685,22 +713,34 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         "mforacle deep train: about {:.1} MiB for the largest width",
         bytes / 1048576.0
     );
+    let extras = deep::train::Extras {
+        init,
+        corr_times: a.rates.corr_times.clone(),
+    };
     let lp = limit::Params::new(psi);
     if layers == 3 {
         return l3::run_train(&a, psi, d, &lp, &pb);
     }
     let mut rows = Vec::new();
+    let mut corr = Vec::new();
     for case in cases(&a, psi, d) {
-        rows.extend(match a.eta {
-            None => deep::train::run(&case, a.dt, &lp),
-            Some(eta) => deep::train::run_euler(&case, eta, &pb),
-        });
+        match a.eta {
+            None => {
+                let o = deep::train::run_with(&case, a.dt, &lp, &extras);
+                rows.extend(o.rows);
+                corr.extend(o.corr);
+            }
+            Some(eta) => rows.extend(deep::train::run_euler_with(&case, eta, &pb, init)),
+        }
     }
     if !rows.iter().all(|r| {
-        [r.risk, r.risk_limit, r.edge_gap, r.node_gap]
+        [r.risk, r.risk_limit, r.edge_gap, r.node_gap, r.function_gap]
             .iter()
             .all(|x| x.is_finite())
-    }) {
+    }) || !corr
+        .iter()
+        .all(|c| [c.finite, c.ideal, c.limit].iter().all(|x| x.is_finite()))
+    {
         return Err(CliError::Failure(
             "the flow produced a non-finite value".into(),
         ));
@@ -708,15 +748,86 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let text = match a.format {
         DeepFormat::Json => ser(&rows)?,
         DeepFormat::Csv => {
-            let mut s = String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap\n");
+            let mut s =
+                String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap,function_gap\n");
             for r in &rows {
                 s += &format!(
-                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
-                    r.t, r.n, r.draw, r.risk, r.risk_limit, r.loss_gap, r.edge_gap, r.node_gap
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    r.t,
+                    r.n,
+                    r.draw,
+                    r.risk,
+                    r.risk_limit,
+                    r.loss_gap,
+                    r.edge_gap,
+                    r.node_gap,
+                    r.function_gap
                 );
             }
             s
         }
     };
+    if let Some(path) = &a.rates.summary {
+        let out = SummaryOut {
+            layers,
+            psi: psi.name(),
+            d,
+            init: init.name(),
+            widths: a.widths.iter().map(|&w| w as usize).collect(),
+            draws: a.draws as usize,
+            summary: deep::rates::summary(&rows, init == deep::train::Init::Stratified),
+            correlations: corr,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        emit(&ser(&out)?, Some(path))?;
+    }
     emit(&text, a.out.as_deref())
+}
+
+/// The `--summary` file of `deep train`.
+#[derive(Serialize)]
+struct SummaryOut {
+    layers: usize,
+    psi: &'static str,
+    d: usize,
+    init: &'static str,
+    widths: Vec<usize>,
+    draws: usize,
+    summary: Vec<deep::rates::SummaryRow>,
+    correlations: Vec<deep::train::CorrRow>,
+    version: &'static str,
+}
+
+/// --corr-times: finite, in [0, t_end], RK4 only, and only with --summary (where they go).
+fn check_corr_times(r: &RatesArgs, euler: bool, t_end: f64, dt_out: f64) -> Result<(), CliError> {
+    if r.corr_times.is_empty() {
+        return Ok(());
+    }
+    if euler {
+        return Err(usage(
+            "--corr-times: only with the RK4 flow (not with --eta)",
+        ));
+    }
+    if r.summary.is_none() {
+        return Err(usage(
+            "--corr-times: needs --summary FILE (the correlations go there)",
+        ));
+    }
+    if let Some(t) = r
+        .corr_times
+        .iter()
+        .find(|t| !(t.is_finite() && **t >= 0.0 && **t <= t_end))
+    {
+        return Err(usage(format!("--corr-times {t}: must lie in [0, --t-end]")));
+    }
+    let on_grid = |t: f64| {
+        let k = (t / dt_out).round();
+        (t - k * dt_out).abs() <= 1e-9 * t.max(1.0) || (t - t_end).abs() <= 1e-9 * t_end
+    };
+    if let Some(t) = r.corr_times.iter().find(|t| !on_grid(**t)) {
+        return Err(usage(format!(
+            "--corr-times {t}: must be an output time (a multiple of --dt-out, or --t-end)"
+        )));
+    }
+    Ok(())
 }

@@ -34,6 +34,7 @@ pub mod finite;
 pub mod limit;
 pub mod limit3;
 pub mod oracle;
+pub mod rates;
 pub mod train;
 pub mod train3;
 

@@ -41,6 +41,9 @@ pub struct Row {
     pub edge_gap: f64,
     #[serde(serialize_with = "crate::output::finite")]
     pub node_gap: f64,
+    /// E_x (f_N − f_∞)² in closed form ([`function_gap`]).
+    #[serde(serialize_with = "crate::output::finite")]
+    pub function_gap: f64,
 }
 
 /// The key of draw `r` of seed `seed`.
@@ -83,11 +86,20 @@ impl Case {
 }
 
 /// Runs one width and draw with RK4 (largest step `h`); rows at the output times of `limit`
-/// (k·dt_out and t_end).
+/// (k·dt_out and t_end). i.i.d. frozen features, no correlations: [`run_with`].
 pub fn run(c: &Case, h: f64, lp: &limit::Params) -> Vec<Row> {
+    run_with(c, h, lp, &Extras::default()).rows
+}
+
+/// [`run`] with the frozen features of `x.init` and the edge-increment correlations at
+/// `x.corr_times` (output times; others are ignored).
+pub fn run_with(c: &Case, h: f64, lp: &limit::Params, x: &Extras) -> Output {
     let (d, psi, draw) = (c.d, c.psi, c.draw);
     let (key, mut net) = c.start();
-    let lim = limit::method_a(lp, c.t_end, c.dt_out, &net.a);
+    x.init.apply(&mut net);
+    let grid = limit::a_rule(lp.a_nodes);
+    let lim = limit::method_a(lp, c.t_end, c.dt_out, &tracked(&net.a, &grid));
+    let mut corr = Vec::new();
     let times = lim.times.clone();
     let mut rows = Vec::with_capacity(times.len());
     let vel = |net: &Net, th: &[f64]| -> Vec<f64> {
@@ -111,16 +123,21 @@ pub fn run(c: &Case, h: f64, lp: &limit::Params) -> Vec<Row> {
                 }
             }
         }
-        rows.push(row(&net, key, t, draw, &lim, ti, |j, i, t0| {
+        let ideal = |j: usize, i: usize, t0: f64| {
             let s = net.u[i * d];
             let gam = lim.gamma[ti][j];
             match psi {
                 Psi::Gd => libm::asinh(libm::sinh(t0) + s * gam),
                 Psi::Id => t0 + s * gam,
             }
-        }));
+        };
+        rows.push(row(&net, key, t, draw, &lim, ti, ideal));
+        if x.wants(t) {
+            let gam = &lim.gamma[ti][net.n..];
+            corr.extend(correlations(&net, key, t, draw, &ideal, psi, &grid, gam));
+        }
     }
-    rows
+    Output { rows, corr }
 }
 
 /// One output row: the network's risk and gaps against the limit `lim` at its output time `ti`
@@ -138,6 +155,8 @@ fn row(
     let (risk_limit, alpha) = (lim.risk[ti], &lim.alpha[ti]);
     let (n, d) = (net.n, net.d);
     let ev = finite::evaluate(net);
+    let grid = limit::a_rule(alpha.len() - n);
+    let fgap = function_gap(&ev.v, &net.a, ev.risk, d, &alpha[n..], &grid);
     let mut edge = 0.0;
     for j in 0..n {
         let th0 = super::theta1_row(key, n, j);
@@ -161,6 +180,7 @@ fn row(
         loss_gap: ev.risk - risk_limit,
         edge_gap: edge / (n * n) as f64,
         node_gap: node / n as f64,
+        function_gap: fgap,
     }
 }
 
@@ -180,9 +200,16 @@ pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64
 /// θ̄ ← θ̄ + η·2a_j ψ'(θ̄) s_i V_s(a_j, t_k), s_i = u_i1. `t_end` and `dt_out` must be whole
 /// multiples of η (checked by the caller).
 pub fn run_euler(c: &Case, eta: f64, pb: &limit::BParams) -> Vec<Row> {
+    run_euler_with(c, eta, pb, Init::Iid)
+}
+
+/// [`run_euler`] with the frozen features of `init`.
+pub fn run_euler_with(c: &Case, eta: f64, pb: &limit::BParams, init: Init) -> Vec<Row> {
     let (n, d, psi, draw) = (c.n, c.d, c.psi, c.draw);
     let (key, mut net) = c.start();
-    let lim = limit::discrete_b(pb, eta, c.t_end, c.dt_out, &net.a);
+    init.apply(&mut net);
+    let grid = limit::a_rule(limit::Params::new(psi).a_nodes);
+    let lim = limit::discrete_b(pb, eta, c.t_end, c.dt_out, &tracked(&net.a, &grid));
     // Ideal particles, row-major like θ1, from the same θ(0).
     let mut ideal: Vec<f64> = (0..n).flat_map(|j| super::theta1_row(key, n, j)).collect();
     let mut rows = Vec::with_capacity(lim.times.len());
@@ -212,4 +239,295 @@ pub fn run_euler(c: &Case, eta: f64, pb: &limit::BParams) -> Vec<Row> {
         }));
     }
     rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frozen features: i.i.d. or stratified; the function gap; edge-increment correlations.
+
+/// How the frozen features (u_i, a_j) of a network are drawn. θ(0) is the same in both cases
+/// (the seeded streams of [`super::init`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Init {
+    /// u_i ~ N(0, I_d), a_j ~ U[−√3, √3], i.i.d. (the seeded draw of [`super::init`]).
+    #[default]
+    Iid,
+    /// Stratified (proofs-note §5d): s_i = u_i1 = Φ⁻¹((i + ½)/N) (the N quantile midpoints of
+    /// N(0, 1)); the other coordinates u_{i,m} (m ≥ 2) are the i.i.d. draw orthogonalised
+    /// against the vector s (so (1/N) Σ_i s_i u_{i⊥} = 0 exactly); a_j = √3(2(j + ½)/N − 1)
+    /// (the quantile midpoints of U[−√3, √3]). The empirical laws of s and a then match their
+    /// laws up to O(N⁻²) in every smooth moment, which removes the N^{−1/2} source of the loss
+    /// gap; the edge and node gaps keep the √(d/N) of θ(0) and u_⊥.
+    Stratified,
+}
+
+impl Init {
+    pub fn parse(s: &str) -> Result<Init, String> {
+        match s {
+            "iid" => Ok(Init::Iid),
+            "stratified" => Ok(Init::Stratified),
+            _ => Err(format!("--init {s}: expected iid or stratified")),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Iid => "iid",
+            Init::Stratified => "stratified",
+        }
+    }
+    /// Replaces the i.i.d. frozen features of the L = 2 network `net` by this construction.
+    pub fn apply(self, net: &mut Net) {
+        if self == Init::Iid {
+            return;
+        }
+        let (n, d) = (net.n, net.d);
+        let normal = statrs::distribution::Normal::new(0.0, 1.0).expect("N(0, 1)");
+        use statrs::distribution::ContinuousCDF;
+        let s: Vec<f64> = (0..n)
+            .map(|i| normal.inverse_cdf((i as f64 + 0.5) / n as f64))
+            .collect();
+        let ss: f64 = s.iter().map(|x| x * x).sum();
+        for i in 0..n {
+            net.u[i * d] = s[i];
+        }
+        for m in 1..d {
+            let proj: f64 = (0..n).map(|i| s[i] * net.u[i * d + m]).sum::<f64>() / ss;
+            for i in 0..n {
+                net.u[i * d + m] -= proj * s[i];
+            }
+        }
+        let r3 = 3f64.sqrt();
+        for j in 0..n {
+            net.a[j] = r3 * (2.0 * (j as f64 + 0.5) / n as f64 - 1.0);
+        }
+    }
+}
+
+/// Options of [`run_with`] beyond the [`Case`].
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    pub init: Init,
+    /// Output times at which the edge-increment correlations are computed.
+    pub corr_times: Vec<f64>,
+}
+
+impl Extras {
+    /// Whether output time `t` is one of the correlation times (relative slack 1e−9).
+    fn wants(&self, t: f64) -> bool {
+        self.corr_times
+            .iter()
+            .any(|&c| (c - t).abs() <= 1e-9 * c.abs().max(1.0))
+    }
+}
+
+/// Rows and correlation rows of one width and draw.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub rows: Vec<Row>,
+    pub corr: Vec<CorrRow>,
+}
+
+/// Correlation of edge increments f(δ_e), δ_e = θ_e(t) − θ_e(0), over all pairs of distinct
+/// edges of one class, for the finite network, for its coupled ideal particles (the same
+/// θ(0), u_i, a_j), and for the limit law (quadrature, no sample).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CorrRow {
+    #[serde(serialize_with = "crate::output::finite")]
+    pub t: f64,
+    pub n: usize,
+    pub draw: usize,
+    /// `input` (edges sharing an H1 node i), `output` (sharing an H2 node j). L = 2 has no
+    /// node without a frozen feature, so the class `trained-only` is absent.
+    pub class: &'static str,
+    /// `inc` (f(δ) = δ) or `sq` (f(δ) = δ²).
+    pub f: &'static str,
+    #[serde(serialize_with = "crate::output::finite")]
+    pub finite: f64,
+    #[serde(serialize_with = "crate::output::finite")]
+    pub ideal: f64,
+    #[serde(serialize_with = "crate::output::finite")]
+    pub limit: f64,
+}
+
+/// The a's of `net` followed by the nodes of `grid` (tracked by the limit: the gaps need α at
+/// every a_j, the function gap and the limit correlations need Γ, α on the a-grid).
+fn tracked(a: &[f64], grid: &limit::Rule) -> Vec<f64> {
+    a.iter().chain(&grid.x).copied().collect()
+}
+
+/// Function gap E_x (f_N − f_∞)² in closed form, f_N = (1/N) Σ_j a_j g(⟨v_j, x⟩),
+/// f_∞ = E_a[a g(α(a) x₁)]: E f_N² − 2 E f_N f_∞ + E f_∞² with
+/// E f_N² = R_N − 1/3 + (2/N) Σ_j a_j K(v_j, e₁), E f_N f_∞ = (1/N) Σ_j a_j E_a[a K(v_j, α(a)e₁)]
+/// and E f_∞² = E_{a,a'}[a a' k(α(a), α(a'))]; the a-expectations by the Gauss–Legendre rule
+/// `grid` on [0, √3] with α = `alpha_grid` at its nodes (the integrands are even in a).
+/// Checked against a Monte Carlo in x in `tests/deep_rates.rs`.
+pub fn function_gap(
+    v: &[f64],
+    a: &[f64],
+    risk: f64,
+    d: usize,
+    alpha_grid: &[f64],
+    grid: &limit::Rule,
+) -> f64 {
+    let n = a.len();
+    let inv = 1.0 / n as f64;
+    let mut lin = 0.0;
+    let mut cross = 0.0;
+    for j in 0..n {
+        let vj = &v[j * d..(j + 1) * d];
+        let nv: f64 = vj.iter().map(|x| x * x).sum();
+        lin += a[j] * finite::kernel(nv, 1.0, vj[0]);
+        let mut e = 0.0;
+        for (l, &al) in alpha_grid.iter().enumerate() {
+            e += grid.w[l] * grid.x[l] * finite::kernel(nv, al * al, al * vj[0]);
+        }
+        cross += a[j] * e;
+    }
+    let fn2 = risk - 1.0 / 3.0 + 2.0 * inv * lin;
+    let mut finf2 = 0.0;
+    for (l, &al) in alpha_grid.iter().enumerate() {
+        for (m, &be) in alpha_grid.iter().enumerate() {
+            finf2 += grid.w[l] * grid.x[l] * grid.w[m] * grid.x[m] * limit::k(al, be);
+        }
+    }
+    fn2 - 2.0 * inv * cross + finf2
+}
+
+/// Correlation over pairs of distinct edges sharing a row (`rows` = true: same H2 node j) or a
+/// column (same H1 node i) of the N × N array x (layout x[j·N + i]):
+/// Σ_{pairs} x̃ x̃' / #pairs divided by the variance, x̃ = x − mean.
+fn pair_corr(x: &[f64], n: usize, rows: bool) -> f64 {
+    let m = x.iter().sum::<f64>() / x.len() as f64;
+    let var = x.iter().map(|y| (y - m).powi(2)).sum::<f64>() / x.len() as f64;
+    let mut sums = vec![0.0; n];
+    for j in 0..n {
+        for i in 0..n {
+            let k = if rows { j } else { i };
+            sums[k] += x[j * n + i] - m;
+        }
+    }
+    let pairs = sums.iter().map(|s| s * s).sum::<f64>() - var * x.len() as f64;
+    if var == 0.0 || n < 2 {
+        return 0.0;
+    }
+    pairs / (n as f64 * n as f64 * (n as f64 - 1.0)) / var
+}
+
+/// The limit's correlations of f(δ̄) for edges sharing an input node (Var_s E[f∣s] / Var f) and
+/// an output node (Var_a E[f∣a] / Var f), δ̄ = F⁻¹(F(θ0) + sΓ(a)) − θ0, by quadrature:
+/// composite Gauss–Legendre in θ0 and s on [−8, 8] (16 panels of 8 nodes, Gaussian density;
+/// the mass outside is 1.2e−15)
+/// and the a-grid (both signs; Γ odd in a).
+pub fn limit_correlations(psi: Psi, grid: &limit::Rule, gamma: &[f64]) -> [[f64; 2]; 2] {
+    let (gx, gw) = crate::meanfield::flow::gauss_legendre(8);
+    let mut z = Vec::new();
+    let mut wz = Vec::new();
+    let (lo, panels) = (-8.0, 16);
+    let h = 16.0 / panels as f64;
+    for p in 0..panels {
+        let c = lo + (p as f64 + 0.5) * h;
+        for (t, w) in gx.iter().zip(&gw) {
+            let x = c + 0.5 * h * t;
+            z.push(x);
+            wz.push(0.5 * h * w * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt());
+        }
+    }
+    // a-nodes with both signs, weights halved (law U[−√3, √3]).
+    let mut an: Vec<(f64, f64)> = Vec::new();
+    for (l, &g) in gamma.iter().enumerate() {
+        an.push((g, 0.5 * grid.w[l]));
+        an.push((-g, 0.5 * grid.w[l]));
+    }
+    let mut out = [[0.0; 2]; 2];
+    for (fi, sq) in [false, true].into_iter().enumerate() {
+        let f = |t0: f64, s: f64, g: f64| {
+            let th = match psi {
+                Psi::Gd => libm::asinh(libm::sinh(t0) + s * g),
+                Psi::Id => t0 + s * g,
+            };
+            let dl = th - t0;
+            if sq {
+                dl * dl
+            } else {
+                dl
+            }
+        };
+        // E[f | s] over (θ0, a), E[f | a] over (θ0, s), and the first two moments.
+        let mut by_s = vec![0.0; z.len()];
+        let mut by_a = vec![0.0; an.len()];
+        let (mut m1, mut m2) = (0.0, 0.0);
+        for (si, &s) in z.iter().enumerate() {
+            for (ai, &(g, wa)) in an.iter().enumerate() {
+                for (ti, &t0) in z.iter().enumerate() {
+                    let v = f(t0, s, g);
+                    let w = wz[ti] * wa;
+                    by_s[si] += w * v;
+                    by_a[ai] += wz[ti] * wz[si] * v;
+                    m1 += w * wz[si] * v;
+                    m2 += w * wz[si] * v * v;
+                }
+            }
+        }
+        let var = m2 - m1 * m1;
+        let vs: f64 = by_s.iter().zip(&wz).map(|(e, w)| w * e * e).sum::<f64>() - m1 * m1;
+        let va: f64 = by_a
+            .iter()
+            .zip(&an)
+            .map(|(e, (_, w))| w * e * e)
+            .sum::<f64>()
+            - m1 * m1;
+        out[0][fi] = vs / var;
+        out[1][fi] = va / var;
+    }
+    out
+}
+
+/// Correlation rows of one network at one time: classes `input` and `output`, f = δ and δ²,
+/// finite network, coupled ideal particles `ideal(j, i, θ_ij(0))` and the limit law
+/// (`gamma_grid` = Γ at the nodes of `grid`).
+#[allow(clippy::too_many_arguments)]
+fn correlations(
+    net: &Net,
+    key: u64,
+    t: f64,
+    draw: usize,
+    ideal: &dyn Fn(usize, usize, f64) -> f64,
+    psi: Psi,
+    grid: &limit::Rule,
+    gamma_grid: &[f64],
+) -> Vec<CorrRow> {
+    let n = net.n;
+    let mut df = vec![0.0; n * n];
+    let mut di = vec![0.0; n * n];
+    for j in 0..n {
+        let th0 = super::theta1_row(key, n, j);
+        for (i, &t0) in th0.iter().enumerate() {
+            df[j * n + i] = net.theta1[j * n + i] - t0;
+            di[j * n + i] = ideal(j, i, t0) - t0;
+        }
+    }
+    let lim = limit_correlations(psi, grid, gamma_grid);
+    let mut out = Vec::new();
+    for (fi, fname) in ["inc", "sq"].into_iter().enumerate() {
+        let (xf, xi): (Vec<f64>, Vec<f64>) = if fi == 0 {
+            (df.clone(), di.clone())
+        } else {
+            (
+                df.iter().map(|x| x * x).collect(),
+                di.iter().map(|x| x * x).collect(),
+            )
+        };
+        for (ci, (class, rows)) in [("input", false), ("output", true)].into_iter().enumerate() {
+            out.push(CorrRow {
+                t,
+                n,
+                draw,
+                class,
+                f: fname,
+                finite: pair_corr(&xf, n, rows),
+                ideal: pair_corr(&xi, n, rows),
+                limit: lim[ci][fi],
+            });
+        }
+    }
+    out
 }
