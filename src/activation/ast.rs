@@ -103,6 +103,34 @@ impl Expr {
         }
     }
 
+    /// The expression with z replaced by r·z (r an exact rational): the activation z ↦ f(r z).
+    /// A product of a literal and z, q·z or z·q, becomes the single literal product (q r)·z,
+    /// so that recognisers of f(a z) (the closed-form erf kernel) see the scaled form.
+    pub fn scaled_argument(&self, r: &Rational) -> Expr {
+        let b = |e: &Expr| Box::new(e.scaled_argument(r));
+        let rz = |q: &Rational| {
+            Expr::Mul(
+                Box::new(Expr::Num(Rational::from(q * r))),
+                Box::new(Expr::Z),
+            )
+        };
+        match self {
+            Expr::Num(_) | Expr::Pi => self.clone(),
+            Expr::Z => rz(&Rational::from(1)),
+            Expr::Mul(x, y) => match (x.as_ref(), y.as_ref()) {
+                (Expr::Num(q), Expr::Z) | (Expr::Z, Expr::Num(q)) => rz(q),
+                _ => Expr::Mul(b(x), b(y)),
+            },
+            Expr::Neg(a) => Expr::Neg(b(a)),
+            Expr::Add(x, y) => Expr::Add(b(x), b(y)),
+            Expr::Sub(x, y) => Expr::Sub(b(x), b(y)),
+            Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+            Expr::Pow(a, n) => Expr::Pow(b(a), *n),
+            Expr::Sqrt(a) => Expr::Sqrt(b(a)),
+            Expr::Call(f, a) => Expr::Call(f.clone(), b(a)),
+        }
+    }
+
     pub fn num(q: impl Into<Rational>) -> Expr {
         Expr::Num(q.into())
     }

@@ -94,6 +94,21 @@ impl Spec {
         })
     }
 
+    /// The activation z ↦ f(r z) for an exact rational r ≠ 0 (`Expr::scaled_argument`); its
+    /// source is the scaled expression written out, so that it parses back to the same tree.
+    /// For a unit vector v̂ and |v| = r, f(⟨v, x⟩) = f_r(⟨v̂, x⟩): the norm-dependent dual kernel
+    /// E f(⟨v, x⟩) g(⟨v', x⟩) is the unit-sphere kernel of f_r and g_{r'}.
+    pub fn scaled(&self, r: &rug::Rational) -> Spec {
+        if *r == 1 {
+            return self.clone();
+        }
+        let expr = self.expr.scaled_argument(r);
+        Spec {
+            source: expr.to_string(),
+            expr,
+        }
+    }
+
     /// Value at `z`, computed at `prec` bits.
     pub fn eval_rug(&self, z: &Float, prec: u32) -> Float {
         eval::eval_rug(&self.expr, z, prec)

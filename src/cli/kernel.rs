@@ -1,4 +1,10 @@
-//! `mforacle kernel SPEC [SPEC2] --s S[,S...] --digits D [--degree K]`
+//! `mforacle kernel SPEC [SPEC2] --s S[,S...] [--radii R[,R2]] --digits D [--degree K]`
+//!
+//! With `--radii r,r'` the kernel is the norm-dependent one, κ(r, r', ρ) = E σ(⟨v,x⟩) τ(⟨v',x⟩)
+//! for |v| = r, |v'| = r', cos∠(v, v') = ρ: the unit kernel of σ_r = σ(r·) and τ_{r'} = τ(r'·)
+//! (`Spec::scaled`), so every route, bound and kind of the unit kernel applies unchanged
+//! (closed form for erf pairs, whose scales absorb r; the series of σ_r's own coefficient
+//! table otherwise). Proofs-note: `proofs-notes/dual-kernels.md`, "Norm-dependent kernels".
 
 use super::{emit, CliError, Format};
 use crate::activation::Spec;
@@ -34,6 +40,12 @@ struct Point {
 struct Doc {
     sigma: String,
     tau: String,
+    /// The norms (r, r') of `--radii`, as typed; absent for the unit kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    radii: Option<[String; 2]>,
+    /// The scaled activations σ(r·), τ(r'·) whose unit kernel is computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scaled: Option<[String; 2]>,
     convention: &'static str,
     digits: u32,
     degree: usize,
@@ -52,10 +64,25 @@ fn parse_s(text: &str, prec: u32) -> Result<Float, CliError> {
     Ok(v)
 }
 
+/// An exact decimal radius in (0, 100].
+fn parse_radius(text: &str) -> Result<rug::Rational, CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--radii: {text:?} must be an exact decimal in (0, 100]"
+        ))
+    };
+    match crate::activation::parse::parse(text.trim()).map_err(|_| bad())? {
+        crate::activation::Expr::Num(q) if q > 0 && q <= 100 => Ok(q),
+        _ => Err(bad()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     spec_a: &str,
     spec_b: Option<&str>,
     s_list: &[String],
+    radii: &[String],
     digits: u32,
     degree: usize,
     format: Format,
@@ -76,14 +103,25 @@ pub fn run(
         Some(t) => Spec::parse(t).map_err(|e| CliError::Usage(e.to_string()))?,
         None => a.clone(),
     };
+    let radii_text: Option<[String; 2]> = match radii {
+        [] => None,
+        [r] => Some([r.trim().to_string(), r.trim().to_string()]),
+        [r, q] => Some([r.trim().to_string(), q.trim().to_string()]),
+        _ => {
+            return Err(CliError::Usage(
+                "--radii: give one or two norms r[,r']".to_string(),
+            ))
+        }
+    };
+    let (a, b) = match &radii_text {
+        None => (a, b),
+        Some([r, q]) => (a.scaled(&parse_radius(r)?), b.scaled(&parse_radius(q)?)),
+    };
+    let distinct = spec_b.is_some() || radii_text.as_ref().is_some_and(|[r, q]| r != q);
     let side =
         |sp: &Spec| Side::new(sp, degree, digits + 5).map_err(|e| CliError::Usage(e.to_string()));
     let sa = side(&a)?;
-    let sb = if spec_b.is_some() {
-        side(&b)?
-    } else {
-        sa.clone()
-    };
+    let sb = if distinct { side(&b)? } else { sa.clone() };
     let closed = kernel::closed_kernel(&a, &b);
     let mut points = Vec::new();
     for (text, s) in s_list.iter().zip(&svals) {
@@ -148,11 +186,19 @@ pub fn run(
             });
         }
     }
+    let scaled = radii_text
+        .as_ref()
+        .map(|_| [a.source.clone(), b.source.clone()]);
     let doc = Doc {
-        sigma: a.source.clone(),
-        tau: b.source.clone(),
-        convention:
-            "kappa(s) = sum_k c_k(sigma) c_k(tau) s^k = E[sigma(<u,x>) tau(<v,x>)], <u,v> = s",
+        sigma: spec_a.to_string(),
+        tau: spec_b.unwrap_or(spec_a).to_string(),
+        radii: radii_text,
+        scaled,
+        convention: if radii.is_empty() {
+            "kappa(s) = sum_k c_k(sigma) c_k(tau) s^k = E[sigma(<u,x>) tau(<v,x>)], <u,v> = s"
+        } else {
+            "kappa(r, r', s) = E[sigma(<v,x>) tau(<v',x>)], |v| = r, |v'| = r', cos(v, v') = s: the unit kernel of sigma(r z) and tau(r' z); derivatives in s"
+        },
         digits,
         degree,
         closed_form: closed.map(|c| format!("{c:?}")),
@@ -185,6 +231,11 @@ pub fn run(
                 "# {}\n# sigma = {}, tau = {}, degree {}\n",
                 doc.convention, doc.sigma, doc.tau, degree
             );
+            if let (Some([r, q]), Some([x, y])) = (&doc.radii, &doc.scaled) {
+                t.push_str(&format!(
+                    "# r = {r}, r' = {q}: sigma(r z) = {x}, tau(r' z) = {y}\n"
+                ));
+            }
             for p in &doc.points {
                 let name = ["kappa", "kappa'", "kappa''"][p.derivative];
                 match (&p.value, &p.error) {

@@ -102,6 +102,11 @@ pub enum Command {
         /// Degree of the series (the tail beyond it is bounded, not ignored).
         #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
         degree: usize,
+        /// Norm-dependent kernel: the norms r[,r'] (exact decimals in (0, 100]; r' = r when
+        /// omitted) of v and v', giving κ(r, r', ρ) = E[σ(<v,x>) τ(<v',x>)] at ρ = cos∠(v, v') =
+        /// each --s, and its ρ-derivatives; computed as the unit kernel of σ(r·) and τ(r'·).
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        radii: Vec<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Write to this file (atomically) instead of standard output.
@@ -190,11 +195,14 @@ pub enum Command {
     /// Runs a recipe of the primary paper's experiments (default: poc-he4-d32-quick) and writes
     /// its data (CSV), figures (SVG, PNG) and manifest; `--shard i/n` runs a part for `merge`.
     Reproduce(reproduce::Args),
-    /// Noisy mean-field (mean-field Langevin) dynamics on the sphere: `langevin gibbs`, the
-    /// unique Gibbs fixed point of the free energy L + KL/β, by an f64 route or the oracle.
+    /// Noisy mean-field (mean-field Langevin) dynamics on the sphere: `langevin gibbs` (the
+    /// unique Gibbs fixed point of the free energy L + KL/β, f64 or oracle), `langevin flow` (the
+    /// reduced flow from the uniform start by two discretisations) and `langevin kernel` (the
+    /// kernel limit: tangent-kernel spectrum, kernel-flow risk, kernel ridge regression).
     Langevin(langevin::Args),
-    /// The deep mean-field model (L = 2, 3 inner layers): `limit` (infinite-width risk and
-    /// reduced state, L = 2), `eval` (finite-N risk and velocities, f64 or oracle) and `train` (the finite-width flow coupled to ideal particles, L = 2).
+    /// The deep mean-field model (L = 2, 3 inner layers, erf units): `limit` (infinite-width
+    /// risk and reduced state), `eval` (finite-N risk and velocities, f64 or oracle) and `train`
+    /// (the finite-width flow coupled to ideal particles).
     Deep(deep::Args),
     /// Joins the outputs of `reproduce --shard i/n` (i = 0..n) into one directory, byte-identical
     /// to an unsharded run.
@@ -300,12 +308,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             s,
             digits,
             degree,
+            radii,
             format,
             out,
         } => kernel::run(
             &spec,
             spec2.as_deref(),
             &s,
+            &radii,
             digits,
             degree,
             format,
