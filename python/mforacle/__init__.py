@@ -235,19 +235,23 @@ def kernel(
     digits: int = 30,
     degree: int = 100,
     number: str = "decimal",
+    radii: Optional[Sequence[Union[float, str]]] = None,
 ) -> List[KernelPoint]:
     """The dual kernel kappa(s) = sum_k c_k(sigma) c_k(tau) s^k and its first two derivatives
     at each overlap s in [-1, 1] (``mforacle kernel``): three points per s, derivative 0, 1, 2.
-    Overlaps are passed as decimal strings; a float is passed as its shortest repr."""
+    Overlaps are passed as decimal strings; a float is passed as its shortest repr.
+    ``radii=(r, r2)``: the norm-dependent kernel E sigma(<v,x>) tau(<v',x>) with |v| = r,
+    |v'| = r2 and cos(v, v') = s (``--radii``). ``kind`` is the CLI's ``bound_kind``."""
     ss = [s] if isinstance(s, (str, float, int)) else list(s)
     texts = [x if isinstance(x, str) else repr(float(x)) for x in ss]
     argv = ["kernel", spec] + ([spec2] if spec2 is not None else [])
     argv += ["--s=" + ",".join(texts), "--digits", str(digits), "--degree", str(degree)]
+    if radii is not None:
+        argv += ["--radii=" + ",".join(x if isinstance(x, str) else repr(float(x)) for x in radii)]
     doc = _json(argv + ["--format", "json"])
-    rigorous_series = _polynomials(spec, spec2 if spec2 is not None else spec)
     out = []
     for p in doc["points"]:
-        kind = None if (p["method"] == "closed-form" or rigorous_series) else "estimate"
+        kind = p.get("bound_kind")
         out.append(
             KernelPoint(
                 s=p["s"],

@@ -190,7 +190,7 @@ def test_bound_kinds():
     assert mforacle.coeffs("he4", 6, 20).kinds == ["exact"] * 7
     t = mforacle.coeffs("tanh", 4, 20)
     assert t.kinds == ["exact", "estimate", "exact", "estimate", "exact"] and t.norm_squared_kind == "estimate"
-    assert {p.kind for p in mforacle.kernel("relu", [0.5])} == {None}  # closed form: unlabelled
+    assert {p.kind for p in mforacle.kernel("relu", [0.5])} == {"enclosure"}  # the closed form
     assert {p.kind for p in mforacle.kernel("tanh", [0.5], degree=60)} == {"estimate"}
     W, theta = unit_rows(3, 4, 6), np.eye(4)[0]
     assert mforacle.population("he4", "he4", W, theta).kind is None
@@ -200,6 +200,14 @@ def test_bound_kinds():
     kinds = {v["kind"] for v in g.values() if isinstance(v, dict) and "kind" in v}
     assert kinds and kinds <= {"exact", "estimate"}  # passed through as the crate labels them
     assert isinstance(decimal.Decimal(g["loss"]["value"]), decimal.Decimal)
+
+
+def test_kernel_radii_against_the_erf_closed_form():
+    # E erf(<v,x>) erf(<v',x>) = (2/pi) asin(2 r r' s / sqrt((1 + 2r^2)(1 + 2r'^2))), written here.
+    r, r2, s = 0.5, 2.0, 0.3
+    want = 2 / math.pi * math.asin(2 * r * r2 * s / math.sqrt((1 + 2 * r * r) * (1 + 2 * r2 * r2)))
+    (p, *_) = mforacle.kernel("erf", [s], radii=[r, r2], digits=20)
+    assert p.kind == "enclosure" and abs(float(p.value) - want) <= 8 * 2.0**-52 * abs(want)
 
 
 def test_zero_copy_and_layouts_agree():
