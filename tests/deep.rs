@@ -471,7 +471,7 @@ fn cli_eval_matches_the_library() {
     ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["error_kind"], "estimate");
+    assert_eq!(v["bound_kind"], "estimate");
     let r: f64 = v["risk"].as_str().unwrap().parse().unwrap();
     let ev = finite::evaluate(&deep::init(2, 3, 2, Psi::Gd, 5));
     assert!((r - ev.risk).abs() <= 2e-12 * r.abs().max(1.0));
@@ -500,7 +500,7 @@ fn cli_limit_json_shape() {
         assert_eq!(v[k].as_array().unwrap().len(), 3, "{k}");
     }
     assert_eq!(v["risk"][0].as_f64().unwrap(), 1.0 / 3.0);
-    assert_eq!(v["error_kind"], "estimate");
+    assert_eq!(v["bound_kind"], "estimate");
     // Γ is odd in a.
     assert_eq!(
         v["gamma"][2][0].as_f64().unwrap(),

@@ -298,7 +298,7 @@ fn cli_limit3_json_and_bad_input() {
     for key in ["risk_b", "diff_ab", "node_diff", "step_diff"] {
         assert_eq!(v[key].as_array().unwrap().len(), 3, "{key}");
     }
-    assert_eq!(v["error_kind"], "estimate");
+    assert_eq!(v["bound_kind"], "estimate");
     for bad in [
         vec![
             "deep", "limit", "--layers", "3", "--t-end", "1", "--track", "1",

@@ -272,6 +272,9 @@ def test_golden_check_pass_fail_and_malformed():
 def test_deep_eval_rows():
     doc = mforacle.deep_eval(4, 8)
     assert doc["n"] == 8 and len(doc["vel1"]) > 0
+    assert "bound_kind" not in doc  # the f64 route prints no bound, hence no kind
+    o = mforacle.deep_eval(2, 3, oracle=True, digits=20)
+    assert o["bound_kind"] == "estimate" and len(o["vel1_err"]) == 9
     with pytest.raises(ValueError):
         mforacle.deep_eval(4, 0)
 
@@ -302,6 +305,7 @@ def test_two_timescale_eval_f64_against_oracle():
 def test_deep_limit_document_and_bad_input():
     doc = mforacle.deep_limit(0.1, dt_out=0.1, track=[0.5, -1.0])
     assert doc["times"] == [0.0, 0.1] and doc["track_a"] == [0.5, -1.0]
+    assert doc["bound_kind"] == "estimate"
     # Two independent methods of the limit (A: a-nodes, B: s rule) at t = 0 and t = 0.1.
     assert abs(doc["risk"][1] - doc["risk_b"][1]) == abs(doc["diff_ab"][1])
     with pytest.raises(ValueError, match="t-end"):

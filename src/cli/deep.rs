@@ -172,7 +172,7 @@ struct EvalArgs {
     out: Option<PathBuf>,
 }
 
-use crate::conventions::usage;
+use crate::conventions::{usage, BoundKind};
 
 mod l3;
 
@@ -260,7 +260,7 @@ struct LimitOut {
     diff_ab: Vec<f64>,
     node_diff: Vec<f64>,
     step_diff: Vec<f64>,
-    error_kind: &'static str,
+    bound_kind: &'static str,
     table_check: f64,
     a_nodes: usize,
     dt: f64,
@@ -340,7 +340,7 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         risk_b: b.risk.clone(),
         node_diff: diff(&fine.risk),
         step_diff: diff(&half.risk),
-        error_kind: "estimate",
+        bound_kind: BoundKind::Estimate.as_str(),
         table_check: main.table_check.max(fine.table_check),
         a_nodes: p.a_nodes,
         dt: p.h,
@@ -361,20 +361,21 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         .copied()
         .collect();
     let csv = || {
-        let mut s = String::from("t,risk,risk_b,diff_ab,node_diff,step_diff");
+        let mut s = String::from("t,risk,risk_b,diff_ab,node_diff,step_diff,bound_kind");
         for x in &track {
             s += &format!(",gamma_a{x},alpha_a{x}");
         }
         s.push('\n');
         for i in 0..out.times.len() {
             s += &format!(
-                "{:.16e},{:.16e},{:.16e},{:.3e},{:.3e},{:.3e}",
+                "{:.16e},{:.16e},{:.16e},{:.3e},{:.3e},{:.3e},{}",
                 out.times[i],
                 out.risk[i],
                 out.risk_b[i],
                 out.diff_ab[i],
                 out.node_diff[i],
-                out.step_diff[i]
+                out.step_diff[i],
+                out.bound_kind
             );
             for k in 0..track.len() {
                 s += &format!(",{:.16e},{:.16e}", out.gamma[i][k], out.alpha[i][k]);
@@ -402,7 +403,9 @@ struct EvalOut {
     vel1_err: Option<Vec<String>>,
     vel2: Vec<String>,
     vel2_err: Option<Vec<String>>,
-    error_kind: &'static str,
+    /// Kind of the printed errors (oracle only; the f64 route prints no bound).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_kind: Option<&'static str>,
     version: &'static str,
 }
 
@@ -444,7 +447,7 @@ struct DiscreteOut {
     /// The flow's R_∞ (method A, RK4) at the same times: risk − risk_flow is the O(η) effect
     /// of the step.
     risk_flow: Vec<f64>,
-    error_kind: &'static str,
+    bound_kind: &'static str,
     a_nodes: usize,
     b_particles: usize,
     version: &'static str,
@@ -483,7 +486,7 @@ fn run_discrete(
         node_diff: diff(&fine.risk),
         diff_ab: by_a.map(|t| diff(&t.risk)),
         risk_flow: flow.risk.clone(),
-        error_kind: "estimate",
+        bound_kind: BoundKind::Estimate.as_str(),
         a_nodes: pb.a_nodes,
         b_particles: pb.particles(),
         version: env!("CARGO_PKG_VERSION"),
@@ -498,7 +501,7 @@ fn run_discrete(
         .copied()
         .collect();
     let csv = || {
-        let mut s = String::from("t,risk,node_diff,diff_ab,risk_flow");
+        let mut s = String::from("t,risk,node_diff,diff_ab,bound_kind,risk_flow");
         for x in track {
             s += &format!(",alpha_a{x}");
         }
@@ -509,8 +512,8 @@ fn run_discrete(
                 None => String::new(),
             };
             s += &format!(
-                "{:.16e},{:.16e},{:.3e},{},{:.16e}",
-                out.times[i], out.risk[i], out.node_diff[i], dab, out.risk_flow[i]
+                "{:.16e},{:.16e},{:.3e},{},{},{:.16e}",
+                out.times[i], out.risk[i], out.node_diff[i], dab, out.bound_kind, out.risk_flow[i]
             );
             for k in 0..track.len() {
                 s += &format!(",{:.16e}", out.alpha[i][k]);
@@ -591,7 +594,7 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             vel1_err: Some(bnd(&o.vel1_err)),
             vel2: dec(&o.vel2),
             vel2_err: Some(bnd(&o.vel2_err)),
-            error_kind: "estimate",
+            bound_kind: Some(BoundKind::Estimate.as_str()),
             version: env!("CARGO_PKG_VERSION"),
         }
     } else {
@@ -617,16 +620,17 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             vel1_err: None,
             vel2: f(&e.vel2),
             vel2_err: None,
-            error_kind: "none (f64 evaluation; checked against the oracle in tests/deep.rs)",
+            bound_kind: None,
             version: env!("CARGO_PKG_VERSION"),
         }
     };
     let text = match a.format {
         DeepFormat::Json => ser(&out)?,
         DeepFormat::Csv => {
-            let mut s = String::from("quantity,layer,j,i,value,error\n");
+            let mut s = String::from("quantity,layer,j,i,value,error,bound_kind\n");
+            let kind = out.bound_kind.unwrap_or_default();
             s += &format!(
-                "risk,,,,{},{}\n",
+                "risk,,,,{},{},{kind}\n",
                 out.risk,
                 out.risk_err.clone().unwrap_or_default()
             );
@@ -635,7 +639,7 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             {
                 for (idx, v) in vals.iter().enumerate() {
                     let e = errs.as_ref().map(|x| x[idx].clone()).unwrap_or_default();
-                    s += &format!("velocity,{layer},{},{},{v},{e}\n", idx / n, idx % n);
+                    s += &format!("velocity,{layer},{},{},{v},{e},{kind}\n", idx / n, idx % n);
                 }
             }
             s

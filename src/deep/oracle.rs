@@ -1,4 +1,6 @@
-//! The MPFR (rug) oracle of the deep model's finite-N risk and N²-scaled velocities, for small N.
+//! The MPFR (rug) oracle of the deep model's finite-N risk and N²-scaled velocities, for small N,
+//! and of one Euler or classical RK4 step of the N²-scaled flow ([`step`]; every stage state
+//! kept in MPFR, L = 2 and L = 3), used by the golden suite `deep`.
 //!
 //! Written separately from the f64 path ([`super::finite`]); it shares only the input data
 //! ([`super::Net`]). Differences of route, so that a slip in one is not repeated in the other:
@@ -41,7 +43,7 @@ pub fn working_precision(digits: u32) -> u32 {
     ((digits as f64) * std::f64::consts::LOG2_10).ceil() as u32 + 32
 }
 
-fn psi_mp(psi: Psi, t: f64, p: u32) -> Float {
+fn psi_mp(psi: Psi, t: &Float, p: u32) -> Float {
     let t = Float::with_val(p, t);
     match psi {
         Psi::Gd => t.sinh().atan(),
@@ -49,7 +51,7 @@ fn psi_mp(psi: Psi, t: f64, p: u32) -> Float {
     }
 }
 
-fn dpsi_mp(psi: Psi, t: f64, p: u32) -> Float {
+fn dpsi_mp(psi: Psi, t: &Float, p: u32) -> Float {
     match psi {
         Psi::Gd => Float::with_val(p, t).cosh().recip(),
         Psi::Id => Float::with_val(p, 1),
@@ -71,6 +73,14 @@ struct Raw {
 }
 
 fn run(net: &Net, p: u32) -> Raw {
+    let th1: Vec<Float> = net.theta1.iter().map(|&x| Float::with_val(p, x)).collect();
+    let th2: Vec<Float> = net.theta2.iter().map(|&x| Float::with_val(p, x)).collect();
+    run_at(net, &th1, &th2, p)
+}
+
+/// Risk and velocities of `net` with its trained edges replaced by `th1`, `th2` (MPFR values,
+/// the layouts of `Net::theta1`, `Net::theta2`).
+fn run_at(net: &Net, th1: &[Float], th2: &[Float], p: u32) -> Raw {
     let (n, d, psi) = (net.n, net.d, net.psi);
     let nf = Float::with_val(p, n);
     let two_pi = Float::with_val(p, 2) / Float::with_val(p, rug::float::Constant::Pi);
@@ -79,7 +89,7 @@ fn run(net: &Net, p: u32) -> Raw {
         .map(|j| {
             let mut vj = vec![Float::new(p); d];
             for i in 0..n {
-                let w = psi_mp(psi, net.theta1[j * n + i], p);
+                let w = psi_mp(psi, &th1[j * n + i], p);
                 for m in 0..d {
                     vj[m] += Float::with_val(p, &w * net.u[i * d + m]);
                 }
@@ -95,7 +105,7 @@ fn run(net: &Net, p: u32) -> Raw {
             .map(|j| {
                 let mut s = Float::new(p);
                 for k in 0..n {
-                    s += psi_mp(psi, net.theta2[j * n + k], p) * net.a[k];
+                    s += psi_mp(psi, &th2[j * n + k], p) * net.a[k];
                 }
                 s / &nf
             })
@@ -171,7 +181,7 @@ fn run(net: &Net, p: u32) -> Raw {
             let ui: Vec<Float> = (0..d)
                 .map(|t| Float::with_val(p, net.u[i * d + t]))
                 .collect();
-            let val = dot(&ui, &g[j], p) * dpsi_mp(psi, net.theta1[j * n + i], p) * &c[j];
+            let val = dot(&ui, &g[j], p) * dpsi_mp(psi, &th1[j * n + i], p) * &c[j];
             vel1.push(-(val * 2u32));
         }
     }
@@ -180,7 +190,7 @@ fn run(net: &Net, p: u32) -> Raw {
     if net.layers == 3 {
         for j in 0..n {
             for k in 0..n {
-                let val = dpsi_mp(psi, net.theta2[j * n + k], p) * net.a[k] * &e[j];
+                let val = dpsi_mp(psi, &th2[j * n + k], p) * net.a[k] * &e[j];
                 vel2.push(-(val * 2u32));
             }
         }
@@ -219,5 +229,102 @@ pub fn evaluate(net: &Net, digits: u32) -> OracleEval {
         risk: a.risk,
         vel1: a.vel1,
         vel2: a.vel2,
+    }
+}
+
+/// Trained edges after one step, with error estimates.
+#[derive(Clone, Debug)]
+pub struct OracleStep {
+    pub prec: u32,
+    /// θ1 after the step (layout of `Net::theta1`).
+    pub theta1: Vec<Float>,
+    pub theta1_err: Vec<Float>,
+    /// θ2 after the step (L = 3; layout of `Net::theta2`).
+    pub theta2: Vec<Float>,
+    pub theta2_err: Vec<Float>,
+    /// The risk at the new state.
+    pub risk: Float,
+    pub risk_err: Float,
+}
+
+/// Which one-step map [`step`] applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// θ ← θ + h·v(θ).
+    Euler,
+    /// Classical RK4: k1 = v(θ), k2 = v(θ + h/2 k1), k3 = v(θ + h/2 k2), k4 = v(θ + h k3),
+    /// θ ← θ + h/6 (k1 + 2k2 + 2k3 + k4).
+    Rk4,
+}
+
+fn step_raw(net: &Net, kind: StepKind, h: f64, p: u32) -> (Vec<Float>, Vec<Float>, Float) {
+    let h = Float::with_val(p, h);
+    let y1: Vec<Float> = net.theta1.iter().map(|&x| Float::with_val(p, x)).collect();
+    let y2: Vec<Float> = net.theta2.iter().map(|&x| Float::with_val(p, x)).collect();
+    let shift = |y: &[Float], k: &[Float], c: &Float| -> Vec<Float> {
+        y.iter()
+            .zip(k)
+            .map(|(a, b)| Float::with_val(p, a + Float::with_val(p, b * c)))
+            .collect()
+    };
+    let (n1, n2) = match kind {
+        StepKind::Euler => {
+            let k = run_at(net, &y1, &y2, p);
+            (shift(&y1, &k.vel1, &h), shift(&y2, &k.vel2, &h))
+        }
+        StepKind::Rk4 => {
+            let half = Float::with_val(p, &h / 2u32);
+            let k1 = run_at(net, &y1, &y2, p);
+            let k2 = run_at(
+                net,
+                &shift(&y1, &k1.vel1, &half),
+                &shift(&y2, &k1.vel2, &half),
+                p,
+            );
+            let k3 = run_at(
+                net,
+                &shift(&y1, &k2.vel1, &half),
+                &shift(&y2, &k2.vel2, &half),
+                p,
+            );
+            let k4 = run_at(net, &shift(&y1, &k3.vel1, &h), &shift(&y2, &k3.vel2, &h), p);
+            let sixth = Float::with_val(p, &h / 6u32);
+            let comb = |y: &[Float], a: &[Float], b: &[Float], c: &[Float], e: &[Float]| {
+                (0..y.len())
+                    .map(|i| {
+                        let s = Float::with_val(p, &a[i] + &e[i])
+                            + Float::with_val(p, &b[i] + &c[i]) * 2u32;
+                        Float::with_val(p, &y[i] + s * &sixth)
+                    })
+                    .collect::<Vec<Float>>()
+            };
+            (
+                comb(&y1, &k1.vel1, &k2.vel1, &k3.vel1, &k4.vel1),
+                comb(&y2, &k1.vel2, &k2.vel2, &k3.vel2, &k4.vel2),
+            )
+        }
+    };
+    let risk = run_at(net, &n1, &n2, p).risk;
+    (n1, n2, risk)
+}
+
+/// One Euler or RK4 step of the N²-scaled flow from the state of `net` (step `h`, taken
+/// exactly as the f64 value), at `digits` significant digits, error estimates by precision
+/// doubling as in [`evaluate`].
+pub fn step(net: &Net, kind: StepKind, h: f64, digits: u32) -> OracleStep {
+    let p = working_precision(digits);
+    let a = step_raw(net, kind, h, p);
+    let b = step_raw(net, kind, h, p + 64);
+    let errs = |x: &[Float], y: &[Float]| -> Vec<Float> {
+        x.iter().zip(y).map(|(u, v)| err(u, v, digits)).collect()
+    };
+    OracleStep {
+        prec: p,
+        theta1_err: errs(&a.0, &b.0),
+        theta2_err: errs(&a.1, &b.1),
+        risk_err: err(&a.2, &b.2, digits),
+        theta1: a.0,
+        theta2: a.1,
+        risk: a.2,
     }
 }

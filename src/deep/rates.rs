@@ -151,8 +151,10 @@ pub struct SummaryRow {
     /// Exponent predicted by the proofs-note (§5d) for this initialisation, if a single power
     /// law is predicted.
     pub predicted: Option<f64>,
-    /// Kind of the standard error.
-    pub se_kind: &'static str,
+    /// Kind of the standard error `exponent_se` (`estimate`).
+    pub bound_kind: &'static str,
+    /// How the standard error is obtained.
+    pub se_method: &'static str,
 }
 
 /// The summary of `rows` (every width with the same draws and output times): one line per
@@ -207,7 +209,8 @@ pub fn summary(rows: &[Row], stratified: bool) -> Vec<SummaryRow> {
                 draws,
                 fit: power_fit(&groups, *stat, RESAMPLES, seed),
                 predicted: if stratified { *p_strat } else { *p_iid },
-                se_kind: "estimate (bootstrap over draws)",
+                bound_kind: crate::conventions::BoundKind::Estimate.as_str(),
+                se_method: "bootstrap over draws",
             });
         }
     }

@@ -42,6 +42,7 @@ pub mod npy;
 
 mod check;
 mod concordance;
+pub mod deep;
 mod hermite;
 mod kernel;
 mod langevin;
@@ -91,6 +92,7 @@ pub const SUITES: &[SuiteEntry] = &[
     concordance::SUITE,
     langevin::SUITE,
     two_timescale::SUITE,
+    deep::SUITE,
 ];
 
 /// One case: inputs and oracle quantities.

@@ -20,6 +20,7 @@
 //! ([`crate::figures`], `cli::reproduce`), so a merged sharded run gives the same bytes as an
 //! unsharded one. Notes: `proofs-notes/recipes.md`; tests: `tests/reproduce.rs`.
 
+pub mod deep_rates;
 pub mod figures;
 pub mod manifest;
 pub mod run;
@@ -60,6 +61,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "two-timescale-sec6",
         include_str!("../../recipes/two-timescale-sec6.toml"),
     ),
+    (
+        "deep-rates-quick",
+        include_str!("../../recipes/deep-rates-quick.toml"),
+    ),
+    ("deep-rates", include_str!("../../recipes/deep-rates.toml")),
 ];
 
 /// The name of the default recipe.
@@ -85,6 +91,8 @@ pub struct Recipe {
     pub concordance: Option<ConcordanceRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_timescale: Option<two_timescale::TwoTimescaleRecipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep_rates: Option<deep_rates::DeepRatesRecipe>,
 }
 
 fn default_eta() -> f64 {
@@ -218,6 +226,13 @@ pub enum Job {
         id: String,
         seed: u64,
     },
+    /// Draw `draw` of a deep-rates recipe at (L, d), every width.
+    DeepRates {
+        id: String,
+        layers: usize,
+        d: usize,
+        draw: usize,
+    },
 }
 
 impl Job {
@@ -227,7 +242,8 @@ impl Job {
             | Job::Train { id, .. }
             | Job::Escape { id, .. }
             | Job::Concordance { id, .. }
-            | Job::TwoTimescale { id, .. } => id,
+            | Job::TwoTimescale { id, .. }
+            | Job::DeepRates { id, .. } => id,
         }
     }
 }
@@ -282,13 +298,14 @@ impl Recipe {
             self.escape.is_some(),
             self.concordance.is_some(),
             self.two_timescale.is_some(),
+            self.deep_rates.is_some(),
         ]
         .iter()
         .filter(|x| **x)
         .count();
         if n != 1 {
             return Err(format!(
-                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale] is needed (found {n})",
+                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [deep_rates] is needed (found {n})",
                 self.name
             ));
         }
@@ -377,6 +394,8 @@ impl Recipe {
             "escape"
         } else if self.two_timescale.is_some() {
             "two_timescale"
+        } else if self.deep_rates.is_some() {
+            "deep_rates"
         } else {
             "concordance"
         }
@@ -416,6 +435,9 @@ impl Recipe {
         }
         if let Some(t) = &self.two_timescale {
             out.extend(t.jobs(self.seed));
+        }
+        if let Some(t) = &self.deep_rates {
+            out.extend(t.jobs());
         }
         if let Some(c) = &self.concordance {
             for &d in &c.d {

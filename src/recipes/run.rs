@@ -91,6 +91,9 @@ pub fn check(recipe: &Recipe) -> Result<(), RecipeError> {
     if let Some(t) = &recipe.two_timescale {
         t.config()?;
     }
+    if let Some(t) = &recipe.deep_rates {
+        t.validate()?;
+    }
     Ok(())
 }
 
@@ -111,6 +114,16 @@ pub fn run_job(
         Job::TwoTimescale { seed, .. } => {
             super::two_timescale::run_job(recipe.two_timescale.as_ref().expect("kind"), *seed, dir)
         }
+        Job::DeepRates {
+            layers, d, draw, ..
+        } => super::deep_rates::run_job(
+            recipe.deep_rates.as_ref().expect("kind"),
+            recipe.seed,
+            *layers,
+            *d,
+            *draw,
+            dir,
+        ),
     }
 }
 

@@ -11,6 +11,7 @@
 
 use super::{emit, emit_checked, ser, DeepFormat, LimitArgs, TrainArgs};
 use crate::cli::CliError;
+use crate::conventions::BoundKind;
 use crate::deep::{limit, limit3, train3, Psi};
 use serde::Serialize;
 
@@ -46,7 +47,7 @@ struct Limit3Out {
     /// Discrete map only: the flow's R_∞ (method A, RK4) at the same times.
     #[serde(skip_serializing_if = "Option::is_none")]
     risk_flow: Option<Vec<f64>>,
-    error_kind: &'static str,
+    bound_kind: &'static str,
     table_check: f64,
     a_nodes: usize,
     dt: f64,
@@ -84,7 +85,7 @@ pub(super) fn run_limit(
                 node_diff: diff(&main.risk, &fine.risk),
                 step_diff: Some(diff(&main.risk, &half.risk)),
                 risk_flow: None,
-                error_kind: "estimate",
+                bound_kind: BoundKind::Estimate.as_str(),
                 table_check: main.table_check.max(fine.table_check),
                 a_nodes: p.a_nodes,
                 dt: p.h,
@@ -119,7 +120,7 @@ pub(super) fn run_limit(
                 node_diff: diff(&main.risk, &fine.risk),
                 step_diff: None,
                 risk_flow: Some(flow.risk),
-                error_kind: "estimate",
+                bound_kind: BoundKind::Estimate.as_str(),
                 table_check: flow.table_check,
                 a_nodes: pb.a_nodes,
                 dt: eta,
@@ -154,7 +155,7 @@ pub(super) fn run_limit(
     .collect();
     let csv = || {
         let mut s = String::from(
-            "t,risk,gamma1,omega,alpha,b,risk_b,diff_ab,node_diff,step_diff,risk_flow\n",
+            "t,risk,gamma1,omega,alpha,b,risk_b,diff_ab,node_diff,step_diff,bound_kind,risk_flow\n",
         );
         let cell = |v: &Option<Vec<f64>>, i: usize, e: bool| match v {
             Some(x) if e => format!("{:.3e}", x[i]),
@@ -164,7 +165,7 @@ pub(super) fn run_limit(
         let at = |v: &Vec<f64>, i: usize| v.get(i).map(|x| format!("{x:.16e}")).unwrap_or_default();
         for i in 0..out.times.len() {
             s += &format!(
-                "{:.16e},{:.16e},{},{},{:.16e},{:.16e},{},{},{:.3e},{},{}\n",
+                "{:.16e},{:.16e},{},{},{:.16e},{:.16e},{},{},{:.3e},{},{},{}\n",
                 out.times[i],
                 out.risk[i],
                 at(&out.gamma1, i),
@@ -175,6 +176,7 @@ pub(super) fn run_limit(
                 cell(&out.diff_ab, i, true),
                 out.node_diff[i],
                 cell(&out.step_diff, i, true),
+                out.bound_kind,
                 cell(&out.risk_flow, i, false),
             );
         }
