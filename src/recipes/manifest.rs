@@ -107,6 +107,9 @@ pub fn finish(out: &Path, recipe: &Recipe) -> Result<Vec<Written>, Error> {
     if let Some(t) = &recipe.two_timescale {
         figs.extend(super::two_timescale::figures(out, recipe, t)?);
     }
+    if let Some(t) = &recipe.dimension_free {
+        figs.extend(super::dimension_free::figures(out, recipe, t)?);
+    }
     let written = figs
         .iter()
         .map(|f| figures::write(f, out).map_err(Error::Failure))

@@ -20,7 +20,9 @@
 //! ([`crate::figures`], `cli::reproduce`), so a merged sharded run gives the same bytes as an
 //! unsharded one. Notes: `proofs-notes/recipes.md`; tests: `tests/reproduce.rs`.
 
+pub mod dimension_free;
 pub mod figures;
+pub mod fit;
 pub mod manifest;
 pub mod run;
 pub mod table;
@@ -60,6 +62,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "two-timescale-sec6",
         include_str!("../../recipes/two-timescale-sec6.toml"),
     ),
+    (
+        "dimension-free-quick",
+        include_str!("../../recipes/dimension-free-quick.toml"),
+    ),
+    (
+        "dimension-free",
+        include_str!("../../recipes/dimension-free.toml"),
+    ),
 ];
 
 /// The name of the default recipe.
@@ -85,6 +95,8 @@ pub struct Recipe {
     pub concordance: Option<ConcordanceRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_timescale: Option<two_timescale::TwoTimescaleRecipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension_free: Option<dimension_free::DimensionFreeRecipe>,
 }
 
 fn default_eta() -> f64 {
@@ -218,6 +230,12 @@ pub enum Job {
         id: String,
         seed: u64,
     },
+    /// Draw `draw` of a dimension-free recipe at dimension d.
+    DimensionFree {
+        id: String,
+        d: usize,
+        draw: usize,
+    },
 }
 
 impl Job {
@@ -227,7 +245,8 @@ impl Job {
             | Job::Train { id, .. }
             | Job::Escape { id, .. }
             | Job::Concordance { id, .. }
-            | Job::TwoTimescale { id, .. } => id,
+            | Job::TwoTimescale { id, .. }
+            | Job::DimensionFree { id, .. } => id,
         }
     }
 }
@@ -282,13 +301,14 @@ impl Recipe {
             self.escape.is_some(),
             self.concordance.is_some(),
             self.two_timescale.is_some(),
+            self.dimension_free.is_some(),
         ]
         .iter()
         .filter(|x| **x)
         .count();
         if n != 1 {
             return Err(format!(
-                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale] is needed (found {n})",
+                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [dimension_free] is needed (found {n})",
                 self.name
             ));
         }
@@ -353,6 +373,14 @@ impl Recipe {
                 return Err(format!("threshold = {}: must be in (0, 1)", e.threshold));
             }
         }
+        if let Some(t) = &self.dimension_free {
+            dims(&t.d)?;
+            if t.widths.windows(2).any(|w| w[1] <= w[0]) || t.widths.first() == Some(&0) {
+                return Err("widths: must be strictly increasing and positive".into());
+            }
+            pos("eta", t.eta)?;
+            pos("t_end", t.t_end)?;
+        }
         if let Some(c) = &self.concordance {
             dims(&c.d)?;
             pos("dt", c.dt)?;
@@ -377,6 +405,8 @@ impl Recipe {
             "escape"
         } else if self.two_timescale.is_some() {
             "two_timescale"
+        } else if self.dimension_free.is_some() {
+            "dimension_free"
         } else {
             "concordance"
         }
@@ -416,6 +446,9 @@ impl Recipe {
         }
         if let Some(t) = &self.two_timescale {
             out.extend(t.jobs(self.seed));
+        }
+        if let Some(t) = &self.dimension_free {
+            out.extend(t.jobs());
         }
         if let Some(c) = &self.concordance {
             for &d in &c.d {
