@@ -110,6 +110,9 @@ pub fn finish(out: &Path, recipe: &Recipe) -> Result<Vec<Written>, Error> {
     if let Some(t) = &recipe.deep_rates {
         figs.extend(super::deep_rates::figures(out, recipe, t)?);
     }
+    if let Some(t) = &recipe.dimension_free {
+        figs.extend(super::dimension_free::figures(out, recipe, t)?);
+    }
     let written = figs
         .iter()
         .map(|f| figures::write(f, out).map_err(Error::Failure))

@@ -21,7 +21,9 @@
 //! unsharded one. Notes: `proofs-notes/recipes.md`; tests: `tests/reproduce.rs`.
 
 pub mod deep_rates;
+pub mod dimension_free;
 pub mod figures;
+pub mod fit;
 pub mod manifest;
 pub mod run;
 pub mod table;
@@ -66,6 +68,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../recipes/deep-rates-quick.toml"),
     ),
     ("deep-rates", include_str!("../../recipes/deep-rates.toml")),
+        "dimension-free-quick",
+        include_str!("../../recipes/dimension-free-quick.toml"),
+    ),
+    (
+        "dimension-free",
+        include_str!("../../recipes/dimension-free.toml"),
+    ),
 ];
 
 /// The name of the default recipe.
@@ -93,6 +102,8 @@ pub struct Recipe {
     pub two_timescale: Option<two_timescale::TwoTimescaleRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deep_rates: Option<deep_rates::DeepRatesRecipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension_free: Option<dimension_free::DimensionFreeRecipe>,
 }
 
 fn default_eta() -> f64 {
@@ -233,6 +244,12 @@ pub enum Job {
         d: usize,
         draw: usize,
     },
+    /// Draw `draw` of a dimension-free recipe at dimension d.
+    DimensionFree {
+        id: String,
+        d: usize,
+        draw: usize,
+    },
 }
 
 impl Job {
@@ -243,7 +260,8 @@ impl Job {
             | Job::Escape { id, .. }
             | Job::Concordance { id, .. }
             | Job::TwoTimescale { id, .. }
-            | Job::DeepRates { id, .. } => id,
+            | Job::DeepRates { id, .. }
+            | Job::DimensionFree { id, .. } => id,
         }
     }
 }
@@ -299,13 +317,14 @@ impl Recipe {
             self.concordance.is_some(),
             self.two_timescale.is_some(),
             self.deep_rates.is_some(),
+            self.dimension_free.is_some(),
         ]
         .iter()
         .filter(|x| **x)
         .count();
         if n != 1 {
             return Err(format!(
-                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [deep_rates] is needed (found {n})",
+                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [deep_rates], [dimension_free] is needed (found {n})",
                 self.name
             ));
         }
@@ -370,6 +389,14 @@ impl Recipe {
                 return Err(format!("threshold = {}: must be in (0, 1)", e.threshold));
             }
         }
+        if let Some(t) = &self.dimension_free {
+            dims(&t.d)?;
+            if t.widths.windows(2).any(|w| w[1] <= w[0]) || t.widths.first() == Some(&0) {
+                return Err("widths: must be strictly increasing and positive".into());
+            }
+            pos("eta", t.eta)?;
+            pos("t_end", t.t_end)?;
+        }
         if let Some(c) = &self.concordance {
             dims(&c.d)?;
             pos("dt", c.dt)?;
@@ -396,6 +423,8 @@ impl Recipe {
             "two_timescale"
         } else if self.deep_rates.is_some() {
             "deep_rates"
+        } else if self.dimension_free.is_some() {
+            "dimension_free"
         } else {
             "concordance"
         }
@@ -437,6 +466,9 @@ impl Recipe {
             out.extend(t.jobs(self.seed));
         }
         if let Some(t) = &self.deep_rates {
+            out.extend(t.jobs());
+        }
+        if let Some(t) = &self.dimension_free {
             out.extend(t.jobs());
         }
         if let Some(c) = &self.concordance {

@@ -94,6 +94,9 @@ pub fn check(recipe: &Recipe) -> Result<(), RecipeError> {
     if let Some(t) = &recipe.deep_rates {
         t.validate()?;
     }
+    if let Some(t) = &recipe.dimension_free {
+        t.check(recipe.seed)?;
+    }
     Ok(())
 }
 
@@ -111,6 +114,9 @@ pub fn run_job(
         Job::Meanfield { d, .. } => meanfield_job(recipe, *d, dir),
         Job::Escape { student, .. } => escape_job(recipe, student, dir),
         Job::Concordance { d, .. } => concordance_job(recipe, *d, dir),
+        Job::DimensionFree { d, draw, .. } => {
+            super::dimension_free::run_job(recipe, *d, *draw, dir, log)
+        }
         Job::TwoTimescale { seed, .. } => {
             super::two_timescale::run_job(recipe.two_timescale.as_ref().expect("kind"), *seed, dir)
         }
@@ -146,6 +152,18 @@ fn train_job(
     log: &dyn Fn(&str),
 ) -> Result<(), RecipeError> {
     let config = train_config(recipe, d, draw).ok_or_else(|| usage("not a train recipe"))?;
+    train_files(config, draw, dir, log)
+}
+
+/// Runs one training configuration (`draws = 1`) and writes `train.csv`, `histograms.csv`
+/// and `run.json` into `dir`, with `draw` as the draw column (shared by the train and
+/// dimension-free recipe kinds).
+pub fn train_files(
+    config: Config,
+    draw: usize,
+    dir: &Path,
+    log: &dyn Fn(&str),
+) -> Result<(), RecipeError> {
     let run = Run::new(config)?;
     let mut state = run.start()?;
     let steps = run.config.steps();
