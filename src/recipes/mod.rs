@@ -68,6 +68,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../recipes/deep-rates-quick.toml"),
     ),
     ("deep-rates", include_str!("../../recipes/deep-rates.toml")),
+    (
         "dimension-free-quick",
         include_str!("../../recipes/dimension-free-quick.toml"),
     ),
