@@ -30,7 +30,9 @@
 //! node j (plus the mean 1). Every row has its own stream, so rows are generated in parallel
 //! and regenerated on demand with the same bits for any number of threads.
 
+pub mod bench;
 pub mod finite;
+pub mod fused;
 pub mod limit;
 pub mod limit3;
 pub mod oracle;
