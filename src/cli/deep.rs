@@ -702,7 +702,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
         (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
-        (_, None) => deep::train::train_bytes(nmax, d, n_times),
+        (_, None) => {
+            deep::train::train_bytes_with(nmax, d, n_times, !a.rates.corr_times.is_empty())
+        }
         (_, Some(eta)) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
     };
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;

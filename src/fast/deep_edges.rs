@@ -236,6 +236,9 @@ fn reduce(v: &B) -> f64 {
 /// Block `i0` of `x` (length n), zero-padded past the end.
 #[inline(always)]
 fn block(x: &[f64], i0: usize) -> B {
+    if i0 + LANES <= x.len() {
+        return x[i0..i0 + LANES].try_into().unwrap();
+    }
     let mut b = [0.0; LANES];
     let end = (i0 + LANES).min(x.len());
     b[..end - i0].copy_from_slice(&x[i0..end]);
