@@ -176,8 +176,9 @@ use crate::conventions::usage;
 
 mod l3;
 
-/// Largest state the commands accept (bytes), checked before any allocation.
-const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
+/// Largest state the commands accept (bytes), checked before any allocation: 20 GiB (N = 16384
+/// Euler fits; `memory::check` also compares against the memory available on the machine).
+const MAX_BYTES: f64 = 20.0 * 1024.0 * 1024.0 * 1024.0;
 /// Largest width of the oracle.
 const ORACLE_MAX_N: usize = 64;
 /// Largest number of output times of `limit`.

@@ -199,10 +199,17 @@ fn asin_block<const F: bool>(q: &B) -> B {
     let mut x2 = [0.0; LANES];
     let mut big = [false; LANES];
     for l in 0..LANES {
-        let a = q[l].abs();
-        big[l] = a > 0.5;
-        let s = (0.5 * (1.0 - a)).sqrt();
-        x[l] = if big[l] { s } else { a };
+        x[l] = q[l].abs();
+        big[l] = x[l] > 0.5;
+    }
+    // The square roots only when a lane needs the reduction (same values either way).
+    if big.iter().any(|&b| b) {
+        for l in 0..LANES {
+            let s = (0.5 * (1.0 - x[l])).sqrt();
+            x[l] = if big[l] { s } else { x[l] };
+        }
+    }
+    for l in 0..LANES {
         x2[l] = x[l] * x[l];
     }
     let p = horner::<F>(&ASIN_Q, &x2);
