@@ -9,6 +9,7 @@ struct Doc {
     simd: String,
     cases: Vec<BenchCase>,
     two_timescale: crate::two_timescale::bench::Case,
+    deep: Vec<crate::deep::bench::Case>,
 }
 
 pub fn run(format: Format) -> Result<(), CliError> {
@@ -16,6 +17,7 @@ pub fn run(format: Format) -> Result<(), CliError> {
         simd: format!("{:?}", crate::fast::simd::level()),
         cases: bench_cases(),
         two_timescale: crate::two_timescale::bench::standard(),
+        deep: crate::deep::bench::standard(),
     };
     let text = match format {
         Format::Json => {
@@ -41,7 +43,7 @@ pub fn run(format: Format) -> Result<(), CliError> {
                     c.gflops / c.gemm_gflops
                 ));
             }
-            t + &doc.two_timescale.csv()
+            t + &doc.two_timescale.csv() + &crate::deep::bench::csv(&doc.deep)
         }
     };
     emit(&text, None)

@@ -176,8 +176,9 @@ use crate::conventions::{usage, BoundKind};
 
 mod l3;
 
-/// Largest state the commands accept (bytes), checked before any allocation.
-const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
+/// Largest state the commands accept (bytes), checked before any allocation: 20 GiB (N = 16384
+/// Euler fits; `memory::check` also compares against the memory available on the machine).
+const MAX_BYTES: f64 = 20.0 * 1024.0 * 1024.0 * 1024.0;
 /// Largest width of the oracle.
 const ORACLE_MAX_N: usize = 64;
 /// Largest number of output times of `limit`.
@@ -706,7 +707,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
         (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
-        (_, None) => deep::train::train_bytes(nmax, d, n_times),
+        (_, None) => {
+            deep::train::train_bytes_with(nmax, d, n_times, !a.rates.corr_times.is_empty())
+        }
         (_, Some(eta)) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
     };
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;

@@ -30,7 +30,9 @@
 //! node j (plus the mean 1). Every row has its own stream, so rows are generated in parallel
 //! and regenerated on demand with the same bits for any number of threads.
 
+pub mod bench;
 pub mod finite;
+pub mod fused;
 pub mod limit;
 pub mod limit3;
 pub mod oracle;
@@ -178,15 +180,17 @@ pub fn init(layers: usize, n: usize, d: usize, psi: Psi, seed: u64) -> Net {
             c + 3f64.sqrt() * (2.0 * uu - 1.0)
         })
         .collect();
-    let theta1: Vec<f64> = (0..n)
-        .into_par_iter()
-        .flat_map_iter(|j| theta1_row(seed, n, j))
-        .collect();
-    let theta2: Vec<f64> = if layers == 3 {
-        (0..n)
-            .into_par_iter()
-            .flat_map_iter(|j| theta2_row(seed, n, j))
-            .collect()
+    // Rows written in place (no intermediate collection: the peak is the N² arrays).
+    let rows = |f: fn(u64, usize, usize) -> Vec<f64>| {
+        let mut t = vec![0.0; n * n];
+        t.par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(j, r)| r.copy_from_slice(&f(seed, n, j)));
+        t
+    };
+    let theta1 = rows(theta1_row);
+    let theta2 = if layers == 3 {
+        rows(theta2_row)
     } else {
         Vec::new()
     };

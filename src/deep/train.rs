@@ -22,7 +22,8 @@
 // Index loops mirror the formulas (i, j over nodes, m over coordinates).
 #![allow(clippy::needless_range_loop)]
 
-use super::{finite, limit, Net, Psi};
+use super::{finite, fused, limit, Net, Psi};
+use rayon::prelude::*;
 
 /// One output row.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -51,17 +52,22 @@ pub fn draw_seed(seed: u64, r: usize) -> u64 {
     seed.wrapping_add((r as u64).wrapping_mul(1_000_003))
 }
 
-/// Bytes used by one width-N run (θ, four RK4 stages, a stage state, θ(0) rows on demand).
+/// Bytes used by one width-N RK4 run: θ, the RK4 stage and accumulator (N² each, the
+/// velocities never form an array: [`fused::rk4_step`]), the fast path's per-node arrays and
+/// row buffers, the limit's Γ, α and rows at every output time for all N output weights, and
+/// with `corr` the edge-increment correlations' four N² arrays (θ(0) is regenerated from the
+/// seed, never stored).
 pub fn train_bytes(n: usize, d: usize, n_times: usize) -> f64 {
-    let n = n as f64;
-    // Up to 9 N² arrays live during an RK4 step (state, k1..k3, the scaled temporary, the
-    // network copy and the row buffer of the velocity, the output), the features, and the
-    // limit's Γ, α and rows at every output time for all N output weights.
-    8.0 * (9.0 * n * n + 4.0 * n * d as f64 + 3.0 * n * n_times as f64) + 1e6
+    train_bytes_with(n, d, n_times, false)
 }
 
-fn add_scaled(y: &[f64], k: &[f64], c: f64) -> Vec<f64> {
-    y.iter().zip(k).map(|(a, b)| a + c * b).collect()
+/// [`train_bytes`], with the correlations' arrays when `corr`.
+pub fn train_bytes_with(n: usize, d: usize, n_times: usize, corr: bool) -> f64 {
+    let nf = n as f64;
+    let corr = if corr { 4.0 * nf * nf } else { 0.0 };
+    8.0 * (nf * nf + corr + 3.0 * nf * n_times as f64)
+        + fused::scratch_bytes(2, n, d, true, rayon::current_num_threads())
+        + super::train3::BASE_BYTES
 }
 
 /// One width and draw of a run: width N, input dimension d, edge map, seed and draw (the
@@ -102,25 +108,15 @@ pub fn run_with(c: &Case, h: f64, lp: &limit::Params, x: &Extras) -> Output {
     let mut corr = Vec::new();
     let times = lim.times.clone();
     let mut rows = Vec::with_capacity(times.len());
-    let vel = |net: &Net, th: &[f64]| -> Vec<f64> {
-        let mut m = net.clone();
-        m.theta1 = th.to_vec();
-        finite::evaluate(&m).vel1
-    };
+    let frozen = fused::Frozen::new(&net);
+    let mut scratch = fused::Rk4Scratch::new(&net);
     for (ti, &t) in times.iter().enumerate() {
         if ti > 0 {
             let span = t - times[ti - 1];
             let steps = (span / h - 1e-9).ceil().max(1.0) as usize;
             let dt = span / steps as f64;
             for _ in 0..steps {
-                let y = net.theta1.clone();
-                let k1 = vel(&net, &y);
-                let k2 = vel(&net, &add_scaled(&y, &k1, 0.5 * dt));
-                let k3 = vel(&net, &add_scaled(&y, &k2, 0.5 * dt));
-                let k4 = vel(&net, &add_scaled(&y, &k3, dt));
-                for i in 0..y.len() {
-                    net.theta1[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
-                }
+                fused::rk4_step(&frozen, &mut net, &mut scratch, dt);
             }
         }
         let ideal = |j: usize, i: usize, t0: f64| {
@@ -131,7 +127,7 @@ pub fn run_with(c: &Case, h: f64, lp: &limit::Params, x: &Extras) -> Output {
                 Psi::Id => t0 + s * gam,
             }
         };
-        rows.push(row(&net, key, t, draw, &lim, ti, ideal));
+        rows.push(row(&frozen, &net, key, t, draw, &lim, ti, ideal));
         if x.wants(t) {
             let gam = &lim.gamma[ti][net.n..];
             corr.extend(correlations(&net, key, t, draw, &ideal, psi, &grid, gam));
@@ -143,7 +139,9 @@ pub fn run_with(c: &Case, h: f64, lp: &limit::Params, x: &Extras) -> Output {
 /// One output row: the network's risk and gaps against the limit `lim` at its output time `ti`
 /// (risk, and α at every output weight: `lim.alpha[ti][j]` = α(a_j)), and the ideal particle
 /// `ideal(j, i, θ_ij(0))` of every edge (θ(0) regenerated row by row from `key`).
+#[allow(clippy::too_many_arguments)]
 fn row(
+    frozen: &fused::Frozen,
     net: &Net,
     key: u64,
     t: f64,
@@ -154,9 +152,9 @@ fn row(
 ) -> Row {
     let (risk_limit, alpha) = (lim.risk[ti], &lim.alpha[ti]);
     let (n, d) = (net.n, net.d);
-    let ev = finite::evaluate(net);
+    let (risk, v, _) = fused::risk(frozen, net);
     let grid = limit::a_rule(alpha.len() - n);
-    let fgap = function_gap(&ev.v, &net.a, ev.risk, d, &alpha[n..], &grid);
+    let fgap = function_gap(&v, &net.a, risk, d, &alpha[n..], &grid);
     let mut edge = 0.0;
     for j in 0..n {
         let th0 = super::theta1_row(key, n, j);
@@ -168,30 +166,32 @@ fn row(
     for j in 0..n {
         for m in 0..d {
             let target = if m == 0 { alpha[j] } else { 0.0 };
-            node += (ev.v[j * d + m] - target).powi(2);
+            node += (v[j * d + m] - target).powi(2);
         }
     }
     Row {
         t,
         n,
         draw,
-        risk: ev.risk,
+        risk,
         risk_limit,
-        loss_gap: ev.risk - risk_limit,
+        loss_gap: risk - risk_limit,
         edge_gap: edge / (n * n) as f64,
         node_gap: node / n as f64,
         function_gap: fgap,
     }
 }
 
-/// Bytes of one width-N Euler run: θ, the velocity, the ideal particles (N² each), the
-/// features, and the discrete limit's method B with every output weight tracked (its
-/// particles, one velocity array and the V_s history).
+/// Bytes of one width-N Euler run: θ and the ideal particles (N² each; no velocity array), the
+/// fast path's per-node arrays, and the discrete limit's method B with every output weight
+/// tracked (its particles, one velocity array and the V_s history).
 pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64 {
     let nf = n as f64;
     let per_node = pb.particles() as f64 / pb.a_nodes as f64;
     let b_state = (pb.a_nodes + n) as f64 * per_node;
-    8.0 * (4.0 * nf * nf + 4.0 * nf * d as f64 + 3.0 * b_state + nf * steps as f64) + 1e6
+    8.0 * (2.0 * nf * nf + 3.0 * b_state + nf * steps as f64)
+        + fused::scratch_bytes(2, n, d, false, rayon::current_num_threads())
+        + super::train3::BASE_BYTES
 }
 
 /// Runs one width and draw of Euler GD with step η (θ ← θ + η·(−N² ∂R/∂θ), t = steps·η),
@@ -211,7 +211,9 @@ pub fn run_euler_with(c: &Case, eta: f64, pb: &limit::BParams, init: Init) -> Ve
     let grid = limit::a_rule(limit::Params::new(psi).a_nodes);
     let lim = limit::discrete_b(pb, eta, c.t_end, c.dt_out, &tracked(&net.a, &grid));
     // Ideal particles, row-major like θ1, from the same θ(0).
-    let mut ideal: Vec<f64> = (0..n).flat_map(|j| super::theta1_row(key, n, j)).collect();
+    let frozen = fused::Frozen::new(&net);
+    // θ(0) is the untrained state (init.apply changes only u and a).
+    let mut ideal = net.theta1.clone();
     let mut rows = Vec::with_capacity(lim.times.len());
     let mut k = 0;
     for (ti, &t) in lim.times.iter().enumerate() {
@@ -219,22 +221,19 @@ pub fn run_euler_with(c: &Case, eta: f64, pb: &limit::BParams, init: Init) -> Ve
             let steps = limit::euler_steps(t - lim.times[ti - 1], eta)
                 .expect("output interval not a multiple of η (checked by the caller)");
             for _ in 0..steps {
-                let v = finite::evaluate(&net).vel1;
-                for (x, dv) in net.theta1.iter_mut().zip(&v) {
-                    *x += eta * dv;
-                }
+                fused::euler_step(&frozen, &mut net, eta);
                 let vs = &lim.vs_steps[k];
-                for j in 0..n {
-                    let c = eta * 2.0 * net.a[j] * vs[j];
-                    for i in 0..n {
-                        let th = &mut ideal[j * n + i];
-                        *th += c * psi.deriv(*th) * net.u[i * d];
+                let (a, u) = (&net.a, &net.u);
+                ideal.par_chunks_mut(n).enumerate().for_each(|(j, r)| {
+                    let c = eta * 2.0 * a[j] * vs[j];
+                    for (i, th) in r.iter_mut().enumerate() {
+                        *th += c * psi.deriv(*th) * u[i * d];
                     }
-                }
+                });
                 k += 1;
             }
         }
-        rows.push(row(&net, key, t, draw, &lim, ti, |j, i, _| {
+        rows.push(row(&frozen, &net, key, t, draw, &lim, ti, |j, i, _| {
             ideal[j * n + i]
         }));
     }

@@ -2,7 +2,8 @@
 //! trained layers coupled to its ideal particle.
 //!
 //! The seeded network ([`super::init`] with L = 3, key [`train::draw_seed`]) follows
-//! dθ/dt = −N² ∂R/∂θ exactly (closed-form velocities of [`finite::evaluate`], both layers) with
+//! dθ/dt = −N² ∂R/∂θ exactly (closed-form velocities, both layers, by the fused SIMD passes of
+//! [`fused`]; the scalar [`super::finite`] is their reference) with
 //! classical RK4 (step `h`) or Euler GD (step η). Its ideal particles use the same θ1_ij(0),
 //! θ2_jk(0), u_i, a_k:
 //! - flow (RK4): the push-forward of the L = 3 limit ([`limit3::method_a`]),
@@ -18,15 +19,17 @@
 //! θ1_ij(0), u_i and b_j averages N edges with independent θ2_jk(0), a_k, so node, readout and
 //! edge gaps are expected ∝ d/N, 1/N and d/N (proofs-note §7).
 //!
-//! Memory: RK4 holds four copies of the 2N² trained scalars (state, stage, accumulator, one
-//! velocity), Euler three (state, velocity, ideal particles); [`train_bytes`] and
-//! [`euler_bytes`] say so before the run. Elementwise updates and fixed-order row sums:
+//! Memory: RK4 holds three copies of the 2N² trained scalars (state, stage, accumulator: the
+//! velocities never form an array, [`fused::rk4_step`]), Euler two (state and ideal
+//! particles); θ(0) is never stored (regenerated row by row from the seed for the edge gaps).
+//! [`train_bytes`] and [`euler_bytes`] say so before the run. Elementwise updates and
+//! fixed-order row sums:
 //! bit-identical rows for any number of threads.
 
 use super::limit::{BParams, Params};
 use super::limit3::{self, Trajectory3};
 use super::train::{draw_seed, Case};
-use super::{finite, Net, Psi};
+use super::{fused, Net, Psi};
 use rayon::prelude::*;
 
 /// One output row of an L = 3 run.
@@ -71,75 +74,44 @@ impl Row3 {
     }
 }
 
-/// Bytes of one width-N RK4 run: four 2N² arrays (state, stage, accumulator, velocity), the
-/// features, node vectors and the row buffers of θ(0), plus [`BASE_BYTES`]. Measured peak
-/// resident size at N = 1024, d = 4: 70.8 MiB against 71.9 MiB estimated.
+/// Bytes of one width-N RK4 run: three 2N² arrays (state, stage, accumulator), the fast
+/// path's per-node arrays and row buffers ([`fused::scratch_bytes`] without its stages), plus
+/// [`BASE_BYTES`].
 pub fn train_bytes(n: usize, d: usize) -> f64 {
     let nf = n as f64;
-    8.0 * (4.0 * 2.0 * nf * nf + 6.0 * nf * d as f64 + 8.0 * nf) + BASE_BYTES
-}
-
-/// The process itself (code, allocator, the limit's tables): 6.3 MiB resident measured at
-/// N = 8; 8 MB allowed.
-pub const BASE_BYTES: f64 = 8e6;
-
-/// Bytes of one width-N Euler run: three 2N² arrays (state, velocity, ideal particles), the
-/// features, and the discrete limit's method B (its particles, the RK4-free Euler velocity and
-/// the drive history).
-pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &BParams) -> f64 {
-    let nf = n as f64;
-    let b_state = limit3::particles(pb) as f64;
-    8.0 * (3.0 * 2.0 * nf * nf + 6.0 * nf * d as f64 + 3.0 * b_state + 2.0 * steps as f64)
+    8.0 * 2.0 * nf * nf
+        + fused::scratch_bytes(3, n, d, true, rayon::current_num_threads())
         + BASE_BYTES
 }
 
-/// dst = y + c·k, elementwise.
-fn axpy(dst: &mut [f64], y: &[f64], k: &[f64], c: f64) {
-    dst.par_iter_mut()
-        .zip(y.par_iter().zip(k.par_iter()))
-        .for_each(|(d, (a, b))| *d = a + c * b);
+/// The process itself (code, allocator, thread stacks, the limit's tables): 6.3 MiB resident
+/// measured at N = 8; 8 MB allowed.
+pub const BASE_BYTES: f64 = 8e6;
+
+/// Bytes of one width-N Euler run: two 2N² arrays (state, ideal particles; no velocity array),
+/// the fast path's per-node arrays, and the discrete limit's method B (its particles, the
+/// RK4-free Euler velocity and the drive history).
+pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &BParams) -> f64 {
+    let nf = n as f64;
+    let b_state = limit3::particles(pb) as f64;
+    8.0 * (2.0 * 2.0 * nf * nf + 3.0 * b_state + 2.0 * steps as f64)
+        + fused::scratch_bytes(3, n, d, false, rayon::current_num_threads())
+        + BASE_BYTES
 }
 
-/// acc += c·k (c = 0 starts the accumulator), elementwise.
-fn accumulate(acc: &mut [f64], k: &[f64], c: f64, first: bool) {
-    acc.par_iter_mut().zip(k.par_iter()).for_each(|(a, b)| {
-        *a = if first { b * c } else { *a + c * b };
-    });
-}
-
-/// One classical RK4 step of both layers of `net` with step dt; `stage` is a scratch network
-/// of the same shape, `acc` two scratch arrays of N². Velocities of [`finite::evaluate`].
-fn rk4_step(net: &mut Net, stage: &mut Net, acc: &mut [Vec<f64>; 2], dt: f64) {
-    let stages = [(1.0, 0.5), (2.0, 0.5), (2.0, 1.0), (1.0, 0.0)];
-    for (s, &(w, next)) in stages.iter().enumerate() {
-        let ev = finite::evaluate(if s == 0 { net } else { stage });
-        accumulate(&mut acc[0], &ev.vel1, w, s == 0);
-        accumulate(&mut acc[1], &ev.vel2, w, s == 0);
-        if next > 0.0 {
-            axpy(&mut stage.theta1, &net.theta1, &ev.vel1, next * dt);
-            axpy(&mut stage.theta2, &net.theta2, &ev.vel2, next * dt);
-        }
-    }
-    for (th, a) in [(&mut net.theta1, &acc[0]), (&mut net.theta2, &acc[1])] {
-        th.par_iter_mut()
-            .zip(a.par_iter())
-            .for_each(|(x, v)| *x += dt / 6.0 * v);
-    }
-}
-
-/// Advances an L = 3 network by `span` with RK4 steps of at most `h` (equal steps).
+/// Advances an L = 3 network by `span` with RK4 steps of at most `h` (equal steps), with the
+/// fused velocities of [`fused::rk4_step`].
 pub fn advance(net: &mut Net, span: f64, h: f64) {
-    let mut stage = net.clone();
-    let nn = net.n * net.n;
-    let mut acc = [vec![0.0; nn], vec![0.0; nn]];
-    advance_with(net, &mut stage, &mut acc, span, h);
+    let frozen = fused::Frozen::new(net);
+    let mut scratch = fused::Rk4Scratch::new(net);
+    advance_with(&frozen, net, &mut scratch, span, h);
 }
 
-fn advance_with(net: &mut Net, stage: &mut Net, acc: &mut [Vec<f64>; 2], span: f64, h: f64) {
+fn advance_with(f: &fused::Frozen, net: &mut Net, s: &mut fused::Rk4Scratch, span: f64, h: f64) {
     let steps = (span / h - 1e-9).ceil().max(1.0) as usize;
     let dt = span / steps as f64;
     for _ in 0..steps {
-        rk4_step(net, stage, acc, dt);
+        fused::rk4_step(f, net, s, dt);
     }
 }
 
@@ -160,17 +132,18 @@ fn push(psi: Psi, t0: f64, y: f64) -> f64 {
 /// Runs one width and draw with RK4 (largest step `h`) against the flow's limit `lim`
 /// ([`limit3::method_a`] at the case's output times).
 pub fn run(c: &Case, h: f64, lim: &Trajectory3) -> Vec<Row3> {
-    let (n, d, psi) = (c.n, c.d, c.psi);
+    let (d, psi) = (c.d, c.psi);
     let (key, mut net) = start(c);
-    let mut stage = net.clone();
-    let mut acc = [vec![0.0; n * n], vec![0.0; n * n]];
+    let frozen = fused::Frozen::new(&net);
+    let mut scratch = fused::Rk4Scratch::new(&net);
     let mut rows = Vec::with_capacity(lim.times.len());
     for (ti, &t) in lim.times.iter().enumerate() {
         if ti > 0 {
-            advance_with(&mut net, &mut stage, &mut acc, t - lim.times[ti - 1], h);
+            advance_with(&frozen, &mut net, &mut scratch, t - lim.times[ti - 1], h);
         }
         let (g1, om) = (lim.gamma1[ti], lim.omega[ti]);
         rows.push(row(
+            &frozen,
             &net,
             key,
             (t, c.draw),
@@ -187,6 +160,7 @@ pub fn run(c: &Case, h: f64, lim: &Trajectory3) -> Vec<Row3> {
 /// particles of edge (i → j) and (j → k) from `ideal1(j, i, θ1_ij(0))` and
 /// `ideal2(j, k, θ2_jk(0))` (θ(0) regenerated row by row from `key`).
 fn row(
+    frozen: &fused::Frozen,
     net: &Net,
     key: u64,
     (t, draw): (f64, usize),
@@ -196,7 +170,7 @@ fn row(
     ideal2: impl Fn(usize, usize, f64) -> f64 + Sync,
 ) -> Row3 {
     let (n, d) = (net.n, net.d);
-    let ev = finite::evaluate(net);
+    let (risk, v, c) = fused::risk(frozen, net);
     let sums: Vec<[f64; 2]> = (0..n)
         .into_par_iter()
         .map(|j| {
@@ -221,18 +195,18 @@ fn row(
     for j in 0..n {
         for m in 0..d {
             let target = if m == 0 { al } else { 0.0 };
-            node += (ev.v[j * d + m] - target).powi(2);
+            node += (v[j * d + m] - target).powi(2);
         }
-        readout += (ev.c[j] - b).powi(2);
+        readout += (c[j] - b).powi(2);
     }
     let nn = (n * n) as f64;
     Row3 {
         t,
         n,
         draw,
-        risk: ev.risk,
+        risk,
         risk_limit: lim.risk[ti],
-        loss_gap: ev.risk - lim.risk[ti],
+        loss_gap: risk - lim.risk[ti],
         edge_gap1: e1 / nn,
         edge_gap2: e2 / nn,
         node_gap: node / n as f64,
@@ -246,14 +220,9 @@ fn row(
 pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
     let (n, d, psi) = (c.n, c.d, c.psi);
     let (key, mut net) = start(c);
-    let mut ideal = [
-        (0..n)
-            .flat_map(|j| super::theta1_row(key, n, j))
-            .collect::<Vec<f64>>(),
-        (0..n)
-            .flat_map(|j| super::theta2_row(key, n, j))
-            .collect::<Vec<f64>>(),
-    ];
+    let frozen = fused::Frozen::new(&net);
+    // The ideal particles start at θ(0): copies of the untrained state.
+    let mut ideal = [net.theta1.clone(), net.theta2.clone()];
     let mut rows = Vec::with_capacity(lim.times.len());
     let mut step = 0;
     for (ti, &t) in lim.times.iter().enumerate() {
@@ -261,12 +230,7 @@ pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
             let steps = super::limit::euler_steps(t - lim.times[ti - 1], eta)
                 .expect("output interval not a multiple of η (checked by the caller)");
             for _ in 0..steps {
-                let ev = finite::evaluate(&net);
-                for (th, v) in [(&mut net.theta1, &ev.vel1), (&mut net.theta2, &ev.vel2)] {
-                    th.par_iter_mut()
-                        .zip(v.par_iter())
-                        .for_each(|(x, dv)| *x += eta * dv);
-                }
+                fused::euler_step(&frozen, &mut net, eta);
                 let g = lim.drive_steps[step];
                 // Row j of layer 1 holds the edges i → j (factor s_i); row j of layer 2 the
                 // edges j → k (factor a_k).
@@ -285,6 +249,7 @@ pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
             }
         }
         rows.push(row(
+            &frozen,
             &net,
             key,
             (t, c.draw),

@@ -51,6 +51,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod bench;
+pub mod deep_edges;
 mod error;
 pub(crate) mod gemm;
 mod kernel;
