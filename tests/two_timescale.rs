@@ -878,10 +878,11 @@ fn cli_json_fields_values_and_thread_independence() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["error_bound_kind"]
+    assert_eq!(v["bound_kind"].as_str().unwrap(), "estimate");
+    assert!(v["bound_method"]
         .as_str()
         .unwrap()
-        .starts_with("estimate"));
+        .starts_with("precision doubling"));
     assert!(v["objective"].as_str().unwrap().contains('e'));
     assert!(v["objective_error_bound"].is_string());
     assert_eq!(v["drift"].as_array().unwrap().len(), 2);

@@ -739,3 +739,47 @@ fn golden_suite_two_timescale_passes_the_f64_route_and_catches_an_error() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The fast path's vectorised tanh (`fast::tanh`, used by the training feature map) against
+/// MPFR's correctly rounded tanh (rug, 128 bits, rounded once to f64): within the contract's
+/// 4 ulp on a dense grid of magnitudes from 1e-300 to 30 of both signs (both branches and their
+/// boundary 0.625, the clamp at 20), a length that is not a multiple of the lane count, and the
+/// special values ±0, ±∞, NaN.
+#[test]
+fn fast_tanh_is_within_four_ulp_of_mpfr() {
+    let mut z: Vec<f64> = Vec::new();
+    for i in 0..=6000 {
+        let e = -300.0 + 301.5 * i as f64 / 6000.0; // 10^e up to ~31.6
+        z.push(10f64.powf(e));
+    }
+    for i in 0..=20000 {
+        z.push(0.6 + 0.05 * i as f64 / 20000.0); // around the branch boundary
+        z.push(25.0 * i as f64 / 20000.0);
+    }
+    let below = |v: f64| f64::from_bits(v.to_bits() - 1);
+    z.extend([0.625, below(0.625), 20.0, below(20.0), 19.0, 1e-8]);
+    let mut all: Vec<f64> = z.iter().flat_map(|&v| [v, -v]).collect();
+    all.push(0.3); // odd length
+    let mut got = all.clone();
+    mforacle::fast::tanh::tanh_in_place(&mut got);
+    let mut worst = 0.0f64;
+    for (&x, &g) in all.iter().zip(&got) {
+        let exact = rug::Float::with_val(128, x).tanh().to_f64();
+        let expo = ((exact.to_bits() >> 52) & 0x7ff) as i32;
+        let ulp = if expo > 52 {
+            f64::from_bits(((expo - 52) as u64) << 52)
+        } else {
+            f64::from_bits(1u64 << (expo.max(1) - 1))
+        };
+        let err = (g - exact).abs() / ulp;
+        worst = worst.max(err);
+        assert!(err <= 4.0, "tanh({x:e}) = {g:e}, MPFR {exact:e}: {err} ulp");
+    }
+    assert!(worst > 0.0, "suspicious: every value exact");
+    let mut sp = vec![0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+    mforacle::fast::tanh::tanh_in_place(&mut sp);
+    assert_eq!(sp[0].to_bits(), 0f64.to_bits());
+    assert_eq!(sp[1].to_bits(), (-0f64).to_bits());
+    assert_eq!((sp[2], sp[3]), (1.0, -1.0));
+    assert!(sp[4].is_nan());
+}

@@ -335,14 +335,18 @@ fn f64_body(input: &Input, e: &Evaluation) -> Vec<(String, J)> {
 fn oracle_body(input: &Input, fields: &[Field], digits: u32) -> Vec<(String, J)> {
     let p = oracle::precision(digits);
     let mut top: Vec<(String, J)> = vec![(
-        "error_bound_kind".into(),
+        "bound_kind".into(),
+        J::Str(crate::conventions::BoundKind::Estimate.as_str().into()),
+    )];
+    top.push((
+        "bound_method".into(),
         J::Str(format!(
-            "estimate (precision doubling: values at {} bits, bound |v({} bits) - v({p} bits)| \
-             + 2^-{p}|v| plus the decimal rounding; not an enclosure)",
+            "precision doubling: values at {} bits, bound |v({} bits) - v({p} bits)| \
+             + 2^-{p}|v| plus the decimal rounding; not an enclosure",
             2 * p,
             2 * p
         )),
-    )];
+    ));
     let mut partial = Vec::new();
     let mut nested: Vec<(String, Vec<(String, J)>)> = Vec::new();
     for f in fields {
@@ -556,8 +560,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failure(format!("cannot create --out {}: {e}", a.out.display())))?;
     let mut csv = format!("{}\n", train::COLUMNS);
     let mut finals = Vec::new();
-    for spec in &specs {
-        let t = train::run(&cfg, *spec, draws.as_ref()).map_err(|e| {
+    let results = train::run_all(&cfg, &specs, draws.as_ref());
+    for (spec, t) in specs.iter().zip(results) {
+        let t = t.map_err(|e| {
             CliError::Failure(format!(
                 "sigma {} label_noise {} seed {}: {e}",
                 spec.sigma, spec.label_noise, spec.seed

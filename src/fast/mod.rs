@@ -58,6 +58,7 @@ mod kernel;
 mod moment;
 mod setup;
 pub mod simd;
+pub mod tanh;
 mod tiled;
 
 pub use bench::{bench_cases, bench_one, gemm_baseline, gemm_gflops, BenchCase};

@@ -134,8 +134,10 @@ pub fn run_job(t: &TwoTimescaleRecipe, seed: u64, dir: &Path) -> Result<(), Erro
     std::fs::create_dir_all(dir)
         .map_err(|e| failure(format!("cannot create {}: {e}", dir.display())))?;
     let mut csv = format!("{}\n", train::COLUMNS);
-    for spec in train::runs(&t.sigma, &t.label_noise, t.label_noise_sigma, &[seed]) {
-        let tr = train::run(&cfg, spec, None).map_err(|e| {
+    let specs = train::runs(&t.sigma, &t.label_noise, t.label_noise_sigma, &[seed]);
+    let results = train::run_all(&cfg, &specs, None);
+    for (spec, tr) in specs.into_iter().zip(results) {
+        let tr = tr.map_err(|e| {
             failure(format!(
                 "seed {seed}, sigma {}, label_noise {}: {e}",
                 spec.sigma, spec.label_noise

@@ -110,14 +110,14 @@ pub fn case(n: usize, m: usize, d: usize, reps: usize) -> Case {
             train::step(&pr.x, &pr.y, d, &w, &params, &xi, None).expect("positive definite");
         w = w2;
     });
-    let h = super::eval::hidden(&pr.x, d, &w, m);
+    let h = train::hidden(&pr.x, d, &w, m);
     let ridge = n as f64 * params.lambda * params.lambda_a;
     let base = best(reps, || {
-        let mut k = train::gram(&h, n, m);
+        let mut k = train::gram_lower(&h, n, m);
         for j in 0..n {
             k[j * n + j] += ridge;
         }
-        std::hint::black_box(train::cholesky(&k, n).expect("positive definite"));
+        std::hint::black_box(train::cholesky_owned(k, n).expect("positive definite"));
     });
     let threads = rayon::current_num_threads();
     let (np, note) = numpy(n, m, d, threads, reps);

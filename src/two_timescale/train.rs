@@ -17,8 +17,11 @@
 //! particles, ξ and v' (independent ChaCha8 streams of that seed), so differences between runs
 //! are differences of σ and σ̃ only.
 //!
-//! Fast route and its reuse of [`super::eval`]: H by [`eval::hidden`]; the Gram K as a blocked
-//! SYRK (lower block rows through `gemm`); A's Cholesky factor blocked (diagonal blocks by
+//! Fast route and its reuse of [`super::eval`]: H by [`hidden`] (per row block one GEMM
+//! X̄Wᵀ fused with the vectorised tanh of `fast::tanh`, an implementation independent of the
+//! eval's scalar `f64::tanh`); the lower triangle of the Gram K as a blocked SYRK (lower block
+//! rows through `gemm`; the upper triangle is mirrored only at logged iterations, where the
+//! diagnostics need it); A's Cholesky factor blocked in place (diagonal blocks by
 //! [`eval::cholesky`], panels by [`eval::forward`], trailing updates through `gemm`); c by
 //! [`eval::forward`]/[`eval::backward`]; the drift as one GEMM Bᵀ[X 1] with
 //! B_ji = (1 − H_ji²)Σ_t s_t α_{t,i} v_{t,j}. Diagnostics at logged iterations go through the
@@ -180,46 +183,88 @@ pub fn problem(cfg: &Config, seed: u64, sigma: f64) -> Problem {
     }
 }
 
-/// K = HHᵀ/m for H rows × m (row-major), as a blocked SYRK: block row [r0, r1) computes
-/// columns [0, r1) with one single-threaded GEMM; the upper triangle is the mirror of the
-/// lower, so K is symmetric bit for bit.
-pub fn gram(h: &[f64], rows: usize, m: usize) -> Vec<f64> {
-    let blocks: Vec<Vec<f64>> = (0..rows.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let (r0, r1) = (b * BLOCK, ((b + 1) * BLOCK).min(rows));
-            let mut out = vec![0.0; (r1 - r0) * r1];
+/// H = tanh(X̄Wᵀ) for rows x_j of `x` (count × d, X̄ = [X 1]) and particles `w` (m × (d + 1)):
+/// count × m, row-major. Fused per fixed block of [`BLOCK`] rows: one single-threaded GEMM
+/// X̄_block Wᵀ, then the vectorised [`crate::fast::tanh::tanh_in_place`] on the block while it
+/// is in cache. Each entry is the GEMM's sum of d + 1 products (within γ_{d+1}Σ|u_k x_k| + |b|
+/// of the exact argument) passed through a tanh within 4 ulp.
+pub fn hidden(x: &[f64], d: usize, w: &[f64], m: usize) -> Vec<f64> {
+    let dp = d + 1;
+    let count = x.len() / d.max(1);
+    let mut x1 = vec![1.0; count * dp];
+    for j in 0..count {
+        x1[j * dp..j * dp + d].copy_from_slice(&x[j * d..(j + 1) * d]);
+    }
+    let mut h = vec![0.0; count * m];
+    if m == 0 {
+        return h;
+    }
+    h.par_chunks_mut(BLOCK * m)
+        .enumerate()
+        .for_each(|(b, blk)| {
+            let rows = blk.len() / m;
+            gemm(
+                rows,
+                m,
+                dp,
+                blk,
+                0,
+                m,
+                false,
+                View::rows(&x1, b * BLOCK * dp, dp),
+                View::transposed(w, 0, dp),
+                Par::None,
+            );
+            crate::fast::tanh::tanh_in_place(blk);
+        });
+    h
+}
+
+/// The lower triangle of K = HHᵀ/m for H rows × m (row-major), as a blocked SYRK: block row
+/// [r0, r1) computes columns [0, r1) with one single-threaded GEMM. The strict upper triangle
+/// of the result is zero (the Cholesky factorisation reads only the lower one).
+pub fn gram_lower(h: &[f64], rows: usize, m: usize) -> Vec<f64> {
+    let mut k = vec![0.0; rows * rows];
+    let mf = m as f64;
+    k.par_chunks_mut(BLOCK * rows.max(1))
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let (r0, r1) = (b * BLOCK, b * BLOCK + chunk.len() / rows);
             gemm(
                 r1 - r0,
                 r1,
                 m,
-                &mut out,
+                chunk,
                 0,
-                r1,
+                rows,
                 false,
                 View::rows(h, r0 * m, m),
                 View::transposed(h, 0, m),
                 Par::None,
             );
-            out
-        })
-        .collect();
-    let mut k = vec![0.0; rows * rows];
-    let mf = m as f64;
-    for (b, out) in blocks.iter().enumerate() {
-        let r0 = b * BLOCK;
-        let r1 = ((b + 1) * BLOCK).min(rows);
-        for j in r0..r1 {
-            for l in 0..=j {
-                k[j * rows + l] = out[(j - r0) * r1 + l] / mf;
+            for (q, row) in chunk.chunks_exact_mut(rows).enumerate() {
+                let j = r0 + q;
+                row[..=j].iter_mut().for_each(|v| *v /= mf);
+                row[j + 1..].fill(0.0);
             }
+        });
+    k
+}
+
+/// Copies the lower triangle of the n × n matrix `k` onto its upper one.
+pub fn mirror(k: &mut [f64], n: usize) {
+    for j in 0..n {
+        for l in j + 1..n {
+            k[j * n + l] = k[l * n + j];
         }
     }
-    for j in 0..rows {
-        for l in j + 1..rows {
-            k[j * rows + l] = k[l * rows + j];
-        }
-    }
+}
+
+/// K = HHᵀ/m for H rows × m (row-major): [`gram_lower`] mirrored, so K is symmetric bit for
+/// bit.
+pub fn gram(h: &[f64], rows: usize, m: usize) -> Vec<f64> {
+    let mut k = gram_lower(h, rows, m);
+    mirror(&mut k, rows);
     k
 }
 
@@ -228,7 +273,12 @@ pub fn gram(h: &[f64], rows: usize, m: usize) -> Vec<f64> {
 /// panel rows by [`eval::forward`], the trailing lower triangle updated by single-threaded
 /// GEMMs over fixed row blocks. Upper part of the result is zero.
 pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>, String> {
-    let mut l = a.to_vec();
+    cholesky_owned(a.to_vec(), n)
+}
+
+/// [`cholesky`] overwriting `a` (no copy).
+pub fn cholesky_owned(a: Vec<f64>, n: usize) -> Result<Vec<f64>, String> {
+    let mut l = a;
     for k0 in (0..n).step_by(BLOCK) {
         let k1 = (k0 + BLOCK).min(n);
         let kb = k1 - k0;
@@ -305,6 +355,7 @@ pub fn h_t_times(h: &[f64], rows: usize, m: usize, v: &[f64]) -> Vec<f64> {
 pub struct State {
     /// n × m.
     pub h: Vec<f64>,
+    /// The lower triangle of K (strict upper triangle zero; [`mirror`] completes it).
     pub k: Vec<f64>,
     pub l: Vec<f64>,
     pub c: Vec<f64>,
@@ -315,14 +366,14 @@ pub struct State {
 pub fn state(x: &[f64], y: &[f64], d: usize, w: &[f64], p: &ParamsF64) -> Result<State, String> {
     let n = y.len();
     let m = w.len() / (d + 1);
-    let h = eval::hidden(x, d, w, m);
-    let k = gram(&h, n, m);
+    let h = hidden(x, d, w, m);
+    let k = gram_lower(&h, n, m);
     let mut amat = k.clone();
     let ridge = n as f64 * p.lambda * p.lambda_a;
     for j in 0..n {
         amat[j * n + j] += ridge;
     }
-    let l = cholesky(&amat, n)?;
+    let l = cholesky_owned(amat, n)?;
     let c = eval::backward(&l, n, &eval::forward(&l, n, y));
     let a = h_t_times(&h, n, m, &c);
     Ok(State { h, k, l, c, a })
@@ -353,15 +404,25 @@ pub fn drift(
         .for_each(|(b, o)| {
             let i0 = b * BLOCK;
             let bs = o.len() / dp;
+            // s_t α_{t,i} for the block's particles, then B row by row (contiguous, vectorisable)
+            let sa: Vec<Vec<f64>> = terms
+                .iter()
+                .map(|(st, alpha, _)| alpha[i0..i0 + bs].iter().map(|a| st * a).collect())
+                .collect();
             let mut bm = vec![0.0; n * bs];
+            let mut coef = vec![0.0; bs];
             for j in 0..n {
-                let hrow = &s.h[j * m + i0..j * m + i0 + bs];
-                for (q, hv) in hrow.iter().enumerate() {
-                    let mut coef = 0.0;
-                    for (st, alpha, vt) in terms {
-                        coef += st * alpha[i0 + q] * vt[j];
+                coef.fill(0.0);
+                for (sat, (_, _, vt)) in sa.iter().zip(terms) {
+                    let v = vt[j];
+                    for (cq, sq) in coef.iter_mut().zip(sat) {
+                        *cq += sq * v;
                     }
-                    bm[j * bs + q] = coef * (1.0 - hv * hv);
+                }
+                let hrow = &s.h[j * m + i0..j * m + i0 + bs];
+                let brow = &mut bm[j * bs..(j + 1) * bs];
+                for ((b, cq), hv) in brow.iter_mut().zip(&coef).zip(hrow) {
+                    *b = cq * (1.0 - hv * hv);
                 }
             }
             gemm(
@@ -447,8 +508,9 @@ fn mean(v: impl Iterator<Item = f64>, count: usize) -> f64 {
 }
 
 /// The diagnostics of the clean readout state `s` at particles `w`.
-pub fn diagnostics(cfg: &Config, pr: &Problem, iter: usize, w: &[f64], s: State) -> Row {
+pub fn diagnostics(cfg: &Config, pr: &Problem, iter: usize, w: &[f64], mut s: State) -> Row {
     let (n, d, m) = (cfg.n, cfg.d, cfg.m);
+    mirror(&mut s.k, n);
     let dp = d + 1;
     let lam_a = cfg.params.lambda * cfg.params.lambda_a;
     let lam_w = cfg.params.lambda * cfg.params.lambda_w;
@@ -481,7 +543,7 @@ pub fn diagnostics(cfg: &Config, pr: &Problem, iter: usize, w: &[f64], s: State)
     );
     let (mut align_test, mut test_mse) = (None, None);
     if cfg.n_test > 0 {
-        let ht = eval::hidden(&pr.x_test, d, w, m);
+        let ht = hidden(&pr.x_test, d, w, m);
         let ft: Vec<f64> = (0..cfg.n_test)
             .map(|j| {
                 ht[j * m..(j + 1) * m]
@@ -592,6 +654,23 @@ pub fn run_from(
         .map_err(|e| format!("iteration {}: {e}", cfg.iters))?;
     rows.push(diagnostics(cfg, pr, cfg.iters, &w, s));
     Ok(Trajectory { spec, rows, w })
+}
+
+/// Runs every spec, in order of `specs`: concurrently (one rayon task per run, each still
+/// splitting its own fixed blocks) when all of them fit in memory at once (specs · [`entries`]
+/// ≤ [`MAX_ENTRIES`]), else one after another. At small n and m a single iteration is too
+/// short to keep two cores busy, so whole runs are the better unit of parallel work. Each run
+/// is a function of (cfg, spec, draws) only, so the results are the same bits either way.
+pub fn run_all(
+    cfg: &Config,
+    specs: &[RunSpec],
+    draws: Option<&Draws>,
+) -> Vec<Result<Trajectory, String>> {
+    if specs.len().saturating_mul(entries(cfg)) <= MAX_ENTRIES {
+        specs.par_iter().map(|&s| run(cfg, s, draws)).collect()
+    } else {
+        specs.iter().map(|&s| run(cfg, s, draws)).collect()
+    }
 }
 
 fn cell(x: Option<f64>) -> String {
