@@ -335,7 +335,8 @@ pub fn proven_table(
 /// exact Parseval for a polynomial (`exact`); otherwise c_0(f·f) = E[f²] by the enclosure
 /// route (`enclose::enclosure_table` of the spec f·f at degree 0: proven trapezoidal or
 /// Clenshaw–Curtis bound, Gaussian tails, outward rounding; `enclosure`) when f·f is covered
-/// by its theorems; else the quadrature of [`norm_squared`] (`estimate`).
+/// by its theorems, or exactly when f·f has an exact table (e.g. a polynomial times
+/// exp(−z²)); else the quadrature of [`norm_squared`] (`estimate`).
 /// Proofs-note: `proofs-notes/bound-kinds.md` ("Enclosed norms").
 pub fn norm_enclosure(spec: &Spec, digits: u32) -> Result<(Float, Float, BoundKind), String> {
     let dec = closed::decompose(&spec.expr);
@@ -350,6 +351,14 @@ pub fn norm_enclosure(spec: &Spec, digits: u32) -> Result<(Float, Float, BoundKi
         if let Some(t) = enclose::enclosure_table(&square, 0, digits).map_err(|e| e.to_string())? {
             let c = &t.coefficients[0];
             return Ok((c.value.clone(), c.abs_error_bound.clone(), c.bound_kind));
+        }
+        // declined because f·f has an exact table (closed terms such as exp(−z²) times a
+        // polynomial): c_0(f·f) exactly
+        if let Ok(t) = hermite_coefficients(&square, 0, digits) {
+            let c = &t.coefficients[0];
+            if c.bound_kind == BoundKind::Exact {
+                return Ok((c.value.clone(), c.abs_error_bound.clone(), c.bound_kind));
+            }
         }
     }
     let (v, b) = norm_squared(spec, digits)?;
