@@ -918,3 +918,108 @@ fn f64_closed_form_passes_concordance() {
     }
     println!("erf: golden (series) vs closed form: largest difference {worst_closed:.3e}");
 }
+
+/// Every quantity carries the kind of its reference values (`bound_kind`, the same in the
+/// manifest and in expected.json), `check` prints it in every format, a golden directory
+/// without kinds is still checked (kind `unrecorded`), and an unknown kind is refused.
+#[test]
+fn bound_kinds_are_written_and_printed() {
+    let kinds = ["exact", "enclosure", "estimate"];
+    for (suite, expect) in [
+        // relu, tanh and gelu tables by the enclosure route, he4 and paper-sigma exact
+        (
+            "hermite",
+            &[
+                ("relu", "enclosure"),
+                ("tanh", "enclosure"),
+                ("he4", "exact"),
+            ][..],
+        ),
+        // every pair's tables and norms are exact or enclosed
+        (
+            "kernel",
+            &[("tanh-tanh", "enclosure"), ("paper-sigma-he4", "enclosure")][..],
+        ),
+        (
+            "population",
+            &[
+                ("tanh-tanh-n6-d24", "enclosure"),
+                ("relu-relu-n5-d4", "enclosure"),
+            ][..],
+        ),
+    ] {
+        let g = golden(suite);
+        let m = manifest(&g);
+        for c in m["cases"].as_array().unwrap() {
+            let name = c["name"].as_str().unwrap();
+            let ex: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(g.join(name).join("expected.json")).unwrap(),
+            )
+            .unwrap();
+            for (qm, qe) in c["quantities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(ex["quantities"].as_array().unwrap())
+            {
+                let k = qe["bound_kind"].as_str().unwrap();
+                assert!(kinds.contains(&k), "{suite}/{name}: {k}");
+                assert_eq!(qm["bound_kind"], qe["bound_kind"], "{suite}/{name}");
+                if let Some((_, want)) = expect.iter().find(|(c, _)| *c == name) {
+                    assert_eq!(k, *want, "{suite}/{name}/{}", qe["name"]);
+                }
+            }
+        }
+        let r = results_from_expected(&g, &format!("kinds-{suite}"));
+        let o = run(&[
+            "check",
+            "--suite",
+            suite,
+            r.to_str().unwrap(),
+            "--golden",
+            g.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = header.iter().position(|h| *h == "bound_kind").unwrap();
+        for l in lines {
+            let f: Vec<&str> = l.split(',').collect();
+            if let Some((_, want)) = expect.iter().find(|(c, _)| *c == f[0]) {
+                assert_eq!(f[col], *want, "{l}");
+            }
+            assert!(kinds.contains(&f[col]), "{l}");
+        }
+    }
+    // a copy of the hermite suite without kinds, then with a wrong one
+    let g = golden("hermite");
+    let copy = scratch("kinds-old").join("g");
+    for (p, bytes) in all_files(&g) {
+        let to = copy.join(&p);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    let ex_path = copy.join("tanh").join("expected.json");
+    let mut ex: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ex_path).unwrap()).unwrap();
+    ex["quantities"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("bound_kind");
+    std::fs::write(&ex_path, serde_json::to_string(&ex).unwrap()).unwrap();
+    let r = results_from_expected(&g, "kinds-old-results");
+    let o = check("hermite", &r, Some(&copy));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tanh_row = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("tanh"))
+        .unwrap()
+        .to_string();
+    assert!(tanh_row.contains("unrecorded"), "{tanh_row}");
+    ex["quantities"][0]["bound_kind"] = "proven".into();
+    std::fs::write(&ex_path, serde_json::to_string(&ex).unwrap()).unwrap();
+    one_line_exit2(&check("hermite", &r, Some(&copy)), "bound_kind must be");
+}

@@ -38,18 +38,19 @@ fn table(r: &CheckReport) -> String {
         .unwrap_or(8)
         .max(8);
     let mut t = format!(
-        "{:wc$}  {:wq$}  {:>11}  {:>11}  {:>11}  {:>9}  status\n",
-        "case", "quantity", "max_abs_err", "max_rel_err", "tol@worst", "err/tol"
+        "{:wc$}  {:wq$}  {:>11}  {:>11}  {:>11}  {:>9}  {:10}  status\n",
+        "case", "quantity", "max_abs_err", "max_rel_err", "tol@worst", "err/tol", "bound_kind"
     );
     for x in &r.rows {
         t.push_str(&format!(
-            "{:wc$}  {:wq$}  {:>11.3e}  {:>11.3e}  {:>11.3e}  {:>9.3e}  {}\n",
+            "{:wc$}  {:wq$}  {:>11.3e}  {:>11.3e}  {:>11.3e}  {:>9.3e}  {:10}  {}\n",
             x.case,
             x.quantity,
             x.max_abs_error,
             x.max_rel_error,
             x.tolerance_at_worst,
             x.max_error_over_tolerance,
+            x.bound_kind,
             if x.pass { "pass" } else { "FAIL" }
         ));
     }
@@ -65,12 +66,12 @@ fn table(r: &CheckReport) -> String {
 
 fn csv(r: &CheckReport) -> String {
     let mut t = String::from(
-        "case,quantity,max_abs_error,max_rel_error,max_error_over_tolerance,tolerance_at_worst,worst_index,pass\n",
+        "case,quantity,max_abs_error,max_rel_error,max_error_over_tolerance,tolerance_at_worst,worst_index,bound_kind,pass\n",
     );
     for x in &r.rows {
         let idx: Vec<String> = x.worst_index.iter().map(|i| i.to_string()).collect();
         t.push_str(&format!(
-            "{},{},{:e},{:e},{:e},{:e},{},{}\n",
+            "{},{},{:e},{:e},{:e},{:e},{},{},{}\n",
             x.case,
             x.quantity,
             x.max_abs_error,
@@ -78,6 +79,7 @@ fn csv(r: &CheckReport) -> String {
             x.max_error_over_tolerance,
             x.tolerance_at_worst,
             idx.join(" "),
+            x.bound_kind,
             x.pass
         ));
     }

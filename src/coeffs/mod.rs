@@ -312,6 +312,59 @@ pub fn norm_squared(spec: &Spec, digits: u32) -> Result<(Float, Float), String> 
     quad::norm_squared(&spec.expr, digits + 4)
 }
 
+/// The coefficient table the kernels and the population oracle read: c_0..c_K with the
+/// strongest bound kind available. Exact tables (polynomials, closed terms with exact tables)
+/// come from [`hermite_coefficients`] (`exact`); specs covered by the enclosure theorems
+/// (`enclose`, degree ≤ [`MAX_QUAD_DEGREE`]) from [`enclose::enclosure_table`]
+/// (`enclosure`); the others from [`hermite_coefficients`] (`estimate`).
+pub fn proven_table(
+    spec: &Spec,
+    degree: usize,
+    digits: u32,
+) -> Result<CoefficientTable, CoeffError> {
+    // (`enclosure_table` declines the exact tables)
+    if degree <= MAX_QUAD_DEGREE {
+        if let Some(t) = enclose::enclosure_table(spec, degree, digits)? {
+            return Ok(t);
+        }
+    }
+    hermite_coefficients(spec, degree, digits)
+}
+
+/// E[f(Z)²] with its bound and the bound's kind, by the strongest route available:
+/// exact Parseval for a polynomial (`exact`); otherwise c_0(f·f) = E[f²] by the enclosure
+/// route (`enclose::enclosure_table` of the spec f·f at degree 0: proven trapezoidal or
+/// Clenshaw–Curtis bound, Gaussian tails, outward rounding; `enclosure`) when f·f is covered
+/// by its theorems, or exactly when f·f has an exact table (e.g. a polynomial times
+/// exp(−z²)); else the quadrature of [`norm_squared`] (`estimate`).
+/// Proofs-note: `proofs-notes/bound-kinds.md` ("Enclosed norms").
+pub fn norm_enclosure(spec: &Spec, digits: u32) -> Result<(Float, Float, BoundKind), String> {
+    let dec = closed::decompose(&spec.expr);
+    if !norm_is_exact(&dec) {
+        let square = Spec {
+            source: format!("({})*({})", spec.source, spec.source),
+            expr: crate::activation::Expr::Mul(
+                Box::new(spec.expr.clone()),
+                Box::new(spec.expr.clone()),
+            ),
+        };
+        if let Some(t) = enclose::enclosure_table(&square, 0, digits).map_err(|e| e.to_string())? {
+            let c = &t.coefficients[0];
+            return Ok((c.value.clone(), c.abs_error_bound.clone(), c.bound_kind));
+        }
+        // declined because f·f has an exact table (closed terms such as exp(−z²) times a
+        // polynomial): c_0(f·f) exactly
+        if let Ok(t) = hermite_coefficients(&square, 0, digits) {
+            let c = &t.coefficients[0];
+            if c.bound_kind == BoundKind::Exact {
+                return Ok((c.value.clone(), c.abs_error_bound.clone(), c.bound_kind));
+            }
+        }
+    }
+    let (v, b) = norm_squared(spec, digits)?;
+    Ok((v, b, norm_kind(spec)))
+}
+
 /// Whether [`norm_squared`] takes the exact route (a polynomial: no closed-form pieces, no
 /// residual for the quadrature).
 fn norm_is_exact(dec: &closed::Decomposition) -> bool {

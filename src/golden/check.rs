@@ -1,6 +1,7 @@
 //! Checking a backend's results against a suite's expected values and tolerances.
 
 use super::*;
+use crate::conventions::BoundKind;
 
 /// What `check` compares against: per case, per quantity, f64 values and tolerances.
 #[derive(Clone, Debug)]
@@ -15,6 +16,16 @@ pub struct ExpectedQuantity {
     pub shape: Vec<usize>,
     pub values: Vec<f64>,
     pub tolerance: Vec<f64>,
+    /// The kind of the expected values' bounds (`None`: a golden directory written before
+    /// kinds were recorded).
+    pub bound_kind: Option<BoundKind>,
+}
+
+/// `exact`, `enclosure` or `estimate` as written by [`generate`].
+fn parse_kind(s: &str) -> Option<BoundKind> {
+    [BoundKind::Exact, BoundKind::Enclosure, BoundKind::Estimate]
+        .into_iter()
+        .find(|k| k.as_str() == s)
 }
 
 /// The expectations of freshly built cases.
@@ -31,6 +42,7 @@ pub fn expected_from_cases(cases: &[Case]) -> Vec<ExpectedCase> {
                     shape: q.shape.clone(),
                     values: q.values.iter().map(|v| v.to_f64()).collect(),
                     tolerance: q.tolerance.clone(),
+                    bound_kind: Some(q.bound_kind),
                 })
                 .collect(),
         })
@@ -109,11 +121,20 @@ pub fn expected_from_dir(dir: &Path, suite: &str) -> Result<Vec<ExpectedCase>, G
                     "{qname}: sizes do not match shape {shape:?}"
                 )));
             }
+            let bound_kind = match q.get("bound_kind") {
+                None => None,
+                Some(v) => Some(v.as_str().and_then(parse_kind).ok_or_else(|| {
+                    bad_ex(format!(
+                        "{qname}: bound_kind must be \"exact\", \"enclosure\" or \"estimate\""
+                    ))
+                })?),
+            };
             quantities.push(ExpectedQuantity {
                 name: qname.to_string(),
                 shape,
                 values,
                 tolerance: tol,
+                bound_kind,
             });
         }
         out.push(ExpectedCase {
@@ -129,6 +150,9 @@ pub fn expected_from_dir(dir: &Path, suite: &str) -> Result<Vec<ExpectedCase>, G
 pub struct CheckRow {
     pub case: String,
     pub quantity: String,
+    /// The kind of the expected value's bound: `exact`, `enclosure`, `estimate`, or
+    /// `unrecorded` (a golden directory written before kinds were recorded).
+    pub bound_kind: String,
     #[serde(serialize_with = "crate::output::finite")]
     pub max_abs_error: f64,
     /// Largest |error|/|expected| over entries with expected ≠ 0 (0 if none).
@@ -347,6 +371,10 @@ pub fn check(
             let mut row = CheckRow {
                 case: c.name.clone(),
                 quantity: q.name.clone(),
+                bound_kind: q
+                    .bound_kind
+                    .map_or("unrecorded", |k| k.as_str())
+                    .to_string(),
                 max_abs_error: 0.0,
                 max_rel_error: 0.0,
                 max_error_over_tolerance: 0.0,

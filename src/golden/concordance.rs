@@ -236,6 +236,8 @@ fn build() -> Result<Vec<Case>, String> {
                 bounds: bnds[i].iter().map(|b| Float::with_val(64, *b)).collect(),
                 tolerance: Quantity::tolerances(&mags[i]),
                 tolerance_rule: rules[i].into(),
+                // bounds propagated in f64 with round-to-nearest from the tables: a-posteriori
+                bound_kind: crate::conventions::BoundKind::Estimate,
             })
             .collect();
         let parameters = serde_json::json!({

@@ -35,8 +35,8 @@ fn build() -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
     for (name, src) in CASES {
         let spec = Spec::parse(src).map_err(|e| e.to_string())?;
-        let table = coeffs::hermite_coefficients(&spec, DEGREE, super::DIGITS + 5)
-            .map_err(|e| e.to_string())?;
+        let table =
+            coeffs::proven_table(&spec, DEGREE, super::DIGITS + 5).map_err(|e| e.to_string())?;
         let (norm, _) = coeffs::norm_squared(&spec, 20)?;
         let l2 = norm.to_f64().sqrt();
         let magnitudes: Vec<f64> = (0..=DEGREE)
@@ -54,6 +54,9 @@ fn build() -> Result<Vec<Case>, String> {
                 .collect(),
             tolerance: Quantity::tolerances(&magnitudes),
             tolerance_rule: "M_k = (k+2)^{3/2} * sqrt(E[sigma(Z)^2]) (f64 quadrature with the normalised Hermite recurrence)".into(),
+            bound_kind: crate::conventions::BoundKind::weakest_of(
+                table.coefficients.iter().map(|c| c.bound_kind),
+            ),
         };
         out.push(Case {
             name: name.to_string(),

@@ -136,6 +136,7 @@ fn build() -> Result<Vec<Case>, String> {
             let mut values = Vec::new();
             let mut bounds = Vec::new();
             let mut mags = Vec::new();
+            let mut kind = crate::conventions::BoundKind::Exact;
             for &s in p.s {
                 let sf = fl(s, prec);
                 let v = match &closed {
@@ -143,6 +144,7 @@ fn build() -> Result<Vec<Case>, String> {
                     None => kernel::series(&side_a, &side_b, &sf, r),
                 }
                 .map_err(|e| format!("{} at s = {s}, derivative {r}: {e}", p.name))?;
+                kind = kind.weakest(v.kind);
                 values.push(v.value);
                 bounds.push(v.abs_error_bound);
                 let m = match &closed {
@@ -178,6 +180,7 @@ fn build() -> Result<Vec<Case>, String> {
                 bounds,
                 tolerance: Quantity::tolerances(&mags),
                 tolerance_rule: rule.into(),
+                bound_kind: kind,
             });
         }
         out.push(Case {

@@ -41,6 +41,7 @@ fn scalar_q(name: &str, v: &crate::langevin::Quantity<Float>, m: f64) -> Quantit
         description: format!("{name} of the Gibbs fixed point"),
         shape: vec![],
         values: vec![v.value.clone()],
+        bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
         bounds: vec![Float::with_val(53, v.bound)],
         tolerance: Quantity::tolerances(&[m]),
         tolerance_rule: "M = 16 (4 + beta sup|phi|)(1 + |v|) (f64 Gibbs weights e^{-beta phi})"
@@ -82,6 +83,7 @@ fn gibbs_case(student: &str, d: usize, beta: f64) -> Result<Case, String> {
             .iter()
             .map(|q| q.value.clone())
             .collect(),
+        bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
         bounds: g
             .gegenbauer_moments
             .iter()
@@ -231,6 +233,7 @@ fn kernel_case(student: &str, d: usize) -> Result<Case, String> {
         description: desc.into(),
         shape: vec![L + 1],
         values,
+        bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
         bounds,
         tolerance: tol,
         tolerance_rule: rule.into(),

@@ -301,6 +301,7 @@ fn build_case(fc: &FlowCase) -> Result<Case, String> {
         ),
         shape: vec![nt],
         values: fine.rows.iter().map(|r| r.loss.clone()).collect(),
+        bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
         bounds: loss_b,
         tolerance: vec![lam * EPS_ALPHA + q * EPS_QUAD; nt],
         tolerance_rule: format!(
@@ -313,6 +314,7 @@ fn build_case(fc: &FlowCase) -> Result<Case, String> {
             description: format!("E|alpha_t| at the times t.npy, shape [{nt}]"),
             shape: vec![nt],
             values: fine.rows.iter().map(|r| r.alpha_mean_abs.clone()).collect(),
+            bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
             bounds: abs_b,
             tolerance: vec![EPS_ALPHA + EPS_QUAD; nt],
             tolerance_rule: format!("eps_alpha + eps_q = {EPS_ALPHA:e} + {EPS_QUAD:e}"),
@@ -325,6 +327,7 @@ fn build_case(fc: &FlowCase) -> Result<Case, String> {
         ),
         shape: vec![na, nj],
         values: traj_v,
+        bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
         bounds: traj_b,
         tolerance: traj_tol,
         tolerance_rule: format!(

@@ -14,7 +14,8 @@
 //!   arrays (file, shape, values as f64 in C order).
 //! - `DIR/<case>/<input>.npy`: the same arrays, `<f8`, C order.
 //! - `DIR/<case>/expected.json`: per quantity the oracle values as decimal strings (as many
-//!   significant digits as the oracle certifies, at most [`DIGITS`]), their error bounds, and
+//!   significant digits as the oracle certifies, at most [`DIGITS`]), their error bounds with
+//!   their kind (`bound_kind`: `exact`, `enclosure` or `estimate`, also in the manifest), and
 //!   the tolerance (per entry).
 //! - `DIR/<case>/expected/<quantity>.npy` (the values rounded to f64) and, for `abs_entrywise`,
 //!   `DIR/<case>/expected/<quantity>.tol.npy`.
@@ -122,6 +123,10 @@ pub struct Quantity {
     pub tolerance: Vec<f64>,
     /// How M was obtained, in words.
     pub tolerance_rule: String,
+    /// What `bounds` are (every entry of a quantity has the same kind): `exact`, `enclosure`
+    /// or `estimate` ([`crate::conventions::BoundKind`]); written as `bound_kind` next to
+    /// the bounds and printed by `check`.
+    pub bound_kind: crate::conventions::BoundKind,
 }
 
 impl Quantity {

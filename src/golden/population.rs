@@ -503,6 +503,7 @@ fn build_population() -> Result<Vec<Case>, String> {
                 bounds: vec![r.loss.abs_error_bound.clone()],
                 tolerance: loss_tol,
                 tolerance_rule: "M = sum_ij |a_i a_j| (kb(s_ij) + 2d kb'(s_ij)) + 2 sum_i |a_i| (psib(t_i) + 2d psib'(t_i)) + |constant|, kb/psib the absolute series".into(),
+                bound_kind: r.loss_kind,
             },
             Quantity {
                 name: "tangent_gradient".into(),
@@ -512,6 +513,7 @@ fn build_population() -> Result<Vec<Case>, String> {
                 bounds: tb,
                 tolerance: tang_tol,
                 tolerance_rule: "row i: M_i = 4 |a_i| (sum_j |a_j| kb'(s_ij) + 2d sum_{j!=i} |a_j| kb''(s_ij) + psib'(t_i) + 2d psib''(t_i))".into(),
+                bound_kind: r.gradient_kind,
             },
             Quantity {
                 name: "radial_gradient".into(),
@@ -521,6 +523,7 @@ fn build_population() -> Result<Vec<Case>, String> {
                 bounds: r.radial_gradient.iter().map(|b| b.abs_error_bound.clone()).collect(),
                 tolerance: rad_tol,
                 tolerance_rule: "M_i = 2 |a_i| (sum_j |a_j| (rb(s_ij) + 2d rb'(s_ij)) + rb*(t_i) + 2d rb*'(t_i)), rb, rb* the absolute radial series".into(),
+                bound_kind: r.gradient_kind,
             },
             Quantity {
                 name: "velocity".into(),
@@ -530,6 +533,7 @@ fn build_population() -> Result<Vec<Case>, String> {
                 bounds: vb,
                 tolerance: vel_tol,
                 tolerance_rule: "row i: the tangent gradient's M_i / |a_i|".into(),
+                bound_kind: r.gradient_kind,
             },
         ];
         out.push(Case {
@@ -590,6 +594,7 @@ fn build_step() -> Result<Vec<Case>, String> {
                 bounds: st.abs_error_bound.iter().flatten().cloned().collect(),
                 tolerance: Quantity::tolerances(&mags),
                 tolerance_rule: "row i: M_i = (2/|x_i|) (eta N ((1 + sqrt d) M_g,i + M_rho,i) + 1 + eta N |rho_i| + eta N |g_i|) + 2d, M_g and M_rho the population suite's magnitudes".into(),
+                bound_kind: st.kind,
             });
         }
         let mut parameters = s.parameters.clone();

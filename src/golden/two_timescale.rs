@@ -113,6 +113,7 @@ fn build() -> Result<Vec<Case>, String> {
             description: format!("two-timescale eval field `{name}` (loss with 1/2)"),
             shape,
             values: f.values.clone(),
+            bound_kind: crate::conventions::BoundKind::Estimate, // a-posteriori differences
             bounds: f.bounds.clone(),
             tolerance: Quantity::tolerances(&vec![mag; f.values.len()]),
             tolerance_rule: "M = kappa*(n+m+d)*S, kappa = 1 + tr K/(n*lambda_bar_a), S = max |entry| (n for dof): the f64 n x n route's accuracy contract".into(),

@@ -24,6 +24,8 @@ struct ManifestQuantity {
     expected: String,
     shape: Vec<usize>,
     tolerance: ToleranceDoc,
+    /// The kind of the expected values' bounds.
+    bound_kind: crate::conventions::BoundKind,
 }
 
 #[derive(Serialize)]
@@ -70,6 +72,8 @@ struct ExpectedQuantityDoc {
     file: String,
     values: Vec<String>,
     abs_error_bound: Vec<String>,
+    /// What `abs_error_bound` is: exact, enclosure or estimate.
+    bound_kind: crate::conventions::BoundKind,
     tolerance: ToleranceDoc,
     #[serde(skip_serializing_if = "Option::is_none")]
     tolerance_entrywise: Option<Vec<f64>>,
@@ -187,6 +191,7 @@ pub fn render_files(
                 file: expected_file.clone(),
                 values: vals,
                 abs_error_bound: bnds,
+                bound_kind: q.bound_kind,
                 tolerance: tolerance_doc(q).0,
                 tolerance_entrywise: if uniform {
                     None
@@ -201,6 +206,7 @@ pub fn render_files(
                 expected: expected_file,
                 shape: q.shape.clone(),
                 tolerance: tdoc,
+                bound_kind: q.bound_kind,
             });
         }
         files.insert(

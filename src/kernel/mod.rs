@@ -76,26 +76,39 @@ pub struct Side {
 }
 
 impl Side {
-    /// Coefficients to degree `degree` and derivative norms, to `digits` digits.
+    /// Coefficients to degree `degree` and derivative norms, to `digits` digits, each by the
+    /// strongest route available: [`coeffs::proven_table`] (exact, else the enclosure route
+    /// where its theorems cover the spec, else the estimate route) and
+    /// [`coeffs::norm_enclosure`] (exact Parseval, else the enclosure of c_0(f²), else a
+    /// quadrature estimate). The kinds are recorded per coefficient and per norm.
     pub fn new(spec: &Spec, degree: usize, digits: u32) -> Result<Side, KernelError> {
-        let table = coeffs::hermite_coefficients(spec, degree, digits)
+        let table = coeffs::proven_table(spec, degree, digits)
             .map_err(|e| KernelError::Coefficients(e.to_string()))?;
-        let n0 = coeffs::norm_squared(spec, digits).map_err(KernelError::Coefficients)?;
+        let norm = |f: &Spec| -> Result<((Float, Float), BoundKind), KernelError> {
+            let (v, b, k) = coeffs::norm_enclosure(f, digits).map_err(KernelError::Coefficients)?;
+            Ok(((v, b), k))
+        };
+        let (n0, k0) = norm(spec)?;
         let d1 = spec.derivative();
-        let n1 = match &d1 {
-            Some(d) => Some(coeffs::norm_squared(d, digits).map_err(KernelError::Coefficients)?),
-            None => None,
-        };
         let d2 = d1.as_ref().and_then(|d| d.derivative());
-        let n2 = match &d2 {
-            Some(d) => Some(coeffs::norm_squared(d, digits).map_err(KernelError::Coefficients)?),
-            None => None,
+        let (n1, k1) = match &d1 {
+            Some(d) => {
+                let (n, k) = norm(d)?;
+                (Some(n), k)
+            }
+            None => (None, BoundKind::Exact),
         };
-        let kind = |f: Option<&Spec>| f.map_or(BoundKind::Exact, coeffs::norm_kind);
+        let (n2, k2) = match &d2 {
+            Some(d) => {
+                let (n, k) = norm(d)?;
+                (Some(n), k)
+            }
+            None => (None, BoundKind::Exact),
+        };
         Ok(Side {
             table,
             norms: [Some(n0), n1, n2],
-            norm_kinds: [kind(Some(spec)), kind(d1.as_ref()), kind(d2.as_ref())],
+            norm_kinds: [k0, k1, k2],
         })
     }
 
@@ -442,26 +455,48 @@ fn closed_terms(
 }
 
 /// Coefficients of z·σ'(z) from those of σ: c_j(zσ') = j c_j + √((j+1)(j+2)) c_{j+2}, for
-/// j ≤ K − 2, with bounds j·b_j + √((j+1)(j+2))·b_{j+2} (plus one ulp).
+/// j ≤ K − 2. The value is computed with round-to-nearest; its bound is
+/// j·b_j + √((j+1)(j+2))↑·b_{j+2} (the tables' errors, propagated) plus the distance from the
+/// value to the ends of an outward-rounded interval evaluation of the same formula on the
+/// tables' values (which contains the formula's exact value), every bound operation rounded
+/// up. The kind is the weakest of c_j's and c_{j+2}'s, rounded: an enclosure when both are
+/// exact or enclosures.
 pub fn z_dsigma_coefficients(t: &CoefficientTable) -> Vec<KernelValue> {
+    use crate::coeffs::enclose::strip::up;
+    use crate::interval::Interval as Iv;
+    // an upper bound of |a − b| (one of the two differences is ≤ 0, the other rounded up)
+    let dist = |a: &Float, b: &Float| {
+        let (x, y) = (up(a - b), up(b - a));
+        if x > y {
+            x
+        } else {
+            y
+        }
+    };
     let k = t.degree;
     let mut out = Vec::new();
     for j in 0..k.saturating_sub(1) {
         let cj = &t.coefficients[j];
         let cj2 = &t.coefficients[j + 2];
         let prec = cj.value.prec().max(cj2.value.prec());
-        let root = Float::with_val(prec, ((j + 1) * (j + 2)) as u64).sqrt();
+        let n = ((j + 1) * (j + 2)) as u64;
+        let root = Float::with_val(prec, n).sqrt();
         let value =
             Float::with_val(prec, &cj.value * j as u64) + Float::with_val(prec, &root * &cj2.value);
-        let bound = Float::with_val(53, &cj.abs_error_bound * j as u64)
-            + Float::with_val(53, &root * &cj2.abs_error_bound)
-            + (Float::with_val(53, value.abs_ref()) >> (prec - 2));
-        // (the rounding term |value|·2^{2−prec} is first order and can be beaten by
-        // cancellation: an estimate)
+        // the formula's exact value on the tables' values lies in `iv`
+        let root_iv = Iv::from_u64(prec, n).sqrt().expect("n > 0");
+        let iv = Iv::point(prec, &cj.value)
+            .mul_u64(j as u64)
+            .add(&root_iv.mul_point(&cj2.value));
+        let (d_lo, d_hi) = (dist(&value, &iv.lo), dist(&value, &iv.hi));
+        let rounding = if d_lo > d_hi { d_lo } else { d_hi };
+        let propagated =
+            up(up(&cj.abs_error_bound * j as u64) + up(up(&root_iv.hi) * &cj2.abs_error_bound));
+        let bound = up(propagated + rounding);
         out.push(KernelValue {
             value,
             abs_error_bound: bound,
-            kind: BoundKind::Estimate,
+            kind: cj.bound_kind.weakest(cj2.bound_kind).rounded(),
         });
     }
     out

@@ -225,9 +225,9 @@ struct PairKernel {
     /// (value, bound) of κ^{(r)}(1), r = 0, 1, from an exact identity.
     at_one: [Option<(Float, Float)>; 2],
     /// The kind of every bound above and of the kernel values: `Enclosure` for a closed form;
-    /// for a series, the weakest kind of the two sides' coefficients and norms (the `at_one`
-    /// values are sides' norms, or κ_{zσ',σ}(1), which is only used with the z·σ' side, whose
-    /// coefficients are estimates).
+    /// for a series, the weakest kind of the two sides' coefficients and norms, rounded (the
+    /// `at_one` values are sides' norms, or κ_{zσ',σ}(1), whose kind is joined in by
+    /// `Oracle::new`).
     kind: BoundKind,
 }
 

@@ -79,10 +79,11 @@ impl Oracle {
             SideId::Sigma,
             [sig_norm.clone(), sig_norm1.clone()],
         );
-        let kr_one = if relu {
-            [None, None]
+        let (kr_one, kr_one_kind) = if relu {
+            ([None, None], BoundKind::Exact)
         } else {
-            [Some(radial_at_one(student, &o.sigma, digits, prec)?), None]
+            let (v, k) = radial_at_one(student, &o.sigma, digits, prec)?;
+            ([Some(v), None], k)
         };
         o.kr = o.pair(
             "κ_{zσ',σ}",
@@ -92,6 +93,8 @@ impl Oracle {
             SideId::Sigma,
             kr_one.clone(),
         );
+        // κ_{zσ',σ}(1) is read from the identity: its kind joins the kernel's
+        o.kr.kind = o.kr.kind.weakest(kr_one_kind);
         for (r, ts) in teacher_specs.iter().enumerate() {
             let same = ts.expr == student.expr;
             let one = if same {
@@ -110,7 +113,7 @@ impl Oracle {
             o.psi.push(k);
             let one = if same { kr_one.clone() } else { [None, None] };
             let lhs = if relu { student } else { &deriv };
-            let k = o.pair(
+            let mut k = o.pair(
                 &format!("κ_{{zσ',σ*_{r}}}"),
                 lhs,
                 ts,
@@ -118,6 +121,9 @@ impl Oracle {
                 SideId::Teacher(r),
                 one,
             );
+            if same {
+                k.kind = k.kind.weakest(kr_one_kind);
+            }
             o.psir.push(k);
         }
         for (r, ts) in teacher_specs.iter().enumerate() {
@@ -310,7 +316,7 @@ pub(super) fn zdsigma_side(
                 exact: None,
                 exact_zero: zero,
                 resolved,
-                bound_kind: coeffs::BoundKind::Estimate,
+                bound_kind: kv.kind,
             }
         })
         .collect();
@@ -326,29 +332,38 @@ pub(super) fn zdsigma_side(
     } else {
         digits
     };
-    let n0 = coeffs::norm_squared(&spec, dig).map_err(PopulationError::Coefficients)?;
+    // (value, bound) and kind of E[f²]; a norm that cannot be computed is left out (None),
+    // which only removes a tail route, with kind `Exact` so that it weakens nothing.
+    let norm = |f: Option<&Spec>| match f.map(|f| coeffs::norm_enclosure(f, dig)) {
+        Some(Ok((v, b, k))) => (Some((v, b)), k),
+        _ => (None, coeffs::BoundKind::Exact),
+    };
+    let (n0, k0) = match coeffs::norm_enclosure(&spec, dig) {
+        Ok((v, b, k)) => ((v, b), k),
+        Err(e) => return Err(PopulationError::Coefficients(e)),
+    };
     let d1 = spec.derivative();
-    let n1 = d1.as_ref().and_then(|d| coeffs::norm_squared(d, dig).ok());
+    let (n1, k1) = norm(d1.as_ref());
     let d2 = d1.as_ref().and_then(|d| d.derivative());
-    let n2 = d2.as_ref().and_then(|d| coeffs::norm_squared(d, dig).ok());
-    let kind = |f: Option<&Spec>| f.map_or(coeffs::BoundKind::Exact, coeffs::norm_kind);
+    let (n2, k2) = norm(d2.as_ref());
     Ok(SideInfo {
         side: Side {
             table,
             norms: [Some(n0), n1, n2],
-            norm_kinds: [kind(Some(&spec)), kind(d1.as_ref()), kind(d2.as_ref())],
+            norm_kinds: [k0, k1, k2],
         },
         poly: sigma.poly,
     })
 }
 
-/// κ_{zσ',σ}(1) = E[Zσ'(Z)σ(Z)] = ½(E[(Zσ)²] − E[σ²]) (Stein applied to σ²/2).
+/// κ_{zσ',σ}(1) = E[Zσ'(Z)σ(Z)] = ½(E[(Zσ)²] − E[σ²]) (Stein applied to σ²/2), with the
+/// kind of its bound (the weakest of the two norms', rounded).
 pub(super) fn radial_at_one(
     student: &Spec,
     sigma: &SideInfo,
     digits: u32,
     prec: u32,
-) -> Result<(Float, Float), PopulationError> {
+) -> Result<((Float, Float), BoundKind), PopulationError> {
     let spec = Spec {
         source: format!("z*({})", student.source),
         expr: Expr::Mul(Box::new(Expr::Z), Box::new(student.expr.clone())),
@@ -358,7 +373,7 @@ pub(super) fn radial_at_one(
     } else {
         digits
     };
-    let (zv, zb) = coeffs::norm_squared(&spec, dig).map_err(PopulationError::Coefficients)?;
+    let (zv, zb, zk) = coeffs::norm_enclosure(&spec, dig).map_err(PopulationError::Coefficients)?;
     let (sv, sb) = sigma.side.norms[0]
         .clone()
         .expect("E σ² is always computed");
@@ -367,7 +382,8 @@ pub(super) fn radial_at_one(
     let b = up_add(&up_add(&zb, &sb), &ulp(&v));
     let b = Float::with_val_round(RB, &b / 2u32, Round::Up).0;
     let b = up_add(&b, &ulp(&v));
-    Ok((v, b))
+    let kind = zk.weakest(sigma.side.norm_kinds[0]).rounded();
+    Ok(((v, b), kind))
 }
 
 /// sup_{|s|≤1} |κ^{(q)}| for the closed forms, q = 0, 1, 2.

@@ -39,7 +39,8 @@ const TAIL_C: f64 = 0.4335;
 const INV_SQRT_2PI_UP: f64 = 0.39895;
 
 /// Enclosures c_0..c_K of `spec` (see the module doc), or `Ok(None)` when the spec is
-/// outside the theorem's hypotheses (or a polynomial, whose table is exact already).
+/// outside the theorem's hypotheses (or exact by the default route: a polynomial, or closed
+/// terms with exact tables such as exp(−z²)).
 pub fn enclosure_table(
     spec: &Spec,
     degree: usize,
@@ -52,7 +53,12 @@ pub fn enclosure_table(
         return Err(CoeffError::Degree(degree, super::MAX_QUAD_DEGREE));
     }
     let dec = super::closed::decompose(&spec.expr);
-    if dec.residual.is_none() && dec.closed.is_empty() {
+    // exact tables (polynomials; closed terms with exact tables, e.g. exp(−z²)) are left to
+    // the default route, which gives them exactly
+    if dec.residual.is_none()
+        && (dec.closed.is_empty()
+            || super::closed::closed_exact_coefficients(&dec.closed, degree).is_some())
+    {
         return Ok(None);
     }
     let exact = super::quad::parity_exact(&spec.expr, degree);

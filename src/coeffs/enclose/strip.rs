@@ -210,6 +210,38 @@ fn affine(u: &Expr) -> Option<(Iv, Iv)> {
     Some((k(1)?, k(0)?))
 }
 
+/// γ, δ, ε (as intervals) when u = γ z² + δ z + ε with constant γ, δ, ε and γ < 0 certainly.
+fn concave_quadratic(u: &Expr) -> Option<(Iv, Iv, Iv)> {
+    let coeffs = as_polynomial(u)?;
+    if coeffs.len() != 3 {
+        return None;
+    }
+    let c = Consts::new(BP);
+    let zero = Iv::from_u64(BP, 0);
+    let k = |i: usize| eval_iv(&coeffs[i], &zero, &c);
+    let (g, d, e) = (k(2)?, k(1)?, k(0)?);
+    if g.hi < 0 {
+        Some((g, d, e))
+    } else {
+        None
+    }
+}
+
+/// The bound of exp(γz² + δz + ε), γ < 0, on the strip: with z = x + iy, |y| ≤ a,
+/// Re(γz² + δz + ε) = γx² + δx + ε − γy² ≤ ε + δ²/(4|γ|) + |γ|a² (the maximum of the concave
+/// quadratic in x, plus the largest −γy²), so |exp(u)| ≤ exp(ε + δ²/(4|γ|) + |γ|a²), a
+/// constant (proofs-notes/coefficient-enclosures.md §2). `None` unless u is such a quadratic.
+fn concave_exp_growth(u: &Expr, a: &Float) -> Option<Growth> {
+    let (g, d, e) = concave_quadratic(u)?;
+    let g_min = dn(-&g.hi); // 0 < g_min ≤ |γ|
+    let g_up = up(-&g.lo); // ≥ |γ|
+    let d2 = up(up(d.mag()).square_ref());
+    let peak = up(&d2 / dn(&g_min * 4u32));
+    let strip = up(&g_up * up(a.square_ref()));
+    let expo = up(up(up(&e.hi) + &peak) + &strip);
+    Some(Growth::constant(up(expo.exp_ref())))
+}
+
 /// (A, m, B) of the module contract for the branch `e` on the strip |Im z| ≤ a.
 pub fn strip_growth(e: &Expr, a: &Float) -> Option<Growth> {
     if e.is_const() {
@@ -260,6 +292,7 @@ pub fn strip_growth(e: &Expr, a: &Float) -> Option<Growth> {
                 rate: up(&g.rate * *n),
             }
         }
+        Expr::Call(Func::Exp, u) if affine(u).is_none() => concave_exp_growth(u, a)?,
         Expr::Call(f, u) => {
             let (al, be) = affine(u)?;
             let alpha = up(al.mag());
