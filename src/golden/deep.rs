@@ -247,6 +247,8 @@ fn quantity(
         description,
         shape,
         values,
+        // the oracle's bounds come from precision doubling (`deep eval --oracle`)
+        bound_kind: crate::conventions::BoundKind::Estimate,
         bounds,
         tolerance: Quantity::tolerances(mags),
         tolerance_rule: rule.into(),
@@ -476,6 +478,8 @@ fn trajectory() -> Result<Case, String> {
             ),
             shape: vec![nt],
             values,
+            // a-posteriori differences to a finer run
+            bound_kind: crate::conventions::BoundKind::Estimate,
             bounds,
             tolerance: tol,
             tolerance_rule: format!(
