@@ -689,7 +689,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
     check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
     if layers == 3
-        && (init != deep::train::Init::Iid || !a.rates.corr_times.is_empty() || a.rates.summary.is_some())
+        && (init != deep::train::Init::Iid
+            || !a.rates.corr_times.is_empty()
+            || a.rates.summary.is_some())
     {
         return Err(usage(
             "--init stratified, --corr-times and --summary are for --layers 2 only".to_string(),
