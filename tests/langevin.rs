@@ -655,13 +655,13 @@ fn cli_json_fields_and_thread_independence() {
             v[f]["value"].is_string() && v[f]["bound"].is_string(),
             "{f}"
         );
-        assert_eq!(v[f]["kind"], "estimate", "{f}");
+        assert_eq!(v[f]["bound_kind"], "estimate", "{f}");
     }
     assert_eq!(v["gegenbauer_moments"].as_array().unwrap().len(), 4);
     // m_0 = 1 for every law: the one exact number; the others are estimates
-    assert_eq!(v["gegenbauer_moments"][0]["kind"], "exact");
+    assert_eq!(v["gegenbauer_moments"][0]["bound_kind"], "exact");
     assert_eq!(v["gegenbauer_moments"][0]["bound"], "0");
-    assert_eq!(v["gegenbauer_moments"][2]["kind"], "estimate");
+    assert_eq!(v["gegenbauer_moments"][2]["bound_kind"], "estimate");
     assert!(v["iterations"].as_u64().unwrap() >= 1);
     // f64 route through the CLI agrees with the oracle's printed values within the bounds
     let fast = run(&[

@@ -181,10 +181,10 @@ fn flow_cli_fields_and_thread_independence() {
     assert_eq!(rows.len(), 3);
     for r in rows {
         for q in QUANTITIES {
-            for k in ["value", "bound", "kind", "diff_ab", "bound_a"] {
+            for k in ["value", "bound", "bound_kind", "diff_ab", "bound_a"] {
                 assert!(r[q][k].is_string(), "{q}.{k}: {r}");
             }
-            assert_eq!(r[q]["kind"], "estimate");
+            assert_eq!(r[q]["bound_kind"], "estimate");
         }
     }
     for c in [
@@ -199,5 +199,5 @@ fn flow_cli_fields_and_thread_independence() {
     let c = run(&csv_args, "2");
     let text = String::from_utf8(c.stdout).unwrap();
     assert_eq!(text.lines().count(), 4);
-    assert!(text.starts_with("t,risk,risk_bound,risk_diff_ab,risk_bound_a,"));
+    assert!(text.starts_with("t,risk,risk_bound,risk_bound_kind,risk_diff_ab,risk_bound_a,"));
 }

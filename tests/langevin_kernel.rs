@@ -456,7 +456,7 @@ fn cli_relu_json_fields() {
     for k in v["kernel"].as_array().unwrap() {
         let (s, c) = (&k["series"], &k["closed"]);
         assert!((f(&s["value"]) - f(&c["value"])).abs() <= f(&s["bound"]) + f(&c["bound"]));
-        assert_eq!(s["kind"], "estimate");
+        assert_eq!(s["bound_kind"], "estimate");
     }
 }
 
@@ -672,7 +672,43 @@ fn f64_backend(g: &std::path::Path, name: &str, wrong: bool) -> std::path::PathB
         let p = &inputs["parameters"];
         let student = p["student"].as_str().unwrap();
         let mut d = p["d"].as_u64().unwrap() as usize;
-        let doc = if case.starts_with("gibbs") {
+        let doc = if case.starts_with("flow") {
+            // route A of the flow (finite volumes), independent of the suite's route B
+            let mut beta = p["beta"].as_f64().unwrap();
+            if wrong {
+                beta *= 1.01;
+            }
+            let m = Model::new(
+                &spec(student),
+                &spec(student),
+                d,
+                120,
+                20,
+                LossScale::Full,
+                0.0,
+            )
+            .unwrap();
+            let prob = mforacle::langevin::flow::Problem::new(&m, beta, 1e-12).unwrap();
+            let mut times = vec![0.0];
+            times.extend(
+                p["times"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_f64().unwrap()),
+            );
+            let a = mforacle::langevin::flow_fv::solve(&prob, &times, 1e-11).unwrap();
+            let q = |name: &str| {
+                let i = mforacle::langevin::flow::QUANTITIES
+                    .iter()
+                    .position(|x| *x == name)
+                    .unwrap();
+                a.values[1..].iter().map(|r| r[i]).collect::<Vec<f64>>()
+            };
+            serde_json::json!({
+                "risk": q("risk"), "free_energy": q("free_energy"), "mean_s": q("mean_s"),
+            })
+        } else if case.starts_with("gibbs") {
             let mut beta = p["beta"].as_f64().unwrap();
             if wrong {
                 beta *= 1.01;
@@ -750,6 +786,55 @@ fn golden_langevin_suite_f64_routes_pass_and_wrong_ones_fail() {
         Some(1),
         "{}",
         String::from_utf8_lossy(&o.stdout)
+    );
+    let bad_out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        bad_out
+            .lines()
+            .any(|l| l.starts_with("flow-") && l.ends_with("FAIL")),
+        "the flow values at beta·1.01 were not rejected: {bad_out}"
+    );
+    // one flow value moved by 3 tolerances (and nothing else) fails, naming that quantity
+    let case = "flow-erf-d5-beta2";
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(g.join(case).join("expected.json")).unwrap())
+            .unwrap();
+    let qd = expected["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "mean_s")
+        .unwrap()
+        .clone();
+    let tol = match qd.get("tolerance_entrywise") {
+        Some(t) => t[1].as_f64().unwrap(),
+        None => qd["tolerance"]["value"].as_f64().unwrap(),
+    };
+    let path = good.join(case).join("results.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v = doc["mean_s"][1].as_f64().unwrap();
+    doc["mean_s"][1] = serde_json::json!(v + 3.0 * tol);
+    let moved = scratch("moved");
+    for e in std::fs::read_dir(&good).unwrap() {
+        let dir = e.unwrap().path();
+        let name = dir.file_name().unwrap().to_owned();
+        std::fs::create_dir_all(moved.join(&name)).unwrap();
+        std::fs::copy(
+            dir.join("results.json"),
+            moved.join(&name).join("results.json"),
+        )
+        .unwrap();
+    }
+    std::fs::write(moved.join(case).join("results.json"), doc.to_string()).unwrap();
+    let o = check(&moved);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.ends_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(
+        failed[0].starts_with(case) && failed[0].contains("mean_s"),
+        "{out}"
     );
     // `check` without --golden recomputes the suite: the same verdict for the good backend
     let o = run(&["check", "--suite", "langevin", good.to_str().unwrap()]);

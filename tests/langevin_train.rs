@@ -64,7 +64,7 @@ fn train(
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "width,draw,step,t,loss,risk,mean_s,mean_s2,mean_abs_s"
+        "width,draw,step,t,loss,risk,mean_s,mean_s2,mean_abs_s,gap,ideal_loss,ideal_mean_s,ideal_mean_s2,ideal_mean_abs_s,flow_loss,flow_mean_s,flow_mean_s2"
     );
     let mut rows = vec![Vec::new(); draws];
     for l in lines {

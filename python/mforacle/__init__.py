@@ -417,7 +417,7 @@ def meanfield(student: str, d: int, t_end: float, teacher: Optional[str] = None,
 def langevin_gibbs(student: str, d: int, beta: float, teacher: Optional[str] = None, **options: Any) -> Dict[str, Any]:
     """The Gibbs fixed point of mean-field Langevin dynamics on the sphere (``mforacle
     langevin gibbs``): the CLI's JSON document, every number with its bound and the bound's
-    kind as the crate labels it (estimates, and "exact" for exact values)."""
+    kind (field ``bound_kind``) as the crate labels it (estimates, and "exact" for exact values)."""
     argv = ["langevin", "gibbs", "--student", student, "--d", str(d), "--beta", repr(float(beta))]
     if teacher is not None:
         argv += ["--teacher", teacher]

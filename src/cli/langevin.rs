@@ -128,7 +128,7 @@ pub struct GibbsArgs {
 struct Num {
     value: String,
     bound: String,
-    kind: BoundKind,
+    bound_kind: BoundKind,
 }
 
 #[derive(Serialize)]
@@ -136,7 +136,7 @@ struct Moment {
     l: usize,
     value: String,
     bound: String,
-    kind: BoundKind,
+    bound_kind: BoundKind,
 }
 
 #[derive(Serialize)]
@@ -184,7 +184,7 @@ fn num_f64(q: &Quantity<f64>) -> Num {
     Num {
         value: format!("{:.16e}", q.value),
         bound: up(q.bound),
-        kind: q.kind,
+        bound_kind: q.kind,
     }
 }
 
@@ -192,7 +192,7 @@ fn num_mp(q: &Quantity<Float>, digits: u32) -> Num {
     Num {
         value: decimal(&q.value, digits),
         bound: up(q.bound),
-        kind: q.kind,
+        bound_kind: q.kind,
     }
 }
 
@@ -217,7 +217,7 @@ fn doc_of<T>(g: &Gibbs<T>, f: impl Fn(&Quantity<T>) -> Num, head: Doc) -> Doc {
                     l,
                     value: n.value,
                     bound: n.bound,
-                    kind: n.kind,
+                    bound_kind: n.bound_kind,
                 }
             })
             .collect(),
@@ -225,7 +225,7 @@ fn doc_of<T>(g: &Gibbs<T>, f: impl Fn(&Quantity<T>) -> Num, head: Doc) -> Doc {
         residual: Num {
             value: format!("{:.3e}", g.residual),
             bound: up(g.residual_bound),
-            kind: BoundKind::Estimate,
+            bound_kind: BoundKind::Estimate,
         },
         nodes: g.nodes,
         kernel_tails: [up(g.kernel_tails[0]), up(g.kernel_tails[1])],
@@ -237,7 +237,7 @@ fn placeholder() -> Num {
     Num {
         value: String::new(),
         bound: String::new(),
-        kind: BoundKind::Estimate,
+        bound_kind: BoundKind::Estimate,
     }
 }
 
@@ -415,7 +415,12 @@ fn table(doc: &Doc) -> String {
         ("interaction", &doc.interaction),
         ("residual", &doc.residual),
     ] {
-        s += &format!("{name} = {}  (+- {}, {})\n", n.value, n.bound, kind(n.kind));
+        s += &format!(
+            "{name} = {}  (+- {}, {})\n",
+            n.value,
+            n.bound,
+            kind(n.bound_kind)
+        );
     }
     for m in &doc.gegenbauer_moments {
         s += &format!(
@@ -423,7 +428,7 @@ fn table(doc: &Doc) -> String {
             m.l,
             m.value,
             m.bound,
-            kind(m.kind)
+            kind(m.bound_kind)
         );
     }
     s += &format!("iterations = {}\n", doc.iterations);
@@ -436,7 +441,7 @@ fn table(doc: &Doc) -> String {
 struct FlowNum {
     value: String,
     bound: String,
-    kind: BoundKind,
+    bound_kind: BoundKind,
     /// |route A − route B|.
     diff_ab: String,
     /// Route A's own estimate.
@@ -522,7 +527,7 @@ fn flow(a: FlowArgs) -> Result<(), CliError> {
     let fnum = |v: &langevin::flow::FlowValue| FlowNum {
         value: format!("{:.16e}", v.value),
         bound: up(v.bound),
-        kind: BoundKind::Estimate,
+        bound_kind: BoundKind::Estimate,
         diff_ab: up(v.diff_ab),
         bound_a: up(v.bound_a),
     };
@@ -589,7 +594,7 @@ fn flow(a: FlowArgs) -> Result<(), CliError> {
 fn flow_csv(doc: &FlowDoc) -> String {
     let mut s = String::from("t");
     for q in langevin::flow::QUANTITIES {
-        s += &format!(",{q},{q}_bound,{q}_diff_ab,{q}_bound_a");
+        s += &format!(",{q},{q}_bound,{q}_bound_kind,{q}_diff_ab,{q}_bound_a");
     }
     s.push('\n');
     for r in &doc.rows {
@@ -603,7 +608,14 @@ fn flow_csv(doc: &FlowDoc) -> String {
             &r.mean_s2,
             &r.mean_abs_s,
         ] {
-            s += &format!(",{},{},{},{}", n.value, n.bound, n.diff_ab, n.bound_a);
+            s += &format!(
+                ",{},{},{},{},{}",
+                n.value,
+                n.bound,
+                n.bound_kind.as_str(),
+                n.diff_ab,
+                n.bound_a
+            );
         }
         s.push('\n');
     }

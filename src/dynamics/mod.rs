@@ -41,6 +41,7 @@ pub mod init;
 pub mod lazy;
 pub mod linear;
 pub mod noise;
+pub mod noisy_ideal;
 
 use crate::activation::Spec;
 use crate::fast;
@@ -421,6 +422,11 @@ impl Run {
     }
 
     /// The fast-path problem of the network `w` (N×d) with output weights `a`.
+    /// The teacher direction θ (= e_1).
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
     pub fn problem<'a>(&'a self, w: &'a [f64], a: &'a [f64]) -> fast::Problem<'a> {
         fast::Problem {
             w,

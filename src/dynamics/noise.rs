@@ -54,15 +54,86 @@ pub fn noisy_tangent_step(
 ) -> Vec<f64> {
     let mut out = vec![0.0; w.len()];
     out.par_chunks_mut(d).enumerate().for_each(|(i, x)| {
-        let wi = &w[i * d..(i + 1) * d];
-        let vi = &v[i * d..(i + 1) * d];
         let g = increments(key, i, d);
-        let gw: f64 = g.iter().zip(wi).map(|(a, b)| a * b).sum();
-        for k in 0..d {
-            x[k] = wi[k] + eta * vi[k] + sigma * (g[k] - gw * wi[k]);
-        }
-        let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
-        x.iter_mut().for_each(|a| *a /= norm);
+        row_step(
+            &w[i * d..(i + 1) * d],
+            &v[i * d..(i + 1) * d],
+            &g,
+            eta,
+            sigma,
+            x,
+        );
     });
     out
+}
+
+/// One noisy tangent step of independent particles `w` (N×d) in the velocity field
+/// `field(w_i, out)`, with the increments of [`noisy_tangent_step`] (the ideal particles
+/// alone, without a network).
+pub fn noisy_field_step(
+    w: &[f64],
+    field: &(dyn Fn(&[f64], &mut [f64]) + Sync),
+    d: usize,
+    eta: f64,
+    sigma: f64,
+    key: u64,
+) -> Vec<f64> {
+    let mut out = vec![0.0; w.len()];
+    out.par_chunks_mut(d).enumerate().for_each(|(i, x)| {
+        let g = increments(key, i, d);
+        let wi = &w[i * d..(i + 1) * d];
+        let mut v = vec![0.0; d];
+        field(wi, &mut v);
+        row_step(wi, &v, &g, eta, sigma, x);
+    });
+    out
+}
+
+/// x ← normalise(w + η v + σ(g − ⟨g, w⟩w)) for one neuron.
+fn row_step(wi: &[f64], vi: &[f64], g: &[f64], eta: f64, sigma: f64, x: &mut [f64]) {
+    let d = wi.len();
+    let gw: f64 = g.iter().zip(wi).map(|(a, b)| a * b).sum();
+    for k in 0..d {
+        x[k] = wi[k] + eta * vi[k] + sigma * (g[k] - gw * wi[k]);
+    }
+    let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+    x.iter_mut().for_each(|a| *a /= norm);
+}
+
+/// [`noisy_tangent_step`] of the network and, with the same increments g_i, of its coupled
+/// ideal particles `wbar` (N×d), whose velocity `vbar(w̄_i, out)` is written per particle:
+/// returns (new w, new w̄). The network's new weights are bit-identical to
+/// [`noisy_tangent_step`]'s.
+#[allow(clippy::too_many_arguments)]
+pub fn coupled_step(
+    w: &[f64],
+    v: &[f64],
+    wbar: &[f64],
+    vbar: &(dyn Fn(&[f64], &mut [f64]) + Sync),
+    d: usize,
+    eta: f64,
+    sigma: f64,
+    key: u64,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0.0; w.len()];
+    let mut bar = vec![0.0; wbar.len()];
+    out.par_chunks_mut(d)
+        .zip(bar.par_chunks_mut(d))
+        .enumerate()
+        .for_each(|(i, (x, y))| {
+            let g = increments(key, i, d);
+            row_step(
+                &w[i * d..(i + 1) * d],
+                &v[i * d..(i + 1) * d],
+                &g,
+                eta,
+                sigma,
+                x,
+            );
+            let wb = &wbar[i * d..(i + 1) * d];
+            let mut vb = vec![0.0; d];
+            vbar(wb, &mut vb);
+            row_step(wb, &vb, &g, eta, sigma, y);
+        });
+    (out, bar)
 }

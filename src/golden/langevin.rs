@@ -1,5 +1,5 @@
 //! Suite `langevin`: Gibbs fixed points of mean-field Langevin dynamics (the MPFR oracle of
-//! `langevin gibbs --oracle`, 30 digits) and eigenvalues of the tangent kernel at
+//! `langevin gibbs --oracle`, 30 digits), values of the reduced flow (`langevin flow`) and eigenvalues of the tangent kernel at
 //! initialisation (`langevin kernel`), computed here in MPFR.
 //!
 //! Cases:
@@ -17,6 +17,12 @@
 //!   M_l = 64(L + l + d)·|μ_l| (times the weight for λ_l): a sum of nonnegative terms or a
 //!   product of Gamma ratios in f64 has relative error at most a few units per operation.
 //!   Multiplicities are integers (tolerance 1/2).
+//! - `flow-*`: the reduced flow of `langevin flow` from the uniform start (risk, free energy,
+//!   E s at t ∈ {0.5, 1, 2}) for (erf, erf, d = 5, β = 2), full loss scale, f64. The value is
+//!   route B's (Gegenbauer–ETDRK4) at target 1e-11; the tolerance is twice the acceptance rule
+//!   of the flow's own check, 2(|A − B| + est_A + est_B + 1e-13(1 + |v|)), and at least 128
+//!   est_B (the suite requires reference bounds below 1/100 of the tolerance): a backend that
+//!   agrees with either route to its estimate passes, one off by more than that fails.
 
 use super::{Case, Quantity, SuiteEntry};
 use crate::activation::Spec;
@@ -27,7 +33,7 @@ use rug::{Complete, Float};
 
 pub const SUITE: SuiteEntry = SuiteEntry {
     name: "langevin",
-    description: "Gibbs fixed points of mean-field Langevin dynamics (erf d=5 beta=2, he2 d=6 beta=4) and tangent-kernel eigenvalues mu_l, lambda_l, N_l (relu d=6, erf d=5)",
+    description: "Gibbs fixed points of mean-field Langevin dynamics (erf d=5 beta=2, he2 d=6 beta=4), the reduced flow's risk, free energy and mean_s at t = 0.5, 1, 2 (erf d=5 beta=2) and tangent-kernel eigenvalues mu_l, lambda_l, N_l (relu d=6, erf d=5)",
     build,
 };
 
@@ -282,10 +288,60 @@ fn kernel_case(student: &str, d: usize) -> Result<Case, String> {
     })
 }
 
+/// The output times of the `flow-*` cases.
+pub const FLOW_TIMES: [f64; 3] = [0.5, 1.0, 2.0];
+
+fn flow_case(student: &str, d: usize, beta: f64) -> Result<Case, String> {
+    use crate::langevin::flow::{self, Problem, QUANTITIES};
+    let s = Spec::parse(student).map_err(|e| e.to_string())?;
+    let model = Model::new(&s, &s, d, 120, 20, LossScale::Full, 0.0).map_err(|e| e.to_string())?;
+    let p = Problem::new(&model, beta, 1e-12).map_err(|e| e.to_string())?;
+    let mut times = vec![0.0];
+    times.extend(FLOW_TIMES);
+    let f = flow::flow(&p, &times, 1e-11).map_err(|e| e.to_string())?;
+    let quantities = ["risk", "free_energy", "mean_s"]
+        .iter()
+        .map(|name| {
+            let q = QUANTITIES.iter().position(|x| x == name).unwrap_or(0);
+            let vals: Vec<&flow::FlowValue> = f.values[1..].iter().map(|r| &r[q]).collect();
+            Quantity {
+                name: (*name).into(),
+                description: format!("{name} of the reduced Langevin flow at t = 0.5, 1, 2"),
+                shape: vec![FLOW_TIMES.len()],
+                values: vals.iter().map(|v| Float::with_val(53, v.value)).collect(),
+                bounds: vals.iter().map(|v| Float::with_val(53, v.bound)).collect(),
+                tolerance: vals
+                    .iter()
+                    .map(|v| {
+                        let agree =
+                            2.0 * (v.diff_ab + v.bound + v.bound_a + f.floor * (1.0 + v.value.abs()));
+                        agree.max(128.0 * v.bound)
+                    })
+                    .collect(),
+                tolerance_rule: "max(2 (|A - B| + est_A + est_B + 1e-13 (1 + |v|)), 128 est_B): twice the flow's own route-agreement check, and at least 128 times the reference's estimate".into(),
+            }
+        })
+        .collect();
+    Ok(Case {
+        name: format!("flow-{student}-d{d}-beta{beta}"),
+        description: format!(
+            "reduced mean-field Langevin flow from the uniform start, student = teacher = {student}, d = {d}, beta = {beta}, full loss scale"
+        ),
+        parameters: serde_json::json!({
+            "student": student, "teacher": student, "d": d, "beta": beta, "times": FLOW_TIMES,
+            "loss_scale": "full",
+            "convention": "langevin flow: dp/dt = d/ds[(1-s^2) p d/ds(phi + log(p/w_unif)/beta)], p_0 = w_unif; F = L + KL/beta",
+        }),
+        inputs: vec![],
+        quantities,
+    })
+}
+
 fn build() -> Result<Vec<Case>, String> {
     Ok(vec![
         gibbs_case("erf", 5, 2.0)?,
         gibbs_case("he2", 6, 4.0)?,
+        flow_case("erf", 5, 2.0)?,
         kernel_case("relu", 6)?,
         kernel_case("erf", 5)?,
     ])

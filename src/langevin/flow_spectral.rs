@@ -50,7 +50,7 @@ fn phis(z: f64) -> [f64; 3] {
 }
 
 /// P'_0..P'_L at x, from the derivative of the three-term recurrence.
-fn gegenbauer_derivative(p: &[f64], d: usize, x: f64) -> Vec<f64> {
+pub(crate) fn gegenbauer_derivative(p: &[f64], d: usize, x: f64) -> Vec<f64> {
     let lmax = p.len() - 1;
     let mut dp = vec![0.0; lmax + 1];
     if lmax >= 1 {
@@ -186,12 +186,24 @@ impl<'a> Galerkin<'a> {
 
 /// One run at `modes` Gegenbauer modes and time steps ≤ `dt`.
 fn run(p: &Problem, times: &[f64], modes: usize, dt: f64) -> Vec<[f64; 7]> {
+    run_keeping(p, times, modes, dt, &mut |_| ())
+}
+
+/// [`run`], handing the moment vector m_0..m_L at every output time to `keep`.
+fn run_keeping(
+    p: &Problem,
+    times: &[f64],
+    modes: usize,
+    dt: f64,
+    keep: &mut dyn FnMut(&[f64]),
+) -> Vec<[f64; 7]> {
     let g = Galerkin::new(p, modes);
     let lam: Vec<f64> = (0..=modes)
         .map(|l| -((l * (l + p.d - 2)) as f64) / p.beta)
         .collect();
     let mut m = vec![0.0; modes + 1];
     m[0] = 1.0;
+    keep(&m);
     let mut out = vec![g.outputs(&m)];
     for win in times.windows(2) {
         let len = win[1] - win[0];
@@ -236,6 +248,7 @@ fn run(p: &Problem, times: &[f64], modes: usize, dt: f64) -> Vec<[f64; 7]> {
             }
             m[0] = 1.0;
         }
+        keep(&m);
         out.push(g.outputs(&m));
     }
     out
@@ -243,6 +256,44 @@ fn run(p: &Problem, times: &[f64], modes: usize, dt: f64) -> Vec<[f64; 7]> {
 
 /// Route B, refined until its estimate is ≤ tol·(1 + |value|) (or the largest resolution).
 pub fn solve(p: &Problem, times: &[f64], tol: f64) -> Result<RouteRun, LangevinError> {
+    solve_at(p, times, tol, &[]).map(|(r, _, _)| r)
+}
+
+/// The Gegenbauer moments m_0..m_K (K = the kernel's degree, enough for the potential φ) of
+/// the flow at every time of `grid` (increasing, from 0), and the seven outputs there, at the
+/// resolution that [`solve`] reaches on `times` (the output times of `tol`'s check; F, KL and E|s|
+/// are left out of that test, they do not enter the moments). The time
+/// steps are ≤ that resolution's Δt, so the accuracy is at least route B's at that resolution
+/// (an estimate; the moments are not checked against route A).
+pub fn moments_on_grid(
+    p: &Problem,
+    times: &[f64],
+    grid: &[f64],
+    tol: f64,
+) -> Result<(Vec<Vec<f64>>, Vec<[f64; 7]>), LangevinError> {
+    let (_, modes, dt) = solve_at(p, times, tol, &[FREE_ENERGY, KL, MEAN_ABS_S])?;
+    let top = p.nu.len().max(3);
+    let mut kept = Vec::with_capacity(grid.len());
+    let out = run_keeping(p, grid, modes, dt, &mut |m| {
+        kept.push((0..top).map(|l| m.get(l).copied().unwrap_or(0.0)).collect())
+    });
+    Ok((kept, out))
+}
+
+/// Indices of F, KL and E|s| in the outputs (the Gauss–Jacobi rules of q: not needed for the
+/// moments, and KL, hence F, is NaN where a truncated q dips below 0 at a node).
+const FREE_ENERGY: usize = 2;
+const KL: usize = 3;
+const MEAN_ABS_S: usize = 6;
+
+/// [`solve`] with its final resolution (modes, Δt); the outputs `ignore` do not take part in
+/// the refinement test.
+fn solve_at(
+    p: &Problem,
+    times: &[f64],
+    tol: f64,
+    ignore: &[usize],
+) -> Result<(RouteRun, usize, f64), LangevinError> {
     let mut modes = (p.kernel_degree() + 16).max(24);
     let mut dt = 0.02;
     let mut prev = run(p, times, modes, dt);
@@ -254,20 +305,24 @@ pub fn solve(p: &Problem, times: &[f64], tol: f64) -> Result<RouteRun, LangevinE
             .zip(&prev)
             .map(|(a, b)| std::array::from_fn(|q| (a[q] - b[q]).abs()))
             .collect();
-        let finite = cur.iter().flatten().all(|v| v.is_finite());
+        let used = |q: &usize| !ignore.contains(q);
+        let finite = cur
+            .iter()
+            .all(|v| (0..7).filter(used).all(|q| v[q].is_finite()));
         let worst = cur
             .iter()
             .zip(&estimate)
-            .flat_map(|(v, e)| (0..7).map(move |q| e[q] / (1.0 + v[q].abs())))
+            .flat_map(|(v, e)| (0..7).filter(used).map(move |q| e[q] / (1.0 + v[q].abs())))
             .fold(0.0, f64::max);
         modes = m2;
         dt = dt2;
         if finite && worst <= tol {
-            return Ok(RouteRun {
+            let run = RouteRun {
                 values: cur,
                 estimate,
                 resolution: format!("gegenbauer modes {modes}, dt {dt:e} (ETDRK4)"),
-            });
+            };
+            return Ok((run, modes, dt));
         }
         if modes + 16 > MAX_MODES || dt < 1e-5 {
             return Err(LangevinError::NoConvergence(format!(

@@ -95,7 +95,7 @@ struct RiskAt {
     t: String,
     value: String,
     bound: String,
-    kind: BoundKind,
+    bound_kind: BoundKind,
 }
 
 #[derive(Serialize)]
@@ -216,14 +216,20 @@ pub fn run(a: KernelArgs) -> Result<(), CliError> {
                 t: format!("{t}"),
                 value: n.value,
                 bound: n.bound,
-                kind: n.kind,
+                bound_kind: n.bound_kind,
             }
         })
         .collect();
     if a.format == KernelFormat::Csv {
-        let mut s = String::from("t,risk,bound,kind\n");
+        let mut s = String::from("t,risk,bound,bound_kind\n");
         for r in &risk {
-            s += &format!("{},{},{},estimate\n", r.t, r.value, r.bound);
+            s += &format!(
+                "{},{},{},{}\n",
+                r.t,
+                r.value,
+                r.bound,
+                r.bound_kind.as_str()
+            );
         }
         return crate::cli::emit(&s, a.out.as_deref());
     }
