@@ -586,10 +586,14 @@ fn cli_train_alpha() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound"
+        "t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound,kernel_risk_bound_kind"
     );
     let rows: Vec<Vec<f64>> = lines
-        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .map(|l| {
+            let (nums, kind) = l.rsplit_once(',').unwrap();
+            assert_eq!(kind, "estimate", "R_K's bound is a-posteriori");
+            nums.split(',').map(|x| x.parse().unwrap()).collect()
+        })
         .collect();
     assert_eq!(rows.len(), 2 * 3);
     for r in &rows {

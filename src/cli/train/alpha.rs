@@ -1,7 +1,7 @@
 //! `mforacle train --alpha A`: the α-scaled network with trainable a and/or w, from the
 //! symmetric doubling start (f_0 = 0), learning rate ηN/α², time t = steps·η (rescaled by
 //! α^{−2}); see [`crate::dynamics::lazy`]. Writes one CSV row per recorded step, width and draw:
-//! `t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound`, with R_K(t) the kernel-flow risk of
+//! `t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound,kernel_risk_bound_kind`, with R_K(t) the kernel-flow risk of
 //! the infinite-width limit (`langevin kernel`, its bound an estimate).
 
 use super::{Args, CliError};
@@ -98,15 +98,19 @@ pub fn run(args: &Args, alpha: f64) -> Result<(), CliError> {
         0.0,
     )
     .map_err(|e| usage(e.to_string()))?;
-    let mut csv = String::from("t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound\n");
+    let mut csv = String::from(
+        "t,width,draw,alpha,risk,kernel_risk,kernel_risk_bound,kernel_risk_bound_kind\n",
+    );
     for &n in &args.widths {
         let run = LazyRun::new(&model, n, alpha, args.eta, trained);
         for draw in 0..args.draws {
             for (t, r) in run.risk_curve(args.seed, draw as u64, steps, args.record_every) {
                 let k = lim.risk(t, 0.0);
                 csv += &format!(
-                    "{t},{n},{draw},{alpha},{r:.16e},{:.16e},{:.3e}\n",
-                    k.value, k.bound
+                    "{t},{n},{draw},{alpha},{r:.16e},{:.16e},{:.3e},{}\n",
+                    k.value,
+                    k.bound,
+                    k.kind.as_str()
                 );
             }
         }
