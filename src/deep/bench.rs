@@ -7,7 +7,6 @@
 //! one warm-up; only the ratios measured in one run are claims.
 
 use super::{finite, fused, Net, Psi};
-use std::time::Instant;
 
 /// One measured case.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -34,61 +33,15 @@ pub struct Case {
     pub numpy_note: String,
 }
 
-fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn numpy(layers: usize, n: usize, d: usize, threads: usize, reps: usize) -> (Option<f64>, String) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench/deep_step.py");
-    let t = threads.to_string();
-    let out = std::process::Command::new("python3")
-        .args([script, &layers.to_string(), &n.to_string(), &d.to_string()])
-        .arg(reps.to_string())
-        .env("OPENBLAS_NUM_THREADS", &t)
-        .env("OMP_NUM_THREADS", &t)
-        .env("MKL_NUM_THREADS", &t)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => match String::from_utf8_lossy(&o.stdout).trim().parse() {
-            Ok(s) => (
-                Some(s),
-                format!(
-                    "python/bench/deep_step.py on {threads} BLAS thread(s): vectorised NumPy \
-                     (arctan(sinh), 1/cosh, BLAS products, the node pairs as N × N arrays)"
-                ),
-            ),
-            Err(_) => (None, "the NumPy script printed no time".into()),
-        },
-        Ok(o) => (
-            None,
-            format!(
-                "NumPy formulation not run: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("error")
-            ),
-        ),
-        Err(e) => (None, format!("NumPy formulation not run: python3: {e}")),
-    }
-}
-
 /// Measures one Euler step (η = 0.01) at width N, dimension d, L layers, ψ = gd.
 pub fn case(layers: usize, n: usize, d: usize, reps: usize) -> Case {
     let net: Net = super::init(layers, n, d, Psi::Gd, 1);
     let frozen = fused::Frozen::new(&net);
     let eta = 0.01;
     let mut a = net.clone();
-    let fast = best(reps, || fused::euler_step(&frozen, &mut a, eta));
+    let fast = crate::fast::best_after_warmup(reps, || fused::euler_step(&frozen, &mut a, eta));
     let mut b = net.clone();
-    let reference = best(1, || {
+    let reference = crate::fast::best_after_warmup(1, || {
         let ev = finite::evaluate(&b);
         for (x, v) in b.theta1.iter_mut().zip(&ev.vel1) {
             *x += eta * v;
@@ -99,7 +52,13 @@ pub fn case(layers: usize, n: usize, d: usize, reps: usize) -> Case {
     });
     let threads = rayon::current_num_threads();
     let edges = ((layers - 1) * n * n) as f64;
-    let (np, note) = numpy(layers, n, d, threads, reps);
+    let (np, note) = crate::fast::numpy_seconds(
+        "deep_step.py",
+        &[layers, n, d],
+        reps,
+        threads,
+        "vectorised NumPy (arctan(sinh), 1/cosh, BLAS products, the node pairs as N × N arrays)",
+    );
     Case {
         layers,
         n,

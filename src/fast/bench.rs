@@ -300,3 +300,55 @@ pub fn gemm_baseline(w: &[f64], n: usize, d: usize, threads: usize, out: &mut Ve
     }
     std::hint::black_box(&out);
 }
+
+/// The fastest of `reps` timed calls of `f`, after one untimed warm-up call (a shared machine
+/// only adds noise upwards). Used by the row benchmarks (`deep::bench`, `two_timescale::bench`).
+pub fn best_after_warmup(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    best_of(reps, f)
+}
+
+/// Runs the NumPy formulation `python/bench/<script>` with `args` and `reps` on `threads` BLAS
+/// threads and reads the seconds it prints; `Some(seconds)` with `what` as the note, or `None`
+/// with the reason (no python3, no NumPy, no time printed), never an error: the comparison is
+/// optional where NumPy is absent.
+pub fn numpy_seconds(
+    script: &str,
+    args: &[usize],
+    reps: usize,
+    threads: usize,
+    what: &str,
+) -> (Option<f64>, String) {
+    let path = format!("{}/python/bench/{script}", env!("CARGO_MANIFEST_DIR"));
+    let t = threads.to_string();
+    let out = std::process::Command::new("python3")
+        .arg(&path)
+        .args(args.iter().map(|a| a.to_string()))
+        .arg(reps.to_string())
+        .env("OPENBLAS_NUM_THREADS", &t)
+        .env("OMP_NUM_THREADS", &t)
+        .env("MKL_NUM_THREADS", &t)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            match String::from_utf8_lossy(&o.stdout).trim().parse::<f64>() {
+                Ok(s) => (
+                    Some(s),
+                    format!("python/bench/{script} on {threads} BLAS thread(s): {what}"),
+                ),
+                Err(_) => (None, "the NumPy script printed no time".into()),
+            }
+        }
+        Ok(o) => (
+            None,
+            format!(
+                "NumPy formulation not run: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("error")
+            ),
+        ),
+        Err(e) => (None, format!("NumPy formulation not run: python3: {e}")),
+    }
+}

@@ -61,7 +61,9 @@ pub mod simd;
 pub mod tanh;
 mod tiled;
 
-pub use bench::{bench_cases, bench_one, gemm_baseline, gemm_gflops, BenchCase};
+pub use bench::{
+    bench_cases, bench_one, best_after_warmup, gemm_baseline, gemm_gflops, numpy_seconds, BenchCase,
+};
 pub use error::{error_bound, ErrorBound};
 pub use kernel::Kernel;
 pub use setup::{

@@ -7,7 +7,6 @@
 
 use super::train::{self, Config, Init};
 use super::ParamsF64;
-use std::time::Instant;
 
 /// The measured case.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -29,57 +28,6 @@ pub struct Case {
     /// numpy / Rust.
     pub speedup_over_numpy: Option<f64>,
     pub numpy_note: String,
-}
-
-fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn numpy(n: usize, m: usize, d: usize, threads: usize, reps: usize) -> (Option<f64>, String) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/python/bench/two_timescale_step.py"
-    );
-    let t = threads.to_string();
-    let out = std::process::Command::new("python3")
-        .args([script, &n.to_string(), &m.to_string(), &d.to_string()])
-        .arg(reps.to_string())
-        .env("OPENBLAS_NUM_THREADS", &t)
-        .env("OMP_NUM_THREADS", &t)
-        .env("MKL_NUM_THREADS", &t)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            match String::from_utf8_lossy(&o.stdout).trim().parse::<f64>() {
-                Ok(s) => (
-                    Some(s),
-                    format!(
-                        "python/bench/two_timescale_step.py on {threads} BLAS thread(s): \
-                         dgemm Gram, LAPACK gesv readout (NumPy has no SYRK or triangular solve)"
-                    ),
-                ),
-                Err(_) => (None, "the NumPy script printed no time".into()),
-            }
-        }
-        Ok(o) => (
-            None,
-            format!(
-                "NumPy formulation not run: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("error")
-            ),
-        ),
-        Err(e) => (None, format!("NumPy formulation not run: python3: {e}")),
-    }
 }
 
 /// Measures the case at n × m (the standard one is 1000 × 2000, d = 15).
@@ -105,14 +53,14 @@ pub fn case(n: usize, m: usize, d: usize, reps: usize) -> Case {
     let pr = train::problem(&cfg, 0, 1.0);
     let xi = crate::sampling::gaussians(&mut rand::SeedableRng::seed_from_u64(1), m * (d + 1));
     let mut w = pr.w0.clone();
-    let it = best(reps, || {
+    let it = crate::fast::best_after_warmup(reps, || {
         let (_, w2) =
             train::step(&pr.x, &pr.y, d, &w, &params, &xi, None).expect("positive definite");
         w = w2;
     });
     let h = train::hidden(&pr.x, d, &w, m);
     let ridge = n as f64 * params.lambda * params.lambda_a;
-    let base = best(reps, || {
+    let base = crate::fast::best_after_warmup(reps, || {
         let mut k = train::gram_lower(&h, n, m);
         for j in 0..n {
             k[j * n + j] += ridge;
@@ -120,7 +68,13 @@ pub fn case(n: usize, m: usize, d: usize, reps: usize) -> Case {
         std::hint::black_box(train::cholesky_owned(k, n).expect("positive definite"));
     });
     let threads = rayon::current_num_threads();
-    let (np, note) = numpy(n, m, d, threads, reps);
+    let (np, note) = crate::fast::numpy_seconds(
+        "two_timescale_step.py",
+        &[n, m, d],
+        reps,
+        threads,
+        "dgemm Gram, LAPACK gesv readout (NumPy has no SYRK or triangular solve)",
+    );
     let flops = (n * n * m) as f64 + (n * n * n) as f64 / 3.0;
     Case {
         n,
