@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
@@ -25,28 +24,6 @@ dt_out = 0.25
 dt = 0.05
 corr_times = [0.5]
 "#;
-
-fn data_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                if (rel.ends_with(".csv") || rel.ends_with(".json"))
-                    && !rel.ends_with("timing.json")
-                    && !rel.ends_with("shard.json")
-                {
-                    out.insert(rel, std::fs::read(&p).unwrap());
-                }
-            }
-        }
-    }
-    out
-}
 
 fn reproduce(rf: &Path, out: &Path, extra: &[&str]) -> Output {
     common::bin()
@@ -78,7 +55,7 @@ fn deep_rates_recipe_runs_shards_merge_and_matches_deep_train() {
     let full = dir.join("full");
     let o = reproduce(&rf, &full, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let files = data_files(&full);
+    let files = common::data_files(&full);
     for f in [
         "runs/deep-l2-d2-r0/rows.csv",
         "runs/deep-l2-d2-r0/corr.csv",
@@ -110,7 +87,7 @@ fn deep_rates_recipe_runs_shards_merge_and_matches_deep_train() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(data_files(&merged), files);
+    assert_eq!(common::data_files(&merged), files);
     // A job is `deep train` for its draw: L = 3 (d = 3, draw 1) and L = 2 (d = 2, draw 2, with
     // the correlations and the summary).
     let common_args = [

@@ -341,25 +341,6 @@ fn unknown_suite_lists_the_known_ones() {
     assert!(d.join("precious.txt").exists());
 }
 
-fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn golden_twice_is_byte_identical() {
     for suite in ["hermite", "step"] {
@@ -372,7 +353,7 @@ fn golden_twice_is_byte_identical() {
         // writing over an existing golden directory works and gives the same bytes
         let o = run(&["golden", "--suite", suite, "--out", b.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let (fa, fb) = (all_files(&a), all_files(&b));
+        let (fa, fb) = (common::all_files(&a), common::all_files(&b));
         assert!(fa.len() > 5);
         assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
         for (k, v) in &fa {
@@ -997,7 +978,7 @@ fn bound_kinds_are_written_and_printed() {
     // a copy of the hermite suite without kinds, then with a wrong one
     let g = golden("hermite");
     let copy = scratch("kinds-old").join("g");
-    for (p, bytes) in all_files(&g) {
+    for (p, bytes) in common::all_files(&g) {
         let to = copy.join(&p);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::write(to, bytes).unwrap();

@@ -5,8 +5,7 @@ mod common;
 use common::bin;
 
 use mforacle::recipes::{self, run::escape_formula, Job, Recipe};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     common::scratch("reproduce", name)
@@ -32,39 +31,6 @@ panels = 10
 track_sqrt_d = [1.0, 2.0]
 dt_out = 0.1
 "#;
-
-/// Every CSV and JSON file under `dir` except timing.json, by relative path.
-fn data_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                let keep = (rel.ends_with(".csv") || rel.ends_with(".json"))
-                    && !rel.ends_with("timing.json")
-                    && !rel.ends_with("shard.json");
-                if keep {
-                    out.insert(rel, std::fs::read(&p).unwrap());
-                }
-            }
-        }
-    }
-    out
-}
-
-fn run_ok(args: &[&str]) -> std::process::Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 #[test]
 fn builtin_recipes_parse_and_expand() {
@@ -125,7 +91,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
     std::fs::write(&recipe, TINY).unwrap();
     let rf = recipe.to_str().unwrap();
     let (a, b) = (dir.join("a"), dir.join("b"));
-    let o = run_ok(&[
+    let o = common::run_ok(&[
         "reproduce",
         "--recipe-file",
         rf,
@@ -136,17 +102,17 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
         String::from_utf8_lossy(&o.stdout).trim(),
         a.to_str().unwrap()
     );
-    run_ok(&[
+    common::run_ok(&[
         "reproduce",
         "--recipe-file",
         rf,
         "--out",
         b.to_str().unwrap(),
     ]);
-    let fa = data_files(&a);
+    let fa = common::data_files(&a);
     assert!(fa.contains_key("manifest.json") && fa.contains_key("loss-d8.csv"));
     assert!(fa.contains_key("runs/train-d10-r1/train.csv"));
-    assert_eq!(fa, data_files(&b), "two runs with the same seed");
+    assert_eq!(fa, common::data_files(&b), "two runs with the same seed");
     // the manifest has no wall time; timing.json has it
     let m = String::from_utf8(fa["manifest.json"].clone()).unwrap();
     assert!(!m.contains("seconds"));
@@ -155,7 +121,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
     assert!(t["wall_seconds"].as_f64().unwrap() >= 0.0);
     // another seed changes the numbers
     let c = dir.join("c");
-    run_ok(&[
+    common::run_ok(&[
         "reproduce",
         "--recipe-file",
         rf,
@@ -165,12 +131,12 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
         "4",
     ]);
     assert_ne!(
-        data_files(&c)["runs/train-d8-r0/train.csv"],
+        common::data_files(&c)["runs/train-d8-r0/train.csv"],
         fa["runs/train-d8-r0/train.csv"]
     );
     // draw 1 of seed 3 is draw 0 of seed 4
     assert_eq!(
-        data_files(&c)["runs/train-d8-r0/train.csv"],
+        common::data_files(&c)["runs/train-d8-r0/train.csv"],
         String::from_utf8(fa["runs/train-d8-r1/train.csv"].clone())
             .unwrap()
             .replace("\n16,1,", "\n16,0,")
@@ -182,7 +148,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
     for i in 0..3 {
         let s = dir.join(format!("s{i}"));
         let sh = format!("{i}/3");
-        run_ok(&[
+        common::run_ok(&[
             "reproduce",
             "--recipe-file",
             rf,
@@ -195,7 +161,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
         shards.push(s);
     }
     let m = dir.join("merged");
-    run_ok(&[
+    common::run_ok(&[
         "merge",
         shards[2].to_str().unwrap(),
         shards[0].to_str().unwrap(),
@@ -204,7 +170,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
         m.to_str().unwrap(),
     ]);
     assert_eq!(
-        data_files(&m),
+        common::data_files(&m),
         fa,
         "merged shards against the unsharded run"
     );
@@ -221,7 +187,7 @@ fn same_seed_gives_identical_bytes_and_shards_merge_to_them() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing shards: 2/3"));
     let other = dir.join("other");
-    run_ok(&[
+    common::run_ok(&[
         "reproduce",
         "--recipe-file",
         rf,
@@ -367,7 +333,7 @@ panels = 40
     )
     .unwrap();
     let out = dir.join("o");
-    run_ok(&[
+    common::run_ok(&[
         "reproduce",
         "--recipe-file",
         f.to_str().unwrap(),
@@ -429,7 +395,7 @@ alpha_cut = 0.9
     )
     .unwrap();
     let out = dir.join("out");
-    run_ok(&[
+    common::run_ok(&[
         "reproduce",
         "--recipe-file",
         recipe.to_str().unwrap(),
@@ -440,7 +406,7 @@ alpha_cut = 0.9
     let mut lines = table.lines();
     let head = lines.next().unwrap();
     // One schema: the recipe's columns are the command's CSV columns without its timing column.
-    let csv = run_ok(&[
+    let csv = common::run_ok(&[
         "concordance",
         "--student",
         "he4",
@@ -466,7 +432,7 @@ alpha_cut = 0.9
     assert_eq!(rows.len(), 2);
     for row in rows {
         let d = row[col("d")];
-        let o = run_ok(&[
+        let o = common::run_ok(&[
             "concordance",
             "--student",
             "he4",

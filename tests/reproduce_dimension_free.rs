@@ -7,7 +7,6 @@ use common::bin;
 
 use mforacle::recipes::dimension_free::{GAPS_HEADER, PREFACTOR_SLOPE_HEADER, SLOPES_HEADER};
 use mforacle::recipes::fit::{jackknife, loglog_fit, mean_sd};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
@@ -32,39 +31,6 @@ record_every = 10
 panels = 10
 prefactor_widths = 2
 "#;
-
-fn run_ok(args: &[&str]) -> std::process::Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-/// Every CSV and JSON file under `dir` except timing.json and shard.json, by relative path.
-fn data_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                if (rel.ends_with(".csv") || rel.ends_with(".json"))
-                    && !rel.ends_with("timing.json")
-                    && !rel.ends_with("shard.json")
-                {
-                    out.insert(rel, std::fs::read(&p).unwrap());
-                }
-            }
-        }
-    }
-    out
-}
 
 /// A CSV file as (header, rows of fields).
 fn csv(p: &Path) -> (String, Vec<Vec<String>>) {
@@ -91,7 +57,7 @@ fn tiny_run() -> PathBuf {
         let rf = dir.join("tiny.toml");
         std::fs::write(&rf, TINY).unwrap();
         let a = dir.join("a");
-        run_ok(&[
+        common::run_ok(&[
             "reproduce",
             "--recipe-file",
             rf.to_str().unwrap(),
@@ -196,7 +162,7 @@ fn shards_merge_to_the_unsharded_bytes() {
     let mut shards = Vec::new();
     for i in 0..2 {
         let s = dir.join(format!("s{i}"));
-        run_ok(&[
+        common::run_ok(&[
             "reproduce",
             "--recipe-file",
             rf.to_str().unwrap(),
@@ -208,17 +174,17 @@ fn shards_merge_to_the_unsharded_bytes() {
         shards.push(s);
     }
     let m = dir.join("merged");
-    run_ok(&[
+    common::run_ok(&[
         "merge",
         shards[1].to_str().unwrap(),
         shards[0].to_str().unwrap(),
         "--out",
         m.to_str().unwrap(),
     ]);
-    let fa = data_files(&a);
+    let fa = common::data_files(&a);
     assert!(fa.contains_key("dimension-free-slopes.csv"));
     assert_eq!(
-        data_files(&m),
+        common::data_files(&m),
         fa,
         "merged shards against the unsharded run"
     );
@@ -229,7 +195,7 @@ fn shards_merge_to_the_unsharded_bytes() {
 fn a_job_is_train_with_the_same_settings() {
     let a = tiny_run();
     let out = tmp("train");
-    run_ok(&[
+    common::run_ok(&[
         "train",
         "--student",
         "erf",
@@ -270,7 +236,7 @@ fn flow_reference_matches_the_meanfield_oracle() {
     let (h, rows) = csv(&a.join("runs/df-d8-r0/train.csv"));
     let last = rows.iter().find(|r| r[col(&h, "step")] == "20").unwrap();
     let ours: f64 = last[col(&h, "mf_loss")].parse().unwrap();
-    let o = run_ok(&[
+    let o = common::run_ok(&[
         "meanfield",
         "--oracle",
         "--digits",

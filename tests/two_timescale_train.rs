@@ -545,28 +545,6 @@ label_noise_sigma = 1.0
 seeds = 3
 "#;
 
-fn data_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                if (rel.ends_with(".csv") || rel.ends_with(".json"))
-                    && !rel.ends_with("timing.json")
-                    && !rel.ends_with("shard.json")
-                {
-                    out.insert(rel, std::fs::read(&p).unwrap());
-                }
-            }
-        }
-    }
-    out
-}
-
 /// A tiny recipe: sharded 0/2 + 1/2 and merged gives the unsharded run's bytes; a job's
 /// curves.csv is `two-timescale train --seeds <seed>` with the same settings.
 #[test]
@@ -585,7 +563,7 @@ fn recipe_shards_merge_to_the_unsharded_run() {
     };
     let full = dir.join("full");
     run(&[], &full);
-    let files = data_files(&full);
+    let files = common::data_files(&full);
     for f in [
         "runs/tts-s2/curves.csv",
         "runs/tts-s4/curves.csv",
@@ -609,7 +587,7 @@ fn recipe_shards_merge_to_the_unsharded_run() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(data_files(&merged), files);
+    assert_eq!(common::data_files(&merged), files);
     // the job of seed 3 is the train command with --seeds 3
     let cmd = dir.join("cmd");
     let (code, _, err) = cli(&[

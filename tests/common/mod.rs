@@ -87,3 +87,48 @@ pub fn tiny_checkpoint(dir: &std::path::Path) -> (Vec<u8>, mforacle::dynamics::R
         serde_json::from_value(header["config"].clone()).unwrap();
     (bytes, mforacle::dynamics::Run::new(config).unwrap())
 }
+
+/// Every file under `dir`, by path relative to `dir`, with its bytes.
+pub fn all_files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The data of a recipe's output: every CSV and JSON file under `dir` except timing.json and
+/// shard.json (which hold timings and the shard's identity), by relative path.
+pub fn data_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    all_files(dir)
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().into_owned(), b))
+        .filter(|(rel, _)| {
+            (rel.ends_with(".csv") || rel.ends_with(".json"))
+                && !rel.ends_with("timing.json")
+                && !rel.ends_with("shard.json")
+        })
+        .collect()
+}
+
+/// Runs the binary and asserts success (stderr in the message otherwise).
+pub fn run_ok(args: &[&str]) -> Output {
+    let o = bin().args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
