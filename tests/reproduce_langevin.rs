@@ -3,10 +3,9 @@
 //! `langevin flow`, the p* density's mean against the Gibbs route's E s, bad recipes refused.
 
 mod common;
-use common::bin;
+use common::{bin, csv_col as col, csv_table as csv, data_files};
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     common::scratch("reproduce_langevin", name)
@@ -40,46 +39,6 @@ fn run_ok(args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-/// Every CSV and JSON file under `dir` except timing.json and shard.json, by relative path.
-fn data_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                if (rel.ends_with(".csv") || rel.ends_with(".json"))
-                    && !rel.ends_with("timing.json")
-                    && !rel.ends_with("shard.json")
-                {
-                    out.insert(rel, std::fs::read(&p).unwrap());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A CSV file as (header, rows of fields).
-fn csv(p: &Path) -> (String, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut lines = text.lines();
-    let head = lines.next().unwrap().to_string();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (head, rows)
-}
-
-fn col(head: &str, name: &str) -> usize {
-    head.split(',')
-        .position(|c| c == name)
-        .unwrap_or_else(|| panic!("no column {name} in {head}"))
 }
 
 /// The tiny recipe, run once per test binary.
@@ -238,7 +197,7 @@ fn the_flow_curve_is_langevin_flow() {
 
 /// The printed p* density integrates to 1 and its mean is the Gibbs route's E s (computed
 /// from the Gegenbauer moments' fixed point, not from the density), within the trapezoid
-f..|f''| with f'' from the grid's second differences,
+/// rule's error bound (b − a)h²/12·max|f''| with f'' from the grid's second differences,
 /// doubled for the normalisation, times 1.5 because the second differences estimate max|f''|
 /// from below.
 #[test]

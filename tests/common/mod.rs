@@ -87,3 +87,45 @@ pub fn tiny_checkpoint(dir: &std::path::Path) -> (Vec<u8>, mforacle::dynamics::R
         serde_json::from_value(header["config"].clone()).unwrap();
     (bytes, mforacle::dynamics::Run::new(config).unwrap())
 }
+
+/// Every CSV and JSON file under `dir` except timing.json and shard.json, by relative path
+/// (the bytes that must agree between a recipe run and its merged shards).
+pub fn data_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if (rel.ends_with(".csv") || rel.ends_with(".json"))
+                    && !rel.ends_with("timing.json")
+                    && !rel.ends_with("shard.json")
+                {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A CSV file as (header, rows of fields).
+pub fn csv_table(p: &std::path::Path) -> (String, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut lines = text.lines();
+    let head = lines.next().unwrap().to_string();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (head, rows)
+}
+
+/// The index of column `name` in a CSV header.
+pub fn csv_col(head: &str, name: &str) -> usize {
+    head.split(',')
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {head}"))
+}
