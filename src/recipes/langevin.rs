@@ -6,7 +6,8 @@
 //! the widths nested in one draw, seed = recipe seed + draw.
 //!
 //! Job files: `flow-beta<β>/flow.csv` (t, risk, free energy, their estimates, `bound_kind`),
-//! `flow-beta<β>/pstar.csv` (the density of s under p* on a grid, and F*);
+//! `flow-beta<β>/pstar.csv` (the density of s under p* on a grid, F* and E_{p*} s with the
+//! Gibbs route's estimates; the density's `bound_kind` is estimate: see below);
 //! `noisy-beta<β>-r<r>/train.csv` (the bytes of `train --beta <β> --seed <seed + r> --draws 1`
 //! with the recipe's settings) and `noisy-beta<β>-r<r>/s.csv` (the overlaps s_i of every
 //! neuron at the snapshot times). The figures are made from these files alone: per β, the
@@ -256,11 +257,11 @@ pub fn run_flow_job(t: &LangevinRecipe, bi: usize, dir: &Path) -> Result<(), Err
     }
     write(dir, "flow.csv", &csv)?;
     let m: Vec<f64> = g.gegenbauer_moments.iter().map(|q| q.value).collect();
-    let mut p = format!("s,density,free_energy_star,mean_s_star,bound_kind\n");
+    let mut p = format!("s,density,free_energy_star,free_energy_star_bound,mean_s_star,mean_s_star_bound,bound_kind\n");
     for (s, dens) in pstar_density(&problem, &m) {
         p += &format!(
-            "{s:e},{dens:.16e},{:.16e},{:.16e},estimate\n",
-            g.free_energy.value, g.mean_s.value
+            "{s:e},{dens:.16e},{:.16e},{:e},{:.16e},{:e},estimate\n",
+            g.free_energy.value, g.free_energy.bound, g.mean_s.value, g.mean_s.bound
         );
     }
     write(dir, "pstar.csv", &p)
