@@ -268,3 +268,40 @@ fn bad_recipes_are_refused() {
         assert_eq!(err.trim().lines().count(), 1, "{to}: one line: {err}");
     }
 }
+
+/// F* and E_{p*} s in pstar.csv (the f64 Gibbs route) agree with the MPFR oracle of
+/// `langevin gibbs --oracle` within the sum of both printed estimates plus 64 ulps.
+#[test]
+fn the_gibbs_values_agree_with_the_oracle() {
+    let a = tiny_run();
+    for b in ["2", "8"] {
+        let out = run_ok(&[
+            "langevin",
+            "gibbs",
+            "--student",
+            "erf",
+            "--d",
+            "8",
+            "--beta",
+            b,
+            "--oracle",
+        ]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (h, rows) = csv(&a.join(format!("runs/flow-beta{b}/pstar.csv")));
+        for (q, c) in [
+            ("free_energy", "free_energy_star"),
+            ("mean_s", "mean_s_star"),
+        ] {
+            let ov: f64 = doc[q]["value"].as_str().unwrap().parse().unwrap();
+            let ob: f64 = doc[q]["bound"].as_str().unwrap().parse().unwrap();
+            let v: f64 = rows[0][col(&h, c)].parse().unwrap();
+            let vb: f64 = rows[0][col(&h, &format!("{c}_bound"))].parse().unwrap();
+            let tol = ob + vb + 64.0 * f64::EPSILON * (1.0 + v.abs());
+            assert!(
+                (v - ov).abs() <= tol,
+                "beta {b} {q}: {v} vs oracle {ov} (tol {tol:e})"
+            );
+        }
+        assert!(rows.iter().all(|r| r[col(&h, "bound_kind")] == "estimate"));
+    }
+}
