@@ -257,7 +257,7 @@ pub fn run_flow_job(t: &LangevinRecipe, bi: usize, dir: &Path) -> Result<(), Err
     }
     write(dir, "flow.csv", &csv)?;
     let m: Vec<f64> = g.gegenbauer_moments.iter().map(|q| q.value).collect();
-    let mut p = format!("s,density,free_energy_star,free_energy_star_bound,mean_s_star,mean_s_star_bound,bound_kind\n");
+    let mut p = String::from("s,density,free_energy_star,free_energy_star_bound,mean_s_star,mean_s_star_bound,bound_kind\n");
     for (s, dens) in pstar_density(&problem, &m) {
         p += &format!(
             "{s:e},{dens:.16e},{:.16e},{:e},{:.16e},{:e},estimate\n",
