@@ -314,13 +314,8 @@ pub fn memory_estimate(c: &Config, linearised: bool) -> crate::memory::Bytes {
         .plus(per_hist.times(hists))
 }
 
-/// Header of `train --beta`'s train.csv: the network's columns, then the coupled ideal
-/// particles' (gap = mean_i |w_i − w̄_i|², their empirical loss and moments of s̄_i = ⟨w̄_i, θ⟩),
-/// then the limit law's (`langevin flow` route B at t).
-pub const NOISY_HEADER: &str = "width,draw,step,t,loss,risk,mean_s,mean_s2,mean_abs_s,gap,ideal_loss,ideal_mean_s,ideal_mean_s2,ideal_mean_abs_s,flow_loss,flow_mean_s,flow_mean_s2";
-
-/// Relative tolerance of the limit law that drives the noisy ideal particles.
-pub const NOISY_FLOW_TOL: f64 = 1e-9;
+#[allow(unused_imports)]
+pub use crate::dynamics::noisy_run::{NOISY_FLOW_TOL, NOISY_HEADER};
 
 #[derive(serde::Serialize)]
 struct NoisyRunDoc<'a> {
@@ -338,9 +333,6 @@ struct NoisyRunDoc<'a> {
 /// (the nested widths share initial neurons and Brownian increments), rows every
 /// `--record-every` steps: loss, risk = loss/c and the empirical moments of s_i = <w_i, θ>.
 fn run_noisy(args: Args, beta: f64) -> Result<(), CliError> {
-    use crate::dynamics::noise;
-    use crate::dynamics::noisy_ideal::{self, NoisyIdeal};
-    use crate::fast;
     if !(beta.is_finite() && beta > 0.0 && beta <= 1e6) {
         return Err(CliError::Usage(format!(
             "--beta {beta}: must be a finite number in (0, 1e6]"
@@ -384,69 +376,8 @@ fn run_noisy(args: Args, beta: f64) -> Result<(), CliError> {
         )));
     }
     let started = Instant::now();
-    let run = Run::new(config)?;
-    let c = &run.config;
-    let (d, steps) = (c.d, c.steps());
-    let sigma = (2.0 * c.eta / beta).sqrt();
-    let scale = run.model.scale();
-    let ideal = NoisyIdeal::new(&run.model, beta, c.eta, steps, NOISY_FLOW_TOL).map_err(|e| {
-        CliError::Failure(format!(
-            "the noisy ideal particles' limit law (langevin flow at beta {beta}): {e}"
-        ))
-    })?;
-    let theta = run.theta().to_vec();
-    let mut csv = String::from(NOISY_HEADER);
-    csv.push('\n');
-    let fail = |e: fast::FastError| CliError::Failure(e.to_string());
-    for r in 0..c.draws {
-        for &n in &c.widths {
-            let mut w = run.initial[r][..n * d].to_vec();
-            let mut wbar = w.clone();
-            let a = vec![1.0 / n as f64; n];
-            for k in 0..=steps {
-                let record = k % c.record_every == 0 || k == steps;
-                let p = run.problem(&w, &a);
-                let v = if record {
-                    let ev = fast::evaluate(&p, fast::Route::Auto).map_err(fail)?;
-                    let ev_bar =
-                        fast::evaluate(&run.problem(&wbar, &a), fast::Route::Auto).map_err(fail)?;
-                    let nf = n as f64;
-                    let s = |x: &[f64], f: &dyn Fn(f64) -> f64| {
-                        (0..n).map(|i| f(x[i * d])).sum::<f64>() / nf
-                    };
-                    let gap = (0..n * d).map(|j| (w[j] - wbar[j]).powi(2)).sum::<f64>() / nf;
-                    let fo = ideal.flow_outputs(k);
-                    csv += &format!(
-                        "{n},{r},{k},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e}\n",
-                        k as f64 * c.eta,
-                        ev.loss,
-                        ev.loss / scale,
-                        s(&w, &|x| x),
-                        s(&w, &|x| x * x),
-                        s(&w, &|x: f64| x.abs()),
-                        gap,
-                        ev_bar.loss,
-                        s(&wbar, &|x| x),
-                        s(&wbar, &|x| x * x),
-                        s(&wbar, &|x: f64| x.abs()),
-                        fo[noisy_ideal::LOSS],
-                        fo[noisy_ideal::MEAN_S],
-                        fo[noisy_ideal::MEAN_S2],
-                    );
-                    ev.velocity
-                } else if k < steps {
-                    fast::velocity(&p, fast::Route::Auto).map_err(fail)?
-                } else {
-                    Vec::new()
-                };
-                if k < steps {
-                    let key = noise::noise_key(c.seed, r as u64, k as u64);
-                    let vbar = |x: &[f64], out: &mut [f64]| ideal.velocity_into(k, &theta, x, out);
-                    (w, wbar) = noise::coupled_step(&w, &v, &wbar, &vbar, d, c.eta, sigma, key);
-                }
-            }
-        }
-    }
+    let nr = crate::dynamics::noisy_run::run(config, beta, &[])?;
+    let (c, steps, csv) = (&nr.config, nr.steps, nr.csv);
     match &args.out {
         None => super::emit(&csv, None),
         Some(dir) => {

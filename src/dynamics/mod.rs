@@ -42,6 +42,7 @@ pub mod lazy;
 pub mod linear;
 pub mod noise;
 pub mod noisy_ideal;
+pub mod noisy_run;
 
 use crate::activation::Spec;
 use crate::fast;

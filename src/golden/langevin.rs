@@ -320,6 +320,7 @@ fn flow_case(student: &str, d: usize, beta: f64) -> Result<Case, String> {
                     })
                     .collect(),
                 tolerance_rule: "max(2 (|A - B| + est_A + est_B + 1e-13 (1 + |v|)), 128 est_B): twice the flow's own route-agreement check, and at least 128 times the reference's estimate".into(),
+                bound_kind: crate::conventions::BoundKind::Estimate, // route B's a-posteriori estimate
             }
         })
         .collect();

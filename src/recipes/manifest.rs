@@ -113,6 +113,9 @@ pub fn finish(out: &Path, recipe: &Recipe) -> Result<Vec<Written>, Error> {
     if let Some(t) = &recipe.dimension_free {
         figs.extend(super::dimension_free::figures(out, recipe, t)?);
     }
+    if let Some(t) = &recipe.langevin {
+        figs.extend(super::langevin::figures(out, recipe, t)?);
+    }
     let written = figs
         .iter()
         .map(|f| figures::write(f, out).map_err(Error::Failure))

@@ -24,6 +24,7 @@ pub mod deep_rates;
 pub mod dimension_free;
 pub mod figures;
 pub mod fit;
+pub mod langevin;
 pub mod manifest;
 pub mod run;
 pub mod table;
@@ -76,6 +77,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "dimension-free",
         include_str!("../../recipes/dimension-free.toml"),
     ),
+    ("langevin", include_str!("../../recipes/langevin.toml")),
 ];
 
 /// The name of the default recipe.
@@ -105,6 +107,8 @@ pub struct Recipe {
     pub deep_rates: Option<deep_rates::DeepRatesRecipe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimension_free: Option<dimension_free::DimensionFreeRecipe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub langevin: Option<langevin::LangevinRecipe>,
 }
 
 fn default_eta() -> f64 {
@@ -251,6 +255,17 @@ pub enum Job {
         d: usize,
         draw: usize,
     },
+    /// The reduced Langevin flow and p* at β = beta[beta] of a langevin recipe.
+    LangevinFlow {
+        id: String,
+        beta: usize,
+    },
+    /// Draw `draw` of the noisy runs at β = beta[beta], every width.
+    LangevinNoisy {
+        id: String,
+        beta: usize,
+        draw: usize,
+    },
 }
 
 impl Job {
@@ -262,7 +277,9 @@ impl Job {
             | Job::Concordance { id, .. }
             | Job::TwoTimescale { id, .. }
             | Job::DeepRates { id, .. }
-            | Job::DimensionFree { id, .. } => id,
+            | Job::DimensionFree { id, .. }
+            | Job::LangevinFlow { id, .. }
+            | Job::LangevinNoisy { id, .. } => id,
         }
     }
 }
@@ -319,13 +336,14 @@ impl Recipe {
             self.two_timescale.is_some(),
             self.deep_rates.is_some(),
             self.dimension_free.is_some(),
+            self.langevin.is_some(),
         ]
         .iter()
         .filter(|x| **x)
         .count();
         if n != 1 {
             return Err(format!(
-                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [deep_rates], [dimension_free] is needed (found {n})",
+                "recipe `{}`: exactly one of [train], [escape], [concordance], [two_timescale], [deep_rates], [dimension_free], [langevin] is needed (found {n})",
                 self.name
             ));
         }
@@ -426,6 +444,8 @@ impl Recipe {
             "deep_rates"
         } else if self.dimension_free.is_some() {
             "dimension_free"
+        } else if self.langevin.is_some() {
+            "langevin"
         } else {
             "concordance"
         }
@@ -470,6 +490,9 @@ impl Recipe {
             out.extend(t.jobs());
         }
         if let Some(t) = &self.dimension_free {
+            out.extend(t.jobs());
+        }
+        if let Some(t) = &self.langevin {
             out.extend(t.jobs());
         }
         if let Some(c) = &self.concordance {

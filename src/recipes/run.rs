@@ -97,6 +97,9 @@ pub fn check(recipe: &Recipe) -> Result<(), RecipeError> {
     if let Some(t) = &recipe.dimension_free {
         t.check(recipe.seed)?;
     }
+    if let Some(t) = &recipe.langevin {
+        t.check(recipe.seed)?;
+    }
     Ok(())
 }
 
@@ -117,6 +120,16 @@ pub fn run_job(
         Job::DimensionFree { d, draw, .. } => {
             super::dimension_free::run_job(recipe, *d, *draw, dir, log)
         }
+        Job::LangevinFlow { beta, .. } => {
+            super::langevin::run_flow_job(recipe.langevin.as_ref().expect("kind"), *beta, dir)
+        }
+        Job::LangevinNoisy { beta, draw, .. } => super::langevin::run_noisy_job(
+            recipe.langevin.as_ref().expect("kind"),
+            recipe.seed,
+            *beta,
+            *draw,
+            dir,
+        ),
         Job::TwoTimescale { seed, .. } => {
             super::two_timescale::run_job(recipe.two_timescale.as_ref().expect("kind"), *seed, dir)
         }

@@ -132,3 +132,21 @@ pub fn run_ok(args: &[&str]) -> Output {
     );
     o
 }
+
+/// A CSV file as (header, rows of fields).
+pub fn csv_table(p: &std::path::Path) -> (String, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut lines = text.lines();
+    let head = lines.next().unwrap().to_string();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (head, rows)
+}
+
+/// The index of column `name` in a CSV header.
+pub fn csv_col(head: &str, name: &str) -> usize {
+    head.split(',')
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {head}"))
+}
