@@ -309,7 +309,6 @@ fn flow_case(student: &str, d: usize, beta: f64) -> Result<Case, String> {
                 description: format!("{name} of the reduced Langevin flow at t = 0.5, 1, 2"),
                 shape: vec![FLOW_TIMES.len()],
                 values: vals.iter().map(|v| Float::with_val(53, v.value)).collect(),
-                bound_kind: crate::conventions::BoundKind::Estimate, // the route's error estimate
                 bounds: vals.iter().map(|v| Float::with_val(53, v.bound)).collect(),
                 tolerance: vals
                     .iter()
