@@ -3,11 +3,11 @@
 //! flow reference against the MPFR oracle of `meanfield`, and the fits against synthetic data.
 
 mod common;
-use common::bin;
+use common::{bin, csv_col as col, csv_table as csv};
 
 use mforacle::recipes::dimension_free::{GAPS_HEADER, PREFACTOR_SLOPE_HEADER, SLOPES_HEADER};
 use mforacle::recipes::fit::{jackknife, loglog_fit, mean_sd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     common::scratch("reproduce_dimension_free", name)
@@ -31,23 +31,6 @@ record_every = 10
 panels = 10
 prefactor_widths = 2
 "#;
-
-/// A CSV file as (header, rows of fields).
-fn csv(p: &Path) -> (String, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut lines = text.lines();
-    let head = lines.next().unwrap().to_string();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (head, rows)
-}
-
-fn col(head: &str, name: &str) -> usize {
-    head.split(',')
-        .position(|c| c == name)
-        .unwrap_or_else(|| panic!("no column {name} in {head}"))
-}
 
 /// The tiny recipe, run once per test binary (the tests share it).
 fn tiny_run() -> PathBuf {

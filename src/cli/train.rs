@@ -125,6 +125,33 @@ struct RunDoc<'a> {
     linearised: bool,
 }
 
+/// The run's configuration from the command line, with the update rule `update`.
+fn config_of(args: &Args, update: &str) -> Config {
+    Config {
+        teacher: args.pair.teacher_source().to_string(),
+        student: args.pair.student.clone(),
+        d: args.d,
+        widths: args.widths.clone(),
+        eta: args.eta,
+        t_end: args.t_end,
+        draws: args.draws,
+        seed: args.seed,
+        update: update.into(),
+        loss_scale: args.loss_scale.name().into(),
+        noise_variance: args.noise_variance,
+        degree: args.degree,
+        record_every: args.record_every,
+        histogram_every: args.histogram_every,
+        panels: args.panels,
+        rtol: args.rtol,
+        init: match args.init {
+            InitArg::Uniform => "uniform",
+            InitArg::Stratified => "stratified",
+        }
+        .into(),
+    }
+}
+
 pub fn run(args: Args) -> Result<(), CliError> {
     if args.alpha.alpha.is_some() && args.beta.is_some() {
         return Err(CliError::Usage(
@@ -142,29 +169,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "--checkpoint-seconds must be a positive number".into(),
         ));
     }
-    let config = Config {
-        teacher: args.pair.teacher_source().to_string(),
-        student: args.pair.student,
-        d: args.d,
-        widths: args.widths,
-        eta: args.eta,
-        t_end: args.t_end,
-        draws: args.draws,
-        seed: args.seed,
-        update: args.update.name().into(),
-        loss_scale: args.loss_scale.name().into(),
-        noise_variance: args.noise_variance,
-        degree: args.degree,
-        record_every: args.record_every,
-        histogram_every: args.histogram_every,
-        panels: args.panels,
-        rtol: args.rtol,
-        init: match args.init {
-            InitArg::Uniform => "uniform",
-            InitArg::Stratified => "stratified",
-        }
-        .into(),
-    };
+    let config = config_of(&args, args.update.name());
     if config.validate().is_ok() {
         crate::memory::check("train", memory_estimate(&config, args.linearised))
             .map_err(CliError::Usage)?;
@@ -343,29 +348,7 @@ fn run_noisy(args: Args, beta: f64) -> Result<(), CliError> {
             "--beta: not with --linearised, --resume or --halt-after".into(),
         ));
     }
-    let config = Config {
-        teacher: args.pair.teacher_source().to_string(),
-        student: args.pair.student,
-        d: args.d,
-        widths: args.widths,
-        eta: args.eta,
-        t_end: args.t_end,
-        draws: args.draws,
-        seed: args.seed,
-        update: "tangent".into(),
-        loss_scale: args.loss_scale.name().into(),
-        noise_variance: args.noise_variance,
-        degree: args.degree,
-        record_every: args.record_every,
-        histogram_every: args.histogram_every,
-        panels: args.panels,
-        rtol: args.rtol,
-        init: match args.init {
-            InitArg::Uniform => "uniform",
-            InitArg::Stratified => "stratified",
-        }
-        .into(),
-    };
+    let config = config_of(&args, "tangent");
     if config.validate().is_ok() {
         crate::memory::check("train", memory_estimate(&config, false)).map_err(CliError::Usage)?;
     }
