@@ -191,7 +191,10 @@ def test_bound_kinds():
     t = mforacle.coeffs("tanh", 4, 20)
     assert t.kinds == ["exact", "estimate", "exact", "estimate", "exact"] and t.norm_squared_kind == "estimate"
     assert {p.kind for p in mforacle.kernel("relu", [0.5])} == {"enclosure"}  # the closed form
-    assert {p.kind for p in mforacle.kernel("tanh", [0.5], degree=60)} == {"estimate"}
+    # kernel() passes the CLI's kinds through: tanh's tables and norms are enclosed; log1p lies
+    # outside the enclosure theorem, so its series stays an estimate
+    assert {p.kind for p in mforacle.kernel("tanh", [0.5], degree=60)} == {"enclosure"}
+    assert {p.kind for p in mforacle.kernel("log1p(z^2)+z", [0.5], degree=30)} == {"estimate"}
     W, theta = unit_rows(3, 4, 6), np.eye(4)[0]
     assert mforacle.population("he4", "he4", W, theta).kind is None
     assert mforacle.population("tanh", "he4", W, theta, fast=True).kind == "estimate"
