@@ -44,6 +44,15 @@ pub enum Stat {
 }
 
 impl Stat {
+    /// The statistic's name in summaries.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stat::Sd => "sd over draws",
+            Stat::Mean => "mean over draws",
+            Stat::MeanAbs => "mean of |.| over draws",
+        }
+    }
+
     pub fn eval(self, x: &[f64]) -> f64 {
         let n = x.len() as f64;
         let mean = x.iter().sum::<f64>() / n;
@@ -200,11 +209,7 @@ pub fn summary(rows: &[Row], stratified: bool) -> Vec<SummaryRow> {
             out.push(SummaryRow {
                 t,
                 quantity: name,
-                statistic: match stat {
-                    Stat::Sd => "sd over draws",
-                    Stat::Mean => "mean over draws",
-                    Stat::MeanAbs => "mean of |.| over draws",
-                },
+                statistic: stat.label(),
                 widths: widths.clone(),
                 draws,
                 fit: power_fit(&groups, *stat, RESAMPLES, seed),

@@ -321,28 +321,8 @@ const QUANTITIES3: [(&str, &str, Stat, Option<f64>); 6] = [
     ("readout_gap", "readout_gap", Stat::Mean, Some(-1.0)),
 ];
 
-/// One fitted line of a summary.
-#[derive(Clone, Debug, Serialize)]
-pub struct Fit3 {
-    pub t: f64,
-    pub quantity: &'static str,
-    pub statistic: &'static str,
-    pub widths: Vec<usize>,
-    pub draws: usize,
-    #[serde(flatten)]
-    pub fit: PowerFit,
-    pub predicted: Option<f64>,
-    pub bound_kind: &'static str,
-    pub se_method: &'static str,
-}
-
-fn stat_name(s: Stat) -> &'static str {
-    match s {
-        Stat::Sd => "sd over draws",
-        Stat::Mean => "mean over draws",
-        Stat::MeanAbs => "mean of |.| over draws",
-    }
-}
+/// One fitted line of an L = 3 summary: the same row as `deep train --summary`'s.
+type Fit3 = crate::deep::rates::SummaryRow;
 
 /// Distinct output times of a table list, in file order.
 fn times_of(tbs: &[Table]) -> Result<Vec<f64>, Error> {
@@ -377,7 +357,7 @@ fn summary3(tbs: &[Table], widths: &[usize]) -> Result<Vec<Fit3>, Error> {
             out.push(Fit3 {
                 t,
                 quantity: name,
-                statistic: stat_name(*stat),
+                statistic: stat.label(),
                 widths: widths.to_vec(),
                 draws: tbs.len(),
                 fit: rates::power_fit(&groups, *stat, rates::RESAMPLES, seed),
