@@ -130,35 +130,6 @@ fn write(root: &Path, res: &Results) {
     }
 }
 
-/// Per-entry tolerance of a quantity, from the case's expected.json.
-fn tolerance(g: &Path, case: &str, q: &str) -> Vec<f64> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(g.join(case).join("expected.json")).unwrap())
-            .unwrap();
-    let qd = v["quantities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == q)
-        .unwrap()
-        .clone();
-    let n: usize = qd["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .product();
-    match qd.get("tolerance_entrywise") {
-        Some(t) => t
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect(),
-        None => vec![qd["tolerance"]["value"].as_f64().unwrap(); n],
-    }
-}
-
 fn check(r: &Path, g: &Path) -> std::process::Output {
     common::bin()
         .args(["check", "--suite", "deep"])
@@ -171,7 +142,7 @@ fn check(r: &Path, g: &Path) -> std::process::Output {
 
 /// Moves entry `index` of quantity `q` of `case` by 10 tolerances.
 fn planted(res: &Results, g: &Path, case: &str, q: &str, index: usize) -> Results {
-    let tol = tolerance(g, case, q)[index];
+    let tol = common::golden_tolerance(g, case, q)[index];
     let mut bad = res.clone();
     let qs = &mut bad.iter_mut().find(|c| c.0 == case).unwrap().1;
     let data = &mut qs.iter_mut().find(|x| x.0 == q).unwrap().2;
@@ -215,7 +186,7 @@ fn golden_suite_deep_passes_the_f64_route_and_catches_a_planted_error() {
             * golden::UNIT_ROUNDOFF
             * (gd::TRAJ_T_END / gd::TRAJ_H + (gd::TRAJ_N + gd::TRAJ_D) as f64)
             * expected[last].abs().max(1.0);
-        let tol = tolerance(&g, &case, "risk")[last];
+        let tol = common::golden_tolerance(&g, &case, "risk")[last];
         assert!(dev > round, "deviation {dev:e} within rounding {round:e}");
         assert!(dev <= tol, "{dev:e} > {tol:e}");
         eprintln!(

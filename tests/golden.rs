@@ -74,35 +74,6 @@ fn results_from_expected(g: &Path, name: &str) -> PathBuf {
     r
 }
 
-/// Per-entry tolerance of a quantity, from expected.json.
-fn tolerance(g: &Path, case: &str, q: &str) -> Vec<f64> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(g.join(case).join("expected.json")).unwrap())
-            .unwrap();
-    let qd = v["quantities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == q)
-        .unwrap()
-        .clone();
-    let n: usize = qd["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .product();
-    match qd.get("tolerance_entrywise") {
-        Some(t) => t
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect(),
-        None => vec![qd["tolerance"]["value"].as_f64().unwrap(); n],
-    }
-}
-
 fn check(suite: &str, results: &Path, g: Option<&Path>) -> Output {
     let mut args = vec!["check", "--suite", suite, results.to_str().unwrap()];
     if let Some(g) = g {
@@ -157,7 +128,7 @@ fn perturbation_beyond_tolerance_fails_naming_the_quantity() {
     let case = "he4-he4-n8-d16";
     let p = r.join(case).join("tangent_gradient.npy");
     let mut a = read_npy(&p);
-    let tol = tolerance(&g, case, "tangent_gradient");
+    let tol = common::golden_tolerance(&g, case, "tangent_gradient");
     let i = 2 * 16 + 5;
     a.data[i] += 2.0 * tol[i];
     write_npy(&p, &a.shape, &a.data);
@@ -205,7 +176,7 @@ fn perturbation_within_half_tolerance_passes() {
         for q in ["loss", "tangent_gradient", "radial_gradient", "velocity"] {
             let p = r.join(&case).join(format!("{q}.npy"));
             let mut a = read_npy(&p);
-            let tol = tolerance(&g, &case, q);
+            let tol = common::golden_tolerance(&g, &case, q);
             for (k, (x, t)) in a.data.iter_mut().zip(&tol).enumerate() {
                 *x += if k % 2 == 0 { 0.5 * t } else { -0.5 * t };
             }
@@ -762,7 +733,7 @@ fn perturbed_fails(suite: &'static str, case: &str, q: &str, index: usize, shown
     let r = results_from_expected(&g, &format!("beyond-{suite}"));
     let p = r.join(case).join(format!("{q}.npy"));
     let mut a = read_npy(&p);
-    let tol = tolerance(&g, case, q);
+    let tol = common::golden_tolerance(&g, case, q);
     a.data[index] -= 2.0 * tol[index];
     write_npy(&p, &a.shape, &a.data);
     let o = check(suite, &r, Some(&g));

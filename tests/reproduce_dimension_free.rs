@@ -35,21 +35,8 @@ prefactor_widths = 2
 /// The tiny recipe, run once per test binary (the tests share it).
 fn tiny_run() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let dir = tmp("tiny");
-        let rf = dir.join("tiny.toml");
-        std::fs::write(&rf, TINY).unwrap();
-        let a = dir.join("a");
-        common::run_ok(&[
-            "reproduce",
-            "--recipe-file",
-            rf.to_str().unwrap(),
-            "--out",
-            a.to_str().unwrap(),
-        ]);
-        a
-    })
-    .clone()
+    ONCE.get_or_init(|| common::reproduce_text(&tmp("tiny"), TINY))
+        .clone()
 }
 
 #[test]
@@ -139,31 +126,7 @@ fn slopes_and_prefactors_follow_from_the_gaps_table() {
 #[test]
 fn shards_merge_to_the_unsharded_bytes() {
     let a = tiny_run();
-    let dir = tmp("shards");
-    let rf = dir.join("tiny.toml");
-    std::fs::write(&rf, TINY).unwrap();
-    let mut shards = Vec::new();
-    for i in 0..2 {
-        let s = dir.join(format!("s{i}"));
-        common::run_ok(&[
-            "reproduce",
-            "--recipe-file",
-            rf.to_str().unwrap(),
-            "--out",
-            s.to_str().unwrap(),
-            "--shard",
-            &format!("{i}/2"),
-        ]);
-        shards.push(s);
-    }
-    let m = dir.join("merged");
-    common::run_ok(&[
-        "merge",
-        shards[1].to_str().unwrap(),
-        shards[0].to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-    ]);
+    let m = common::shards_merged(&tmp("shards"), TINY, 2);
     let fa = common::data_files(&a);
     assert!(fa.contains_key("dimension-free-slopes.csv"));
     assert_eq!(

@@ -3,7 +3,7 @@
 //! `langevin flow`, the p* density's mean against the Gibbs route's E s, bad recipes refused.
 
 mod common;
-use common::{bin, csv_col as col, csv_table as csv, data_files};
+use common::{bin, csv_col as col, csv_table as csv, data_files, run_ok};
 
 use std::path::PathBuf;
 
@@ -31,34 +31,11 @@ record_every = 5
 snapshot_times = [0.0, 0.5]
 "#;
 
-fn run_ok(args: &[&str]) -> std::process::Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
 /// The tiny recipe, run once per test binary.
 fn tiny_run() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let dir = tmp("tiny");
-        let rf = dir.join("tiny.toml");
-        std::fs::write(&rf, TINY).unwrap();
-        let a = dir.join("a");
-        run_ok(&[
-            "reproduce",
-            "--recipe-file",
-            rf.to_str().unwrap(),
-            "--out",
-            a.to_str().unwrap(),
-        ]);
-        a
-    })
-    .clone()
+    ONCE.get_or_init(|| common::reproduce_text(&tmp("tiny"), TINY))
+        .clone()
 }
 
 #[test]
@@ -87,31 +64,7 @@ fn the_recipe_runs_and_writes_its_figures() {
 #[test]
 fn shards_merge_to_the_unsharded_bytes() {
     let a = tiny_run();
-    let dir = tmp("shards");
-    let rf = dir.join("tiny.toml");
-    std::fs::write(&rf, TINY).unwrap();
-    let mut shards = Vec::new();
-    for i in 0..2 {
-        let s = dir.join(format!("s{i}"));
-        run_ok(&[
-            "reproduce",
-            "--recipe-file",
-            rf.to_str().unwrap(),
-            "--out",
-            s.to_str().unwrap(),
-            "--shard",
-            &format!("{i}/2"),
-        ]);
-        shards.push(s);
-    }
-    let m = dir.join("merged");
-    run_ok(&[
-        "merge",
-        shards[1].to_str().unwrap(),
-        shards[0].to_str().unwrap(),
-        "--out",
-        m.to_str().unwrap(),
-    ]);
+    let m = common::shards_merged(&tmp("shards"), TINY, 2);
     let fa = data_files(&a);
     assert!(fa.contains_key("law-of-s-beta8.csv"));
     assert_eq!(

@@ -150,3 +150,74 @@ pub fn csv_col(head: &str, name: &str) -> usize {
         .position(|c| c == name)
         .unwrap_or_else(|| panic!("no column {name} in {head}"))
 }
+
+/// Per-entry tolerance of quantity `q` of golden case `case` under the golden folder `g`, from
+/// the case's expected.json (`tolerance_entrywise`, else the scalar `tolerance.value`).
+pub fn golden_tolerance(g: &std::path::Path, case: &str, q: &str) -> Vec<f64> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(g.join(case).join("expected.json")).unwrap())
+            .unwrap();
+    let qd = v["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == q)
+        .unwrap()
+        .clone();
+    let n: usize = qd["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .product();
+    match qd.get("tolerance_entrywise") {
+        Some(t) => t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect(),
+        None => vec![qd["tolerance"]["value"].as_f64().unwrap(); n],
+    }
+}
+
+/// Writes `recipe` (TOML text) to `dir/recipe.toml`, runs `reproduce --recipe-file` on it into
+/// `dir/a` (the run must succeed) and returns that output folder.
+pub fn reproduce_text(dir: &std::path::Path, recipe: &str) -> PathBuf {
+    let rf = dir.join("recipe.toml");
+    std::fs::write(&rf, recipe).unwrap();
+    let a = dir.join("a");
+    run_ok(&[
+        "reproduce",
+        "--recipe-file",
+        rf.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    a
+}
+
+/// Runs `recipe` (TOML text) as `n` shards (`--shard i/n`) under `dir`, merges them in reverse
+/// order (the merge must not depend on it) and returns the merged folder.
+pub fn shards_merged(dir: &std::path::Path, recipe: &str, n: usize) -> PathBuf {
+    let rf = dir.join("recipe.toml");
+    std::fs::write(&rf, recipe).unwrap();
+    let mut args = vec!["merge".to_string()];
+    for i in (0..n).rev() {
+        let s = dir.join(format!("s{i}"));
+        run_ok(&[
+            "reproduce",
+            "--recipe-file",
+            rf.to_str().unwrap(),
+            "--out",
+            s.to_str().unwrap(),
+            "--shard",
+            &format!("{i}/{n}"),
+        ]);
+        args.push(s.to_str().unwrap().to_string());
+    }
+    let m = dir.join("merged");
+    args.extend(["--out".to_string(), m.to_str().unwrap().to_string()]);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    m
+}
