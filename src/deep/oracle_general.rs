@@ -183,7 +183,12 @@ pub fn evaluate(sigma: &Spec, net: &Net, degree: usize, digits: u32) -> Result<O
                     + Float::with_val(p, &nk.dir[m] - Float::with_val(p, &rho * &nj.dir[m])) * &q;
                 grad[m] += t * &c[k];
             }
-            let qb = Float::with_val(p, &pr.drho.1 / &nj.r) * 2u32;
+            // (for k = j the ρ-term is multiplied by v̂_j − v̂_j = 0: its bound does not enter)
+            let qb = if j == k {
+                Float::new(p)
+            } else {
+                Float::with_val(p, &pr.drho.1 / &nj.r) * 2u32
+            };
             grad_b += abs(&c[k]) * (Float::with_val(p, &pr.dr.1) + qb);
         }
         let rho = rho_of(nj, &teacher);
