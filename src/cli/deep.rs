@@ -10,8 +10,10 @@
 //!   Euler GD (method B with Euler steps), `node_diff`, `diff_ab` for ψ = id, and the flow's
 //!   `risk_flow` at the same times.
 //! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
-//!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
-//!   initialisation (f64, or the MPFR oracle with error estimates).
+//!   [--unit SPEC [--unit-degree K]] [--format json|csv]`: the finite-N risk and N²-scaled
+//!   velocities of the seeded network at initialisation (f64, or the MPFR oracle with error
+//!   estimates). A non-default `--unit` goes through [`deep::general`] (f64, with its truncation
+//!   estimate) or [`deep::oracle_general`]; `limit` and `train` refuse it (exit 2).
 //!
 //! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
