@@ -655,56 +655,10 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
         return eval_general(&a, u, &net);
     }
     let out = if a.oracle {
-        let digits = a.digits as u32;
-        let o = oracle::evaluate(&net, digits);
-        let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
-        let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
-        EvalOut {
-            layers,
-            psi: psi.name(),
-            n,
-            d,
-            seed: a.seed,
-            method: "oracle",
-            risk: decimal(&o.risk, digits),
-            risk_err: Some(crate::output::bound_up(&o.risk_err)),
-            vel1: dec(&o.vel1),
-            vel1_err: Some(bnd(&o.vel1_err)),
-            vel2: dec(&o.vel2),
-            vel2_err: Some(bnd(&o.vel2_err)),
-            bound_kind: Some(BoundKind::Estimate.as_str()),
-            unit: None,
-            truncation: None,
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        oracle_out(&oracle::evaluate(&net, a.digits as u32), &net, &a, None)
     } else {
         let e = finite::evaluate(&net);
-        let all: Vec<f64> = std::iter::once(e.risk)
-            .chain(e.vel1.iter().copied())
-            .chain(e.vel2.iter().copied())
-            .collect();
-        if !all.iter().all(|x| x.is_finite()) {
-            return Err(CliError::Failure("non-finite risk or velocity".into()));
-        }
-        let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
-        EvalOut {
-            layers,
-            psi: psi.name(),
-            n,
-            d,
-            seed: a.seed,
-            method: "f64",
-            risk: format!("{:.16e}", e.risk),
-            risk_err: None,
-            vel1: f(&e.vel1),
-            vel1_err: None,
-            vel2: f(&e.vel2),
-            vel2_err: None,
-            bound_kind: None,
-            unit: None,
-            truncation: None,
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        f64_out(e.risk, &e.vel1, &e.vel2, &net, &a, None, None)?
     };
     write_eval(&out, n, a.format, a.out.as_deref())
 }
@@ -715,63 +669,89 @@ fn eval_general(a: &EvalArgs, unit: &deep::general::Unit, net: &deep::Net) -> Re
     let n = net.n;
     let source = Some(unit.spec.source.clone());
     let out = if a.oracle {
-        let digits = a.digits as u32;
-        let o = deep::oracle_general::evaluate(&unit.spec, net, unit.degree, digits)
+        let o = deep::oracle_general::evaluate(&unit.spec, net, unit.degree, a.digits as u32)
             .map_err(|e| CliError::Failure(format!("--unit {}: {e}", unit.spec.source)))?;
-        let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
-        let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
-        EvalOut {
-            layers: net.layers,
-            psi: net.psi.name(),
-            n,
-            d: net.d,
-            seed: a.seed,
-            method: "oracle",
-            risk: decimal(&o.risk, digits),
-            risk_err: Some(crate::output::bound_up(&o.risk_err)),
-            vel1: dec(&o.vel1),
-            vel1_err: Some(bnd(&o.vel1_err)),
-            vel2: dec(&o.vel2),
-            vel2_err: Some(bnd(&o.vel2_err)),
-            bound_kind: Some(BoundKind::Estimate.as_str()),
-            unit: source,
-            truncation: None,
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        oracle_out(&o, net, a, source)
     } else {
         let e = deep::general::evaluate(unit, net);
-        let all: Vec<f64> = [e.risk, e.risk_tail, e.velocity_tail]
-            .into_iter()
-            .chain(e.vel1.iter().copied())
-            .chain(e.vel2.iter().copied())
-            .collect();
-        require_finite(&all, "the general-unit route")?;
-        let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
-        EvalOut {
-            layers: net.layers,
-            psi: net.psi.name(),
-            n,
-            d: net.d,
-            seed: a.seed,
-            method: "f64",
-            risk: format!("{:.16e}", e.risk),
-            risk_err: None,
-            vel1: f(&e.vel1),
-            vel1_err: None,
-            vel2: f(&e.vel2),
-            vel2_err: None,
-            bound_kind: None,
-            unit: source,
-            truncation: Some(Truncation {
-                degree: unit.degree,
-                risk: format!("{:.3e}", e.risk_tail),
-                velocity_max: format!("{:.3e}", e.velocity_tail),
-                bound_kind: BoundKind::Estimate.as_str(),
-            }),
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        require_finite(&[e.risk_tail, e.velocity_tail], "the truncation estimate")?;
+        let t = Truncation {
+            degree: unit.degree,
+            risk: format!("{:.3e}", e.risk_tail),
+            velocity_max: format!("{:.3e}", e.velocity_tail),
+            bound_kind: BoundKind::Estimate.as_str(),
+        };
+        f64_out(e.risk, &e.vel1, &e.vel2, net, a, source, Some(t))?
     };
     write_eval(&out, n, a.format, a.out.as_deref())
+}
+
+/// The oracle's values as `digits`-digit decimals, errors rounded up, kind estimate.
+fn oracle_out(
+    o: &oracle::OracleEval,
+    net: &deep::Net,
+    a: &EvalArgs,
+    unit: Option<String>,
+) -> EvalOut {
+    let digits = a.digits as u32;
+    let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
+    let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
+    EvalOut {
+        layers: net.layers,
+        psi: net.psi.name(),
+        n: net.n,
+        d: net.d,
+        seed: a.seed,
+        method: "oracle",
+        risk: decimal(&o.risk, digits),
+        risk_err: Some(crate::output::bound_up(&o.risk_err)),
+        vel1: dec(&o.vel1),
+        vel1_err: Some(bnd(&o.vel1_err)),
+        vel2: dec(&o.vel2),
+        vel2_err: Some(bnd(&o.vel2_err)),
+        bound_kind: Some(BoundKind::Estimate.as_str()),
+        unit,
+        truncation: None,
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// The f64 values (17 digits, no bound), after checking that every one is finite.
+fn f64_out(
+    risk: f64,
+    vel1: &[f64],
+    vel2: &[f64],
+    net: &deep::Net,
+    a: &EvalArgs,
+    unit: Option<String>,
+    truncation: Option<Truncation>,
+) -> Result<EvalOut, CliError> {
+    if !std::iter::once(&risk)
+        .chain(vel1)
+        .chain(vel2)
+        .all(|x| x.is_finite())
+    {
+        return Err(CliError::Failure("non-finite risk or velocity".into()));
+    }
+    let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
+    Ok(EvalOut {
+        layers: net.layers,
+        psi: net.psi.name(),
+        n: net.n,
+        d: net.d,
+        seed: a.seed,
+        method: "f64",
+        risk: format!("{risk:.16e}"),
+        risk_err: None,
+        vel1: f(vel1),
+        vel1_err: None,
+        vel2: f(vel2),
+        vel2_err: None,
+        bound_kind: None,
+        unit,
+        truncation,
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 fn write_eval(

@@ -365,12 +365,7 @@ pub struct Eval {
 /// Risk and all velocities of `net` with unit σ.
 pub fn evaluate(unit: &Unit, net: &Net) -> Eval {
     let (n, d) = (net.n, net.d);
-    let v = super::finite::node_vectors(net);
-    let c = if net.layers == 3 {
-        readout_b(net)
-    } else {
-        net.a.clone()
-    };
+    let (v, c) = nodes_and_weights(net);
     let r = readout(unit, &v, &c, n, d);
     let vel1 = first_layer_velocity(net, &c, &r.big_v);
     let vel2 = if net.layers == 3 {
@@ -403,11 +398,16 @@ pub fn evaluate(unit: &Unit, net: &Net) -> Eval {
 
 /// Risk only.
 pub fn risk(unit: &Unit, net: &Net) -> f64 {
-    let v = super::finite::node_vectors(net);
+    let (v, c) = nodes_and_weights(net);
+    readout(unit, &v, &c, net.n, net.d).risk
+}
+
+/// Node vectors v_j and readout weights c (a for L = 2, b for L = 3).
+fn nodes_and_weights(net: &Net) -> (Vec<f64>, Vec<f64>) {
     let c = if net.layers == 3 {
         readout_b(net)
     } else {
         net.a.clone()
     };
-    readout(unit, &v, &c, net.n, net.d).risk
+    (super::finite::node_vectors(net), c)
 }

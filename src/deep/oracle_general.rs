@@ -24,22 +24,11 @@
 // Index loops mirror the formulas.
 #![allow(clippy::needless_range_loop)]
 
+use super::oracle::OracleEval;
 use super::{Net, Psi};
 use crate::activation::Spec;
 use crate::kernel::{self, Side};
 use rug::Float;
-
-/// Oracle values with their error estimates.
-#[derive(Clone, Debug)]
-pub struct OracleEval {
-    pub prec: u32,
-    pub risk: Float,
-    pub risk_err: Float,
-    pub vel1: Vec<Float>,
-    pub vel1_err: Vec<Float>,
-    pub vel2: Vec<Float>,
-    pub vel2_err: Vec<Float>,
-}
 
 fn psi_mp(psi: Psi, t: f64, p: u32) -> (Float, Float) {
     let t = Float::with_val(p, t);
