@@ -23,7 +23,9 @@
 //! A spec σ whose derivative σ' is a function ([`crate::activation::Spec::derivative`]; a jump,
 //! as in step or sign, is refused: ∂_ρκ at ρ = 1 is then infinite), of at most polynomial
 //! growth (every spec of the grammar). Nothing else is required; the truncation estimate below
-//! says how well degree K resolves σ at the radii reached.
+//! says how well degree K resolves σ at the radii reached. A node with v_j = 0 exactly (never
+//! the case for the seeded networks, whose v_j have a density) has no direction: its gradient
+//! terms through ρ are then left out (the MPFR oracle refuses such a node).
 //!
 //! ## Accuracy contract
 //! No bound is proven. The truncation of the three series at degree K is estimated, per pair,
