@@ -10,8 +10,10 @@
 //!   Euler GD (method B with Euler steps), `node_diff`, `diff_ab` for ψ = id, and the flow's
 //!   `risk_flow` at the same times.
 //! - `deep eval --layers 2|3 --psi gd|id --d D --n N [--seed S] [--oracle --digits D]
-//!   [--format json|csv]`: the finite-N risk and N²-scaled velocities of the seeded network at
-//!   initialisation (f64, or the MPFR oracle with error estimates).
+//!   [--unit SPEC [--unit-degree K]] [--format json|csv]`: the finite-N risk and N²-scaled
+//!   velocities of the seeded network at initialisation (f64, or the MPFR oracle with error
+//!   estimates). A non-default `--unit` goes through [`deep::general`] (f64, with its truncation
+//!   estimate) or [`deep::oracle_general`]; `limit` and `train` refuse it (exit 2).
 //!
 //! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
@@ -54,6 +56,13 @@ enum Sub {
 struct NetArgs {
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     layers: i64,
+    /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
+    /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
+    /// spec whose derivative is a function (step and sign are refused) goes through the
+    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
+    /// default only).
+    #[arg(long, default_value = deep::general::ERF_UNIT)]
+    unit: String,
     #[arg(long, default_value = "gd")]
     psi: String,
     #[arg(long, allow_negative_numbers = true)]
@@ -117,6 +126,13 @@ struct RatesArgs {
 struct LimitArgs {
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     layers: i64,
+    /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
+    /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
+    /// spec whose derivative is a function (step and sign are refused) goes through the
+    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
+    /// default only).
+    #[arg(long, default_value = deep::general::ERF_UNIT)]
+    unit: String,
     #[arg(long, default_value = "gd")]
     psi: String,
     /// Input dimension (the limit does not depend on it).
@@ -166,6 +182,10 @@ struct EvalArgs {
     /// Significant digits of the oracle (10..=1000).
     #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
     digits: i64,
+    /// Degree K of the Hermite series of a non-erf --unit (f64 route and oracle tables;
+    /// 1..=400). The f64 route prints its truncation estimate.
+    #[arg(long, default_value_t = deep::general::DEFAULT_DEGREE as i64, allow_negative_numbers = true)]
+    unit_degree: i64,
     #[arg(long, value_enum, default_value_t = DeepFormat::Json)]
     format: DeepFormat,
     #[arg(long)]
@@ -189,6 +209,30 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Sub::Limit(a) => run_limit(a),
         Sub::Eval(a) => run_eval(a),
         Sub::Train(a) => run_train(a),
+    }
+}
+
+/// The --unit spec: `None` for the default erf unit (closed forms), else the parsed spec.
+fn unit_of(text: &str) -> Result<Option<crate::activation::Spec>, CliError> {
+    let spec =
+        crate::activation::Spec::parse(text).map_err(|e| usage(format!("--unit {text}: {e}")))?;
+    Ok(if deep::general::is_default_erf(&spec) {
+        None
+    } else {
+        Some(spec)
+    })
+}
+
+/// `deep limit` and `deep train` take the erf unit only (their limit is the erf reduction).
+fn erf_only(text: &str, cmd: &str) -> Result<(), CliError> {
+    match unit_of(text)? {
+        None => Ok(()),
+        Some(_) => Err(usage(format!(
+            "--unit {text}: deep {cmd} accepts the default unit {} only (its infinite-width \
+             limit is the erf reduction); the finite-N risk and velocities of other units are \
+             `deep eval --unit`",
+            deep::general::ERF_UNIT
+        ))),
     }
 }
 
@@ -272,6 +316,7 @@ struct LimitOut {
 
 fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
+    erf_only(&a.unit, "limit")?;
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
@@ -407,7 +452,24 @@ struct EvalOut {
     /// Kind of the printed errors (oracle only; the f64 route prints no bound).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_kind: Option<&'static str>,
+    /// The unit σ when it is not the default erf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
+    /// The general route's series truncation (f64, non-erf unit only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncation: Option<Truncation>,
     version: &'static str,
+}
+
+/// Estimated truncation of the Hermite series at degree K (Parseval route, per pair; the f64
+/// quadrature of the coefficient tables and the rounding are not included).
+#[derive(Serialize)]
+struct Truncation {
+    degree: usize,
+    risk: String,
+    /// Largest over all velocities.
+    velocity_max: String,
+    bound_kind: &'static str,
 }
 
 /// --t-end positive and --dt-out positive with at most `MAX_TIMES` output times.
@@ -576,57 +638,130 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
             )));
         }
     }
+    let unit = unit_of(&a.net.unit)?;
+    if !(1..=deep::general::MAX_DEGREE as i64).contains(&a.unit_degree) {
+        return Err(usage(format!(
+            "--unit-degree {}: must be in 1..={}",
+            a.unit_degree,
+            deep::general::MAX_DEGREE
+        )));
+    }
+    let unit = match unit {
+        Some(spec) => Some(deep::general::Unit::new(&spec, a.unit_degree as usize).map_err(usage)?),
+        None => None,
+    };
     let net = deep::init(layers, n, d, psi, a.seed);
+    if let Some(u) = &unit {
+        return eval_general(&a, u, &net);
+    }
     let out = if a.oracle {
-        let digits = a.digits as u32;
-        let o = oracle::evaluate(&net, digits);
-        let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
-        let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
-        EvalOut {
-            layers,
-            psi: psi.name(),
-            n,
-            d,
-            seed: a.seed,
-            method: "oracle",
-            risk: decimal(&o.risk, digits),
-            risk_err: Some(crate::output::bound_up(&o.risk_err)),
-            vel1: dec(&o.vel1),
-            vel1_err: Some(bnd(&o.vel1_err)),
-            vel2: dec(&o.vel2),
-            vel2_err: Some(bnd(&o.vel2_err)),
-            bound_kind: Some(BoundKind::Estimate.as_str()),
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        oracle_out(&oracle::evaluate(&net, a.digits as u32), &net, &a, None)
     } else {
         let e = finite::evaluate(&net);
-        let all: Vec<f64> = std::iter::once(e.risk)
-            .chain(e.vel1.iter().copied())
-            .chain(e.vel2.iter().copied())
-            .collect();
-        if !all.iter().all(|x| x.is_finite()) {
-            return Err(CliError::Failure("non-finite risk or velocity".into()));
-        }
-        let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
-        EvalOut {
-            layers,
-            psi: psi.name(),
-            n,
-            d,
-            seed: a.seed,
-            method: "f64",
-            risk: format!("{:.16e}", e.risk),
-            risk_err: None,
-            vel1: f(&e.vel1),
-            vel1_err: None,
-            vel2: f(&e.vel2),
-            vel2_err: None,
-            bound_kind: None,
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        f64_out(e.risk, &e.vel1, &e.vel2, &net, &a, None, None)?
     };
-    let text = match a.format {
-        DeepFormat::Json => ser(&out)?,
+    write_eval(&out, n, a.format, a.out.as_deref())
+}
+
+/// `deep eval` with a non-erf unit: the general route (f64 with the truncation estimate, or the
+/// MPFR oracle of [`deep::oracle_general`]).
+fn eval_general(a: &EvalArgs, unit: &deep::general::Unit, net: &deep::Net) -> Result<(), CliError> {
+    let n = net.n;
+    let source = Some(unit.spec.source.clone());
+    let out = if a.oracle {
+        let o = deep::oracle_general::evaluate(&unit.spec, net, unit.degree, a.digits as u32)
+            .map_err(|e| CliError::Failure(format!("--unit {}: {e}", unit.spec.source)))?;
+        oracle_out(&o, net, a, source)
+    } else {
+        let e = deep::general::evaluate(unit, net);
+        require_finite(&[e.risk_tail, e.velocity_tail], "the truncation estimate")?;
+        let t = Truncation {
+            degree: unit.degree,
+            risk: format!("{:.3e}", e.risk_tail),
+            velocity_max: format!("{:.3e}", e.velocity_tail),
+            bound_kind: BoundKind::Estimate.as_str(),
+        };
+        f64_out(e.risk, &e.vel1, &e.vel2, net, a, source, Some(t))?
+    };
+    write_eval(&out, n, a.format, a.out.as_deref())
+}
+
+/// The oracle's values as `digits`-digit decimals, errors rounded up, kind estimate.
+fn oracle_out(
+    o: &oracle::OracleEval,
+    net: &deep::Net,
+    a: &EvalArgs,
+    unit: Option<String>,
+) -> EvalOut {
+    let digits = a.digits as u32;
+    let dec = |v: &[rug::Float]| v.iter().map(|x| decimal(x, digits)).collect::<Vec<_>>();
+    let bnd = |v: &[rug::Float]| v.iter().map(crate::output::bound_up).collect::<Vec<_>>();
+    EvalOut {
+        layers: net.layers,
+        psi: net.psi.name(),
+        n: net.n,
+        d: net.d,
+        seed: a.seed,
+        method: "oracle",
+        risk: decimal(&o.risk, digits),
+        risk_err: Some(crate::output::bound_up(&o.risk_err)),
+        vel1: dec(&o.vel1),
+        vel1_err: Some(bnd(&o.vel1_err)),
+        vel2: dec(&o.vel2),
+        vel2_err: Some(bnd(&o.vel2_err)),
+        bound_kind: Some(BoundKind::Estimate.as_str()),
+        unit,
+        truncation: None,
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// The f64 values (17 digits, no bound), after checking that every one is finite.
+fn f64_out(
+    risk: f64,
+    vel1: &[f64],
+    vel2: &[f64],
+    net: &deep::Net,
+    a: &EvalArgs,
+    unit: Option<String>,
+    truncation: Option<Truncation>,
+) -> Result<EvalOut, CliError> {
+    if !std::iter::once(&risk)
+        .chain(vel1)
+        .chain(vel2)
+        .all(|x| x.is_finite())
+    {
+        return Err(CliError::Failure("non-finite risk or velocity".into()));
+    }
+    let f = |v: &[f64]| v.iter().map(|x| format!("{x:.16e}")).collect::<Vec<_>>();
+    Ok(EvalOut {
+        layers: net.layers,
+        psi: net.psi.name(),
+        n: net.n,
+        d: net.d,
+        seed: a.seed,
+        method: "f64",
+        risk: format!("{risk:.16e}"),
+        risk_err: None,
+        vel1: f(vel1),
+        vel1_err: None,
+        vel2: f(vel2),
+        vel2_err: None,
+        bound_kind: None,
+        unit,
+        truncation,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+fn write_eval(
+    out: &EvalOut,
+    n: usize,
+    format: DeepFormat,
+    path: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let text = match format {
+        DeepFormat::Json => ser(out)?,
         DeepFormat::Csv => {
             let mut s = String::from("quantity,layer,j,i,value,error,bound_kind\n");
             let kind = out.bound_kind.unwrap_or_default();
@@ -643,10 +778,17 @@ fn run_eval(a: EvalArgs) -> Result<(), CliError> {
                     s += &format!("velocity,{layer},{},{},{v},{e},{kind}\n", idx / n, idx % n);
                 }
             }
+            if let Some(t) = &out.truncation {
+                s += &format!("risk_truncation,,,,{},,{}\n", t.risk, t.bound_kind);
+                s += &format!(
+                    "velocity_truncation_max,,,,{},,{}\n",
+                    t.velocity_max, t.bound_kind
+                );
+            }
             s
         }
     };
-    emit(&text, a.out.as_deref())
+    emit(&text, path)
 }
 
 /// The runs of `deep train`: every width (ascending), then every draw.
@@ -669,6 +811,7 @@ fn cases(a: &TrainArgs, psi: Psi, d: usize) -> Vec<deep::train::Case> {
 }
 
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
+    erf_only(&a.net.unit, "train")?;
     let layers = layers_of(a.net.layers)?;
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
     let d = dim_of(a.net.d)?;

@@ -33,9 +33,11 @@
 pub mod bench;
 pub mod finite;
 pub mod fused;
+pub mod general;
 pub mod limit;
 pub mod limit3;
 pub mod oracle;
+pub mod oracle_general;
 pub mod rates;
 pub mod train;
 pub mod train3;
