@@ -206,21 +206,25 @@ pub fn risk(f: &Frozen, net: &Net) -> (f64, Vec<f64>, Vec<f64>) {
 }
 
 /// One Euler step θ ← θ + η·(−N² ∂R/∂θ) of every trained layer, in place (pass 2 fused with
-/// the update).
+/// the update inside the vector kernel: each block of a row is read, its velocity formed in
+/// registers and the updated block written back).
 pub fn euler_step(f: &Frozen, net: &mut Net, eta: f64) {
     let n = f.n;
+    let d = f.d;
     let dr = drive(f, &net.theta1, &net.theta2);
-    for (layer, th) in [&mut net.theta1, &mut net.theta2].into_iter().enumerate() {
-        th.par_chunks_mut(n.max(1)).enumerate().for_each_init(
-            || vec![0.0; n],
-            |buf, (j, row)| {
-                velocity_row(f, &dr, layer, j, row, buf);
-                for (x, k) in row.iter_mut().zip(buf.iter()) {
-                    *x += eta * k;
-                }
-            },
-        );
-    }
+    net.theta1
+        .par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each(|(j, row)| {
+            let vj = &dr.r.big_v[j * d..(j + 1) * d];
+            kern::euler_row(f.gd, row, &f.ut, vj, 2.0 * dr.c[j], eta);
+        });
+    net.theta2
+        .par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each(|(j, row)| {
+            kern::euler_row(f.gd, row, &f.a, &[1.0], -2.0 * dr.r.e[j], eta);
+        });
 }
 
 /// Scratch of [`rk4_step`]: the stage state and the accumulator of both layers.
@@ -240,26 +244,46 @@ impl Rk4Scratch {
 }
 
 /// One classical RK4 step of size `dt` of every trained layer, in place: 3 arrays per layer
-/// (state, stage, accumulator), pass 2 of each stage fused with the stage update.
+/// (state, stage, accumulator), pass 2 of each stage fused with the stage update and with
+/// pass 1 of the next stage: as soon as a row of the next stage state is written (still in
+/// cache) its ψ-sums (v_j for layer 1, b_j for layer 2) are taken with the same row kernel
+/// that [`node_vectors`] and [`readout_b`] use, so the values are the same bits and the
+/// stage states are read once per evaluation instead of twice.
 pub fn rk4_step(f: &Frozen, net: &mut Net, s: &mut Rk4Scratch, dt: f64) {
-    let n = f.n;
+    let (n, d) = (f.n, f.d);
+    let inv = 1.0 / n as f64;
+    let l3 = !net.theta2.is_empty();
     // (weight of k in the accumulator, stage offset as a multiple of dt)
     let stages = [(1.0, 0.5), (2.0, 0.5), (2.0, 1.0), (1.0, 0.0)];
+    // v and c of the next stage state, from the fused pass 1 of the previous stage.
+    let mut pre: Option<(Vec<f64>, Vec<f64>)> = None;
     for (st, &(w, next)) in stages.iter().enumerate() {
-        let dr = if st == 0 {
-            drive(f, &net.theta1, &net.theta2)
-        } else {
-            drive(f, &s.stage[0], &s.stage[1])
+        let dr = match pre.take() {
+            None => drive(f, &net.theta1, &net.theta2),
+            Some((v, c)) => {
+                let r = readout(&v, &c, n, d);
+                Drive { v, c, r }
+            }
         };
-        for (layer, y) in [&mut net.theta1, &mut net.theta2].into_iter().enumerate() {
+        let fuse = st < 3;
+        // Layer 1's rows give v_j (d numbers), layer 2's rows b_j (one).
+        let mut nxt = [vec![0.0; n * d], vec![0.0; if l3 { n } else { 0 }]];
+        for (layer, (y, nx)) in [&mut net.theta1, &mut net.theta2]
+            .into_iter()
+            .zip(nxt.iter_mut())
+            .enumerate()
+        {
+            let dl = if layer == 0 { d } else { 1 };
+            let cols: &[f64] = if layer == 0 { &f.ut } else { &f.a };
             let (ys, acc) = (&mut s.stage[layer], &mut s.acc[layer]);
             y.par_chunks_mut(n.max(1))
                 .zip(ys.par_chunks_mut(n.max(1)))
                 .zip(acc.par_chunks_mut(n.max(1)))
+                .zip(nx.par_chunks_mut(dl))
                 .enumerate()
                 .for_each_init(
                     || vec![0.0; n],
-                    |k, (j, ((yr, sr), ar))| {
+                    |k, (j, (((yr, sr), ar), nj))| {
                         let th: &[f64] = if st == 0 { yr } else { sr };
                         velocity_row(f, &dr, layer, j, th, k);
                         match st {
@@ -281,18 +305,29 @@ pub fn rk4_step(f: &Frozen, net: &mut Net, s: &mut Rk4Scratch, dt: f64) {
                                 }
                             }
                         }
+                        if fuse {
+                            kern::psi_sums(f.gd, sr, cols, nj);
+                            nj.iter_mut().for_each(|x| *x *= inv);
+                        }
                     },
                 );
+        }
+        if fuse {
+            let [v, b] = nxt;
+            pre = Some((v, if l3 { b } else { f.a.clone() }));
         }
     }
 }
 
 /// Bytes of the fast path's working set beyond the trained state: per layer the stage and
 /// accumulator (RK4 only), the frozen transposed features, the node vectors and readout
-/// (a few N·d arrays), and one row buffer per thread.
+/// (a few N·d arrays; RK4 one more N·d + N for the next stage's fused pass 1), and one row
+/// buffer per thread.
 pub fn scratch_bytes(layers: usize, n: usize, d: usize, rk4: bool, threads: usize) -> f64 {
     let nf = n as f64;
     let trained = (layers - 1) as f64 * nf * nf;
     let stages = if rk4 { 2.0 * trained } else { 0.0 };
-    8.0 * (stages + 6.0 * nf * d as f64 + 8.0 * nf + threads as f64 * nf) + Frozen::bytes(n, d)
+    let next = if rk4 { nf * (d as f64 + 1.0) } else { 0.0 };
+    8.0 * (stages + next + 6.0 * nf * d as f64 + 8.0 * nf + threads as f64 * nf)
+        + Frozen::bytes(n, d)
 }

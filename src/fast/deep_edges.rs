@@ -2,7 +2,7 @@
 //! maps ψ = gd, id and ψ' on blocks of [`LANES`] trained edges, the two passes over a row of
 //! trained edges, and the node-pair pass of the readout.
 //!
-//! Written once over the eight-lane vector type [`super::simd::Lanes8`] and compiled three
+//! Written once over the eight-lane vector type `fast::simd::Lanes8` and compiled three
 //! times through the crate's one dispatch point ([`super::simd`]'s `dispatch_lanes!`): explicit
 //! `__m512d` intrinsics on the AVX-512F level, two `__m256d` with the hardware FMA on AVX2 + FMA,
 //! and a plain array (separate multiply and add) on the portable level. The three perform the
@@ -284,6 +284,30 @@ fn psi_sums_d<V: Lanes8, const D: usize>(gd: bool, theta: &[f64], cols: &[f64], 
     }
 }
 
+/// scale · ψ'(θ_i) · Σ_m cols[m·n + i] vj[m] on block `i0` (zero-padded unless `full`), with
+/// d = D when D > 0.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn velocity_block<V: Lanes8, const D: usize>(
+    gd: bool,
+    t: V,
+    cols: &[f64],
+    n: usize,
+    vj: &[f64],
+    sc: V,
+    i0: usize,
+    full: bool,
+) -> V {
+    let d = if D > 0 { D } else { vj.len() };
+    let dp = dpsi_block(gd, t);
+    let mut dot = V::splat(0.0);
+    for m in 0..d {
+        let c = get::<V>(&cols[m * n..(m + 1) * n], i0, full);
+        dot = c.mul_add(V::splat(vj[m]), dot);
+    }
+    sc.mul(dp).mul(dot)
+}
+
 #[inline(always)]
 fn velocity_row_generic<V: Lanes8>(
     gd: bool,
@@ -293,31 +317,75 @@ fn velocity_row_generic<V: Lanes8>(
     scale: f64,
     out: &mut [f64],
 ) {
+    match vj.len() {
+        1 => velocity_row_d::<V, 1>(gd, theta, cols, vj, scale, out),
+        8 => velocity_row_d::<V, 8>(gd, theta, cols, vj, scale, out),
+        _ => velocity_row_d::<V, 0>(gd, theta, cols, vj, scale, out),
+    }
+}
+
+#[inline(always)]
+fn velocity_row_d<V: Lanes8, const D: usize>(
+    gd: bool,
+    theta: &[f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    out: &mut [f64],
+) {
     let n = theta.len();
     let d = vj.len();
+    assert!(D == 0 || D == d);
     assert_eq!(cols.len(), n * d);
     assert_eq!(out.len(), n);
     let sc = V::splat(scale);
     let mut i0 = 0;
     while i0 < n {
         let full = i0 + LANES <= n;
-        let t = if full {
-            V::load(&theta[i0..])
-        } else {
-            block(theta, i0)
-        };
-        let dp = dpsi_block(gd, t);
-        let mut dot = V::splat(0.0);
-        for m in 0..d {
-            let col = &cols[m * n..(m + 1) * n];
-            let c = if full {
-                V::load(&col[i0..])
-            } else {
-                block(col, i0)
-            };
-            dot = c.mul_add(V::splat(vj[m]), dot);
-        }
-        store_part(sc.mul(dp).mul(dot), &mut out[i0..]);
+        let t = get::<V>(theta, i0, full);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, full);
+        store_part(k, &mut out[i0..]);
+        i0 += LANES;
+    }
+}
+
+#[inline(always)]
+fn euler_row_generic<V: Lanes8>(
+    gd: bool,
+    theta: &mut [f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    eta: f64,
+) {
+    match vj.len() {
+        1 => euler_row_d::<V, 1>(gd, theta, cols, vj, scale, eta),
+        8 => euler_row_d::<V, 8>(gd, theta, cols, vj, scale, eta),
+        _ => euler_row_d::<V, 0>(gd, theta, cols, vj, scale, eta),
+    }
+}
+
+#[inline(always)]
+fn euler_row_d<V: Lanes8, const D: usize>(
+    gd: bool,
+    theta: &mut [f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    eta: f64,
+) {
+    let n = theta.len();
+    let d = vj.len();
+    assert!(D == 0 || D == d);
+    assert_eq!(cols.len(), n * d);
+    let (sc, et) = (V::splat(scale), V::splat(eta));
+    let mut i0 = 0;
+    while i0 < n {
+        let full = i0 + LANES <= n;
+        let t = get::<V>(theta, i0, full);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, full);
+        // θ + (η k), two roundings as in the textbook update.
+        store_part(t.add(et.mul(k)), &mut theta[i0..]);
         i0 += LANES;
     }
 }
@@ -401,6 +469,9 @@ dispatch_lanes! {
     fn velocity_row_dispatch(gd: bool, theta: &[f64], cols: &[f64], vj: &[f64], scale: f64, out: &mut [f64]) => velocity_row_generic
 }
 dispatch_lanes! {
+    fn euler_row_dispatch(gd: bool, theta: &mut [f64], cols: &[f64], vj: &[f64], scale: f64, eta: f64) => euler_row_generic
+}
+dispatch_lanes! {
     fn pair_row_dispatch(vt: &[f64], alpha: &[f64], c: &[f64], vj: &[f64], alpha_j: f64, acc_out: &mut [f64], sums: &mut [f64]) => pair_row_generic
 }
 dispatch_lanes! {
@@ -452,6 +523,12 @@ pub fn velocity_row(
     out: &mut [f64],
 ) {
     velocity_row_dispatch(gd, theta, cols, vj, scale, out)
+}
+
+/// θ_i ← θ_i + η · scale · ψ'(θ_i) · Σ_m cols[m·n + i] vj[m] (n = θ.len()): pass 2 of a row
+/// fused with the Euler update, the same values as [`velocity_row`] followed by θ += η·out.
+pub fn euler_row(gd: bool, theta: &mut [f64], cols: &[f64], vj: &[f64], scale: f64, eta: f64) {
+    euler_row_dispatch(gd, theta, cols, vj, scale, eta)
 }
 
 /// Row j of the readout's node pairs, with vt the node vectors transposed (d × n), alpha_k =
