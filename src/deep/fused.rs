@@ -93,9 +93,29 @@ pub fn readout_b(f: &Frozen, theta2: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// Tiles per side of the node-pair pass (fewer when the tile would be below 256 columns).
+const PAIR_TILES: usize = 16;
+
+/// Columns per tile of the node-pair pass at width `n`: at least 256 (a tile's columns, d + 3
+/// arrays of that length, stay in the L1/L2 cache) and at most [`PAIR_TILES`] tiles per side.
+pub fn pair_tile_size(n: usize) -> usize {
+    (n.div_ceil(PAIR_TILES).div_ceil(8) * 8).max(256)
+}
+
 /// Risk, V_j and e_j of f = (1/N) Σ_j c_j g(⟨v_j, x⟩) against the teacher g(x₁): the node-pair
-/// pass, vectorised over k.
+/// pass, vectorised over k, on the upper triangle of tiles of [`pair_tile_size`] columns.
 pub fn readout(v: &[f64], c: &[f64], n: usize, d: usize) -> Readout {
+    readout_tiled(v, c, n, d, pair_tile_size(n))
+}
+
+/// [`readout`] with tiles of `tile` ≥ 1 nodes (tests use small tiles to exercise many).
+///
+/// Every pair of tiles (J ≤ K) is one task ([`kern::pair_tile`]) computing each node pair
+/// once for both rows; row j's sums over tile X's columns come from task (J, X) if X ≥ J, else
+/// from task (X, J); they are added in X order. The result depends on `tile` (the summation
+/// order) but not on the number of threads.
+pub fn readout_tiled(v: &[f64], c: &[f64], n: usize, d: usize, tile: usize) -> Readout {
+    assert!(tile >= 1);
     let norms: Vec<f64> = v.chunks(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
     let alpha: Vec<f64> = norms.iter().map(|&s| 1.0 / (1.0 + s).sqrt()).collect();
     let mut vt = vec![0.0; n * d];
@@ -104,15 +124,42 @@ pub fn readout(v: &[f64], c: &[f64], n: usize, d: usize) -> Readout {
             vt[m * n + k] = v[k * d + m];
         }
     }
+    let w = d + 2;
+    let nt = n.div_ceil(tile);
+    let range = |t: usize| (t * tile, ((t + 1) * tile).min(n));
+    let pairs: Vec<(usize, usize)> = (0..nt).flat_map(|a| (a..nt).map(move |b| (a, b))).collect();
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let (ra, rb) = (range(a), range(b));
+            let mut fwd = vec![0.0; (ra.1 - ra.0) * w];
+            let mut bwd = vec![0.0; if a == b { 0 } else { (rb.1 - rb.0) * w }];
+            kern::pair_tile(&vt, &alpha, c, d, ra, rb, &mut fwd, &mut bwd);
+            (fwd, bwd)
+        })
+        .collect();
+    // part[(x·n + j)·w ..]: row j's sums over tile x's columns.
+    let mut part = vec![0.0; nt * n * w];
+    for (&(a, b), (fwd, bwd)) in pairs.iter().zip(parts) {
+        let (ra, rb) = (range(a), range(b));
+        part[(b * n + ra.0) * w..(b * n + ra.1) * w].copy_from_slice(&fwd);
+        if a != b {
+            part[(a * n + rb.0) * w..(a * n + rb.1) * w].copy_from_slice(&bwd);
+        }
+    }
     let inv = 1.0 / n as f64;
     let rows: Vec<(f64, f64, Vec<f64>)> = (0..n)
         .into_par_iter()
         .map(|j| {
             let vj = &v[j * d..(j + 1) * d];
             let nj = norms[j];
-            let mut acc = vec![0.0; d];
-            let mut sums = [0.0; 2];
-            kern::pair_row(&vt, &alpha, c, vj, alpha[j], &mut acc, &mut sums);
+            // Σ over the tiles in x order: acc = Σ_k w_jk v_k, sums = (Σ c asin, Σ w ⟨v_j, v_k⟩).
+            let mut tot = vec![0.0; w];
+            for x in 0..nt {
+                let p = &part[(x * n + j) * w..(x * n + j + 1) * w];
+                tot.iter_mut().zip(p).for_each(|(t, y)| *t += y);
+            }
+            let (acc, sums) = tot.split_at(d);
             let rk = FRAC_2_PI * sums[0];
             // Teacher w* = e₁: K(v_j, e₁) and ∇₁K(v_j, e₁), with (1 + |e₁|²) = 2.
             let x1 = vj[0];
@@ -321,13 +368,15 @@ pub fn rk4_step(f: &Frozen, net: &mut Net, s: &mut Rk4Scratch, dt: f64) {
 
 /// Bytes of the fast path's working set beyond the trained state: per layer the stage and
 /// accumulator (RK4 only), the frozen transposed features, the node vectors and readout
-/// (a few N·d arrays; RK4 one more N·d + N for the next stage's fused pass 1), and one row
-/// buffer per thread.
+/// (a few N·d arrays; RK4 one more N·d + N for the next stage's fused pass 1), the node-pair
+/// pass's tile partial sums (twice 16·N·(d + 2)), and one row buffer per thread.
 pub fn scratch_bytes(layers: usize, n: usize, d: usize, rk4: bool, threads: usize) -> f64 {
     let nf = n as f64;
     let trained = (layers - 1) as f64 * nf * nf;
     let stages = if rk4 { 2.0 * trained } else { 0.0 };
     let next = if rk4 { nf * (d as f64 + 1.0) } else { 0.0 };
-    8.0 * (stages + next + 6.0 * nf * d as f64 + 8.0 * nf + threads as f64 * nf)
+    // The node-pair pass's per-tile partial sums, as returned by the tasks and as placed.
+    let pairs = 2.0 * PAIR_TILES as f64 * nf * (d as f64 + 2.0);
+    8.0 * (stages + next + pairs + 6.0 * nf * d as f64 + 8.0 * nf + threads as f64 * nf)
         + Frozen::bytes(n, d)
 }

@@ -556,3 +556,157 @@ pub fn psi_values(gd: bool, deriv: bool, t: &[f64], out: &mut [f64]) {
 pub fn asin_values(q: &[f64], out: &mut [f64]) {
     asin_values_dispatch(q, out)
 }
+
+/// One tile of the symmetric node-pair pass (see [`pair_tile`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_tile_generic<V: Lanes8>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    if d == 8 {
+        let mut acc = [V::splat(0.0); 8];
+        pair_tile_d::<V, 8>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
+    } else {
+        let mut acc = vec![V::splat(0.0); d];
+        pair_tile_d::<V, 0>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_tile_d<V: Lanes8, const D: usize>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    (j0, j1): (usize, usize),
+    (k0, k1): (usize, usize),
+    accv: &mut [V],
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    let n = alpha.len();
+    let d = if D > 0 { D } else { d };
+    let w = d + 2;
+    assert_eq!(vt.len(), n * d);
+    assert_eq!(c.len(), n);
+    assert!(j0 <= j1 && j1 <= n && k0 <= k1 && k1 <= n);
+    assert_eq!(fwd.len(), (j1 - j0) * w);
+    assert_eq!(accv.len(), d);
+    let back = !bwd.is_empty();
+    if back {
+        assert_eq!(bwd.len(), (k1 - k0) * w);
+    }
+    // This tile's columns, zero-padded to whole blocks: node vectors, α (a padded α = 0 gives
+    // q = 0, s = 0, asin 0: no contribution) and c.
+    let nb = (k1 - k0).div_ceil(LANES);
+    let kw = nb * LANES;
+    let pad = |x: &[f64]| -> Vec<f64> {
+        let mut y = vec![0.0; kw];
+        y[..k1 - k0].copy_from_slice(&x[k0..k1]);
+        y
+    };
+    let vk: Vec<Vec<f64>> = (0..d).map(|m| pad(&vt[m * n..(m + 1) * n])).collect();
+    let al = pad(alpha);
+    let ck = pad(c);
+    // Backward accumulators of the column rows: per block, d sums Σ_j w v_j, then Σ_j c_j asin,
+    // Σ_j w ⟨v_j, v_k⟩ (lane = row k).
+    let mut bw = if back {
+        vec![V::splat(0.0); nb * w]
+    } else {
+        Vec::new()
+    };
+    let (one, mone) = (V::splat(1.0), V::splat(-1.0));
+    let mut vj = vec![0.0; d];
+    for j in j0..j1 {
+        for m in 0..d {
+            vj[m] = vt[m * n + j];
+        }
+        let aj = V::splat(alpha[j]);
+        let cj = V::splat(c[j]);
+        let mut rk = V::splat(0.0);
+        let mut sw = V::splat(0.0);
+        accv.iter_mut().for_each(|a| *a = V::splat(0.0));
+        for b in 0..nb {
+            let o = b * LANES;
+            let mut dot = V::splat(0.0);
+            for m in 0..d {
+                dot = V::load(&vk[m][o..]).mul_add(V::splat(vj[m]), dot);
+            }
+            let ajk = aj.mul(V::load(&al[o..]));
+            let q = dot.mul(ajk).min(one).max(mone);
+            let om = one.sub(q).mul(one.add(q));
+            let sj = ajk.div(om.sqrt());
+            let asq = asin_block(q);
+            let cb = V::load(&ck[o..]);
+            let wf = cb.mul(sj);
+            rk = cb.mul_add(asq, rk);
+            sw = wf.mul_add(dot, sw);
+            for m in 0..d {
+                accv[m] = wf.mul_add(V::load(&vk[m][o..]), accv[m]);
+            }
+            if back {
+                let wb = cj.mul(sj);
+                let bb = &mut bw[b * w..(b + 1) * w];
+                for m in 0..d {
+                    bb[m] = wb.mul_add(V::splat(vj[m]), bb[m]);
+                }
+                bb[d] = cj.mul_add(asq, bb[d]);
+                bb[d + 1] = wb.mul_add(dot, bb[d + 1]);
+            }
+        }
+        let fr = &mut fwd[(j - j0) * w..(j - j0 + 1) * w];
+        for m in 0..d {
+            fr[m] = reduce(accv[m]);
+        }
+        fr[d] = reduce(rk);
+        fr[d + 1] = reduce(sw);
+    }
+    if back {
+        for b in 0..nb {
+            let lanes: Vec<[f64; LANES]> = bw[b * w..(b + 1) * w]
+                .iter()
+                .map(|x| x.to_array())
+                .collect();
+            for l in 0..LANES.min(k1 - k0 - b * LANES) {
+                let r = b * LANES + l;
+                for (q, x) in lanes.iter().enumerate() {
+                    bwd[r * w + q] = x[l];
+                }
+            }
+        }
+    }
+}
+
+dispatch_lanes! {
+    fn pair_tile_dispatch(vt: &[f64], alpha: &[f64], c: &[f64], d: usize, rows: (usize, usize), cols: (usize, usize), fwd: &mut [f64], bwd: &mut [f64]) => pair_tile_generic
+}
+
+/// One tile (rows j ∈ [j0, j1), columns k ∈ [k0, k1)) of the node pairs, each pair computed
+/// once for both of its rows (q, K and the weight factor s_jk = α_j α_k (1 − q_jk²)^{−1/2} are
+/// symmetric in j, k). With vt the node vectors transposed (d × n), α and c as in
+/// [`pair_row`], writes per row j (d + 2 numbers, `fwd`, (j1 − j0)·(d + 2)):
+/// Σ_k c_k s_jk v_k, Σ_k c_k asin q_jk, Σ_k c_k s_jk ⟨v_j, v_k⟩ over the tile's columns (eight
+/// lane sums in k order, then the fixed pairwise reduction), and, unless `bwd` is empty, the
+/// same sums of each column row k over the tile's rows (`bwd`, (k1 − k0)·(d + 2); one lane per
+/// row, summed in j order). Deterministic: the result depends on the arguments only.
+#[allow(clippy::too_many_arguments)]
+pub fn pair_tile(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    pair_tile_dispatch(vt, alpha, c, d, rows, cols, fwd, bwd)
+}
