@@ -259,6 +259,18 @@ fn psi_sums_d<V: Lanes8, const D: usize>(gd: bool, theta: &[f64], cols: &[f64], 
         let g = if D > 0 { D } else { (d - m0).min(GROUP) };
         let mut acc = [V::splat(0.0); GROUP];
         let mut i0 = 0;
+        // Two blocks per iteration (two independent ψ chains in flight), accumulated in
+        // block order: the same sums as one block at a time.
+        while i0 + 2 * LANES <= n {
+            let p = psi_block(gd, V::load(&theta[i0..]));
+            let p2 = psi_block(gd, V::load(&theta[i0 + LANES..]));
+            for m in 0..g {
+                let c = V::load(&cols[(m0 + m) * n + i0..]);
+                let c2 = V::load(&cols[(m0 + m) * n + i0 + LANES..]);
+                acc[m] = p2.mul_add(c2, p.mul_add(c, acc[m]));
+            }
+            i0 += 2 * LANES;
+        }
         while i0 + LANES <= n {
             let p = psi_block(gd, V::load(&theta[i0..]));
             for m in 0..g {
@@ -380,11 +392,21 @@ fn euler_row_d<V: Lanes8, const D: usize>(
     assert_eq!(cols.len(), n * d);
     let (sc, et) = (V::splat(scale), V::splat(eta));
     let mut i0 = 0;
+    // Two independent blocks per iteration (more in flight), then one at a time.
+    while i0 + 2 * LANES <= n {
+        let t = V::load(&theta[i0..]);
+        let t2 = V::load(&theta[i0 + LANES..]);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, true);
+        let k2 = velocity_block::<V, D>(gd, t2, cols, n, vj, sc, i0 + LANES, true);
+        // θ + (η k), two roundings as in the textbook update.
+        t.add(et.mul(k)).store(&mut theta[i0..]);
+        t2.add(et.mul(k2)).store(&mut theta[i0 + LANES..]);
+        i0 += 2 * LANES;
+    }
     while i0 < n {
         let full = i0 + LANES <= n;
         let t = get::<V>(theta, i0, full);
         let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, full);
-        // θ + (η k), two roundings as in the textbook update.
         store_part(t.add(et.mul(k)), &mut theta[i0..]);
         i0 += LANES;
     }
