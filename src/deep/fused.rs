@@ -8,11 +8,12 @@
 //! 2. **node pairs** (O(N² d), no trained edge read): with α_j = (1 + |v_j|²)^{−1/2} precomputed
 //!    per node, q_jk = ⟨v_j, v_k⟩ α_j α_k, K_jk = (2/π) asin q_jk and the gradient weight
 //!    c_k α_j α_k (1 − q_jk²)^{−1/2}: no square root of a product and no division per pair
-//!    beyond one (1 − q²)^{−1/2}; asin vectorised;
+//!    beyond one (1 − q²)^{−1/2}; asin vectorised; on the upper triangle of node tiles, each
+//!    pair computed once for both of its rows ([`readout_tiled`]);
 //! 3. **pass 2**, fused with the update: row j's velocities 2c_j ψ'(θ1_ij)⟨u_i, V_j⟩ (and
-//!    −2 a_k ψ'(θ2_jk) e_j) go into a row buffer that stays in cache, and the caller's update
-//!    (Euler θ += η k, or the RK4 stage/accumulator) is applied to the row at once: no N²
-//!    velocity array exists.
+//!    −2 a_k ψ'(θ2_jk) e_j) are applied at once, Euler θ += η k inside the vector kernel, the
+//!    RK4 stage/accumulator through a row buffer that stays in cache, followed in RK4 by the
+//!    next stage's pass 1 on the fresh row: no N² velocity array exists.
 //!
 //! ## Accuracy contract
 //! Against the exact closed forms at the same f64 state: the ψ, ψ', asin approximations
@@ -21,8 +22,9 @@
 //! scalar reference for every pass at every SIMD level in `tests/deep_fused.rs`.
 //!
 //! ## Reproducibility
-//! Every row is computed by one task (fixed lane order inside), cross-row sums are done
-//! sequentially in j: bit-identical for any number of threads (`fused_is_thread_count_invariant`).
+//! Every row (and every tile pair of the node pairs) is computed by one task (fixed lane order
+//! inside), tile partials are added in tile order and cross-row sums sequentially in j:
+//! bit-identical for any number of threads (`fused_is_thread_count_invariant`).
 
 use super::finite::{Eval, Readout};
 use super::{Net, Psi};
