@@ -163,73 +163,80 @@ fn node_pairs_within_their_bound() {
         } else {
             net.a.clone()
         };
-        let fast = fused::readout(&v, &c, n, d);
         let rf = finite::readout(&v, &c, n, d);
-        let norm: Vec<f64> = v.chunks(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
-        let mut big_q = 0.0f64;
-        // Per row: bounds on Σ_k c_k asin q (drk), Σ_k w⟨v_j,v_k⟩ (ds), Σ_k w v_k (dacc), and
-        // the magnitudes of the sums.
-        let mut drk = vec![0.0; n];
-        let mut rk_abs = vec![0.0; n];
-        for j in 0..n {
-            let vj = &v[j * d..(j + 1) * d];
-            let (mut ds, mut s_abs) = (0.0, 0.0);
-            let mut dacc = vec![0.0; d];
-            let mut acc_abs = vec![0.0; d];
-            for k in 0..n {
-                let vk = &v[k * d..(k + 1) * d];
-                let dot: f64 = vj.iter().zip(vk).map(|(x, y)| x * y).sum();
-                let sdot: f64 = vj.iter().zip(vk).map(|(x, y)| (x * y).abs()).sum();
-                let al = 1.0 / ((1.0 + norm[j]) * (1.0 + norm[k])).sqrt();
-                let q = dot * al;
-                big_q = big_q.max(q.abs());
-                let kappa = 1.0 / (1.0 - q * q);
-                // q: α_j, α_k (3u each), the product and dot's order (2d u Σ|v_j v_k|).
-                let dq = (12.0 * q.abs() + 2.0 * (d as f64 + 1.0) * sdot * al) * U;
-                let w = c[k] * al * kappa.sqrt();
-                let dw = w.abs() * (kappa * q.abs() * dq + 8.0 * U);
-                let dasin = EPS_ASIN + E_LIBM + dq * kappa.sqrt();
-                drk[j] += c[k].abs() * dasin;
-                rk_abs[j] += (c[k] * q.asin()).abs();
-                ds += dw * dot.abs() + w.abs() * 2.0 * d as f64 * U * sdot;
-                s_abs += (w * dot).abs();
-                for m in 0..d {
-                    dacc[m] += dw * vk[m].abs();
-                    acc_abs[m] += (w * vk[m]).abs();
+        // The default tiling (one tile at these N) and small tiles (whole and partial blocks
+        // of lanes, many off-diagonal tiles: each pair computed once for both rows).
+        for tile in [fused::pair_tile_size(n), 8, 13] {
+            let fast = fused::readout_tiled(&v, &c, n, d, tile);
+            let norm: Vec<f64> = v.chunks(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
+            let mut big_q = 0.0f64;
+            // Per row: bounds on Σ_k c_k asin q (drk), Σ_k w⟨v_j,v_k⟩ (ds), Σ_k w v_k (dacc), and
+            // the magnitudes of the sums.
+            let mut drk = vec![0.0; n];
+            let mut rk_abs = vec![0.0; n];
+            for j in 0..n {
+                let vj = &v[j * d..(j + 1) * d];
+                let (mut ds, mut s_abs) = (0.0, 0.0);
+                let mut dacc = vec![0.0; d];
+                let mut acc_abs = vec![0.0; d];
+                for k in 0..n {
+                    let vk = &v[k * d..(k + 1) * d];
+                    let dot: f64 = vj.iter().zip(vk).map(|(x, y)| x * y).sum();
+                    let sdot: f64 = vj.iter().zip(vk).map(|(x, y)| (x * y).abs()).sum();
+                    let al = 1.0 / ((1.0 + norm[j]) * (1.0 + norm[k])).sqrt();
+                    let q = dot * al;
+                    big_q = big_q.max(q.abs());
+                    let kappa = 1.0 / (1.0 - q * q);
+                    // q: α_j, α_k (3u each), the product and dot's order (2d u Σ|v_j v_k|).
+                    let dq = (12.0 * q.abs() + 2.0 * (d as f64 + 1.0) * sdot * al) * U;
+                    let w = c[k] * al * kappa.sqrt();
+                    let dw = w.abs() * (kappa * q.abs() * dq + 8.0 * U);
+                    let dasin = EPS_ASIN + E_LIBM + dq * kappa.sqrt();
+                    drk[j] += c[k].abs() * dasin;
+                    rk_abs[j] += (c[k] * q.asin()).abs();
+                    ds += dw * dot.abs() + w.abs() * 2.0 * d as f64 * U * sdot;
+                    s_abs += (w * dot).abs();
+                    for m in 0..d {
+                        dacc[m] += dw * vk[m].abs();
+                        acc_abs[m] += (w * vk[m]).abs();
+                    }
                 }
+                drk[j] = TWO_PI * (drk[j] + gam(n) * rk_abs[j]);
+                rk_abs[j] *= TWO_PI;
+                ds += gam(n) * s_abs;
+                let inv = 1.0 / n as f64;
+                let x1 = vj[0];
+                let r = 1.0 / (2.0 * (1.0 + norm[j]) - x1 * x1).sqrt();
+                for m in 0..d {
+                    let t_abs = r * ((m == 0) as u8 as f64 + (x1 * vj[m]).abs() / (1.0 + norm[j]));
+                    let sv = s_abs * vj[m].abs() / (1.0 + norm[j]);
+                    let b = TWO_PI
+                        * (12.0 * U * t_abs
+                            + inv
+                                * (dacc[m]
+                                    + gam(n) * acc_abs[m]
+                                    + ds * vj[m].abs() / (1.0 + norm[j]))
+                            + 8.0 * U * inv * (acc_abs[m] + sv));
+                    check("V", fast.big_v[j * d + m], rf.big_v[j * d + m], b);
+                }
+                let kt = (TWO_PI * (x1 / (2.0 * (1.0 + norm[j])).sqrt()).asin()).abs();
+                let be =
+                    drk[j] * inv + 4.0 * U * (rk_abs[j] * inv + kt) + 2.0 * E_LIBM + 8.0 * U * kt;
+                check("e", fast.e[j], rf.e[j], be);
             }
-            drk[j] = TWO_PI * (drk[j] + gam(n) * rk_abs[j]);
-            rk_abs[j] *= TWO_PI;
-            ds += gam(n) * s_abs;
             let inv = 1.0 / n as f64;
-            let x1 = vj[0];
-            let r = 1.0 / (2.0 * (1.0 + norm[j]) - x1 * x1).sqrt();
-            for m in 0..d {
-                let t_abs = r * ((m == 0) as u8 as f64 + (x1 * vj[m]).abs() / (1.0 + norm[j]));
-                let sv = s_abs * vj[m].abs() / (1.0 + norm[j]);
-                let b = TWO_PI
-                    * (12.0 * U * t_abs
-                        + inv
-                            * (dacc[m] + gam(n) * acc_abs[m] + ds * vj[m].abs() / (1.0 + norm[j]))
-                        + 8.0 * U * inv * (acc_abs[m] + sv));
-                check("V", fast.big_v[j * d + m], rf.big_v[j * d + m], b);
-            }
-            let kt = (TWO_PI * (x1 / (2.0 * (1.0 + norm[j])).sqrt()).asin()).abs();
-            let be = drk[j] * inv + 4.0 * U * (rk_abs[j] * inv + kt) + 2.0 * E_LIBM + 8.0 * U * kt;
-            check("e", fast.e[j], rf.e[j], be);
+            let quad_b: f64 = (0..n)
+                .map(|j| c[j].abs() * (drk[j] + 2.0 * U * rk_abs[j]))
+                .sum::<f64>()
+                + gam(n) * (0..n).map(|j| (c[j]).abs() * rk_abs[j]).sum::<f64>();
+            let lin_abs: f64 = c.iter().sum::<f64>().abs() + c.iter().map(|x| x.abs()).sum::<f64>();
+            let br = quad_b * inv * inv + 2.0 * inv * lin_abs * (E_LIBM + gam(n)) + 8.0 * U;
+            check("risk", fast.risk, rf.risk, br);
+            assert!(
+                big_q > 0.5,
+                "the asin's second branch is exercised (max |q| = {big_q})"
+            );
         }
-        let inv = 1.0 / n as f64;
-        let quad_b: f64 = (0..n)
-            .map(|j| c[j].abs() * (drk[j] + 2.0 * U * rk_abs[j]))
-            .sum::<f64>()
-            + gam(n) * (0..n).map(|j| (c[j]).abs() * rk_abs[j]).sum::<f64>();
-        let lin_abs: f64 = c.iter().sum::<f64>().abs() + c.iter().map(|x| x.abs()).sum::<f64>();
-        let br = quad_b * inv * inv + 2.0 * inv * lin_abs * (E_LIBM + gam(n)) + 8.0 * U;
-        check("risk", fast.risk, rf.risk, br);
-        assert!(
-            big_q > 0.5,
-            "the asin's second branch is exercised (max |q| = {big_q})"
-        );
     }
 }
 
@@ -347,12 +354,17 @@ fn fused_is_thread_count_invariant() {
             fused::rk4_step(&f, &mut m, &mut s, 0.05);
             fused::euler_step(&f, &mut m, 0.05);
             let ev = fused::evaluate(&f, &m);
-            (m, ev)
+            // Many tiles of the symmetric node-pair pass (the default is one tile at N = 203).
+            let r = fused::readout_tiled(&ev.v, &ev.c, m.n, m.d, 16);
+            (m, ev, r)
         })
     };
-    let (m1, e1) = run(1);
+    let (m1, e1, r1) = run(1);
     for t in [2, 3, 5] {
-        let (m, e) = run(t);
+        let (m, e, r) = run(t);
+        assert_eq!(r.risk.to_bits(), r1.risk.to_bits(), "{t} threads");
+        assert_eq!(r.big_v, r1.big_v);
+        assert_eq!(r.e, r1.e);
         assert_eq!(m, m1, "{t} threads");
         assert_eq!(e.risk.to_bits(), e1.risk.to_bits());
         assert_eq!(e.vel1, e1.vel1);

@@ -2,9 +2,13 @@
 //! maps ψ = gd, id and ψ' on blocks of [`LANES`] trained edges, the two passes over a row of
 //! trained edges, and the node-pair pass of the readout.
 //!
-//! Compiled three times through the crate's one dispatch point ([`super::simd`]'s `dispatch!`):
-//! AVX-512F + FMA, AVX2 + FMA (`f64::mul_add` is then the hardware FMA) and portable. The tests
-//! force each level with `MFORACLE_SIMD` in a child process (`tests/deep_fused.rs`).
+//! Written once over the eight-lane vector type `fast::simd::Lanes8` and compiled three
+//! times through the crate's one dispatch point ([`super::simd`]'s `dispatch_lanes!`): explicit
+//! `__m512d` intrinsics on the AVX-512F level, two `__m256d` with the hardware FMA on AVX2 + FMA,
+//! and a plain array (separate multiply and add) on the portable level. The three perform the
+//! same IEEE operations in the same order, so each level gives the bits the lane-array form of
+//! these kernels gave at that level. The tests force each level with `MFORACLE_SIMD` in a
+//! child process (`tests/deep_fused.rs`).
 //!
 //! ## The approximations (derivation in `proofs-notes/deep-meanfield.md` §9)
 //! - e^{−x}, x ∈ [0, 708] (clamped): x = k ln 2 + r by the FMA-free round-to-nearest trick
@@ -35,12 +39,11 @@
 // Lane loops mirror the formulas.
 #![allow(clippy::needless_range_loop)]
 
-use super::simd::{dispatch, madd};
+use super::simd::{dispatch_lanes, Lanes8};
 use std::f64::consts::FRAC_PI_2;
 
 /// Edges per vector block (one AVX-512 register, two AVX2 registers).
 pub const LANES: usize = 8;
-type B = [f64; LANES];
 
 /// Bound on |ψ̃ − ψ| of the vector gd (absolute).
 pub const EPS_PSI: f64 = 2e-15;
@@ -108,128 +111,87 @@ const ASIN_Q: [f64; 14] = [
 ];
 
 #[inline(always)]
-fn horner<const F: bool>(c: &[f64], x: &B) -> B {
-    let mut acc = [c[0]; LANES];
+fn horner<V: Lanes8>(c: &[f64], x: V) -> V {
+    let mut acc = V::splat(c[0]);
     for &ck in &c[1..] {
-        for l in 0..LANES {
-            acc[l] = madd::<F>(acc[l], x[l], ck);
-        }
+        acc = acc.mul_add(x, V::splat(ck));
     }
     acc
 }
 
 /// e^{−x} for x ≥ 0 (x clamped to 708: e^{−708} is normal).
 #[inline(always)]
-fn exp_neg<const F: bool>(x: &B) -> B {
-    let mut y = [0.0; LANES];
-    let mut t = [0.0; LANES];
-    let mut r = [0.0; LANES];
-    for l in 0..LANES {
-        y[l] = -x[l].min(708.0);
-        t[l] = madd::<F>(y[l], LOG2_E, ROUND);
-        let k = t[l] - ROUND;
-        r[l] = madd::<F>(k, -LN2_LO, madd::<F>(k, -LN2_HI, y[l]));
-    }
-    let p = horner::<F>(&EXP_TAYLOR, &r);
-    let mut out = [0.0; LANES];
-    for l in 0..LANES {
-        let scale = f64::from_bits((t[l].to_bits().wrapping_add(1023)) << 52);
-        out[l] = p[l] * scale;
-    }
-    out
+fn exp_neg<V: Lanes8>(x: V) -> V {
+    // −min(x, 708), the negation exact (−0 − y).
+    let y = V::splat(-0.0).sub(x.min(V::splat(708.0)));
+    let t = y.mul_add(V::splat(LOG2_E), V::splat(ROUND));
+    let k = t.sub(V::splat(ROUND));
+    let r = k.mul_add(V::splat(-LN2_LO), k.mul_add(V::splat(-LN2_HI), y));
+    horner(&EXP_TAYLOR, r).mul(t.pow2_from_round())
+}
+
+/// gd on a block.
+#[inline(always)]
+fn gd_block<V: Lanes8>(t: V) -> V {
+    let one = V::splat(1.0);
+    let z = exp_neg(t.abs());
+    let big = z.gt(V::splat(TAN_PI_8));
+    let w = V::select(big, one.sub(z).div(one.add(z)), z);
+    let at = w.mul(horner(&ATAN_P, w.mul(w)));
+    let g = V::select(
+        big,
+        V::splat(2.0).mul(at),
+        V::splat(-2.0).mul_add(at, V::splat(FRAC_PI_2)),
+    );
+    g.copysign(t)
+}
+
+/// sech on a block.
+#[inline(always)]
+fn sech_block<V: Lanes8>(t: V) -> V {
+    let z = exp_neg(t.abs());
+    V::splat(2.0).mul(z).div(z.mul_add(z, V::splat(1.0)))
 }
 
 /// ψ on a block (gd when `gd`, else the identity).
 #[inline(always)]
-fn psi_block<const F: bool>(gd: bool, t: &B) -> B {
-    if !gd {
-        return *t;
+fn psi_block<V: Lanes8>(gd: bool, t: V) -> V {
+    if gd {
+        gd_block(t)
+    } else {
+        t
     }
-    let mut ax = [0.0; LANES];
-    for l in 0..LANES {
-        ax[l] = t[l].abs();
-    }
-    let z = exp_neg::<F>(&ax);
-    let mut w = [0.0; LANES];
-    let mut w2 = [0.0; LANES];
-    for l in 0..LANES {
-        w[l] = if z[l] > TAN_PI_8 {
-            (1.0 - z[l]) / (1.0 + z[l])
-        } else {
-            z[l]
-        };
-        w2[l] = w[l] * w[l];
-    }
-    let p = horner::<F>(&ATAN_P, &w2);
-    let mut out = [0.0; LANES];
-    for l in 0..LANES {
-        let at = w[l] * p[l];
-        let g = if z[l] > TAN_PI_8 {
-            2.0 * at
-        } else {
-            madd::<F>(-2.0, at, FRAC_PI_2)
-        };
-        out[l] = g.copysign(t[l]);
-    }
-    out
 }
 
 /// ψ' on a block (sech when `gd`, else 1).
 #[inline(always)]
-fn dpsi_block<const F: bool>(gd: bool, t: &B) -> B {
-    if !gd {
-        return [1.0; LANES];
+fn dpsi_block<V: Lanes8>(gd: bool, t: V) -> V {
+    if gd {
+        sech_block(t)
+    } else {
+        V::splat(1.0)
     }
-    let mut ax = [0.0; LANES];
-    for l in 0..LANES {
-        ax[l] = t[l].abs();
-    }
-    let z = exp_neg::<F>(&ax);
-    let mut out = [0.0; LANES];
-    for l in 0..LANES {
-        out[l] = 2.0 * z[l] / madd::<F>(z[l], z[l], 1.0);
-    }
-    out
 }
 
 /// asin on a block, |q| ≤ 1.
 #[inline(always)]
-fn asin_block<const F: bool>(q: &B) -> B {
-    let mut x = [0.0; LANES];
-    let mut x2 = [0.0; LANES];
-    let mut big = [false; LANES];
-    for l in 0..LANES {
-        x[l] = q[l].abs();
-        big[l] = x[l] > 0.5;
-    }
+fn asin_block<V: Lanes8>(q: V) -> V {
+    let mut x = q.abs();
+    let big = x.gt(V::splat(0.5));
     // The square roots only when a lane needs the reduction (same values either way).
-    if big.iter().any(|&b| b) {
-        for l in 0..LANES {
-            let s = (0.5 * (1.0 - x[l])).sqrt();
-            x[l] = if big[l] { s } else { x[l] };
-        }
+    if V::any(big) {
+        let s = V::splat(0.5).mul(V::splat(1.0).sub(x)).sqrt();
+        x = V::select(big, s, x);
     }
-    for l in 0..LANES {
-        x2[l] = x[l] * x[l];
-    }
-    let p = horner::<F>(&ASIN_Q, &x2);
-    let mut out = [0.0; LANES];
-    for l in 0..LANES {
-        let v = x[l] * p[l];
-        let r = if big[l] {
-            madd::<F>(-2.0, v, FRAC_PI_2)
-        } else {
-            v
-        };
-        out[l] = r.copysign(q[l]);
-    }
-    out
+    let v = x.mul(horner(&ASIN_Q, x.mul(x)));
+    let r = V::select(big, V::splat(-2.0).mul_add(v, V::splat(FRAC_PI_2)), v);
+    r.copysign(q)
 }
 
 /// Pairwise reduction of the lanes in a fixed order.
 #[inline(always)]
-fn reduce(v: &B) -> f64 {
-    let mut v = *v;
+fn reduce<V: Lanes8>(v: V) -> f64 {
+    let mut v = v.to_array();
     let mut width = LANES;
     while width > 1 {
         width /= 2;
@@ -240,48 +202,142 @@ fn reduce(v: &B) -> f64 {
     v[0]
 }
 
-/// Block `i0` of `x` (length n), zero-padded past the end.
+/// Block `i0` of `x`, zero-padded past the end.
 #[inline(always)]
-fn block(x: &[f64], i0: usize) -> B {
+fn block<V: Lanes8>(x: &[f64], i0: usize) -> V {
     if i0 + LANES <= x.len() {
-        return x[i0..i0 + LANES].try_into().unwrap();
+        return V::load(&x[i0..]);
     }
     let mut b = [0.0; LANES];
     let end = (i0 + LANES).min(x.len());
     b[..end - i0].copy_from_slice(&x[i0..end]);
-    b
+    V::from_array(b)
 }
 
+/// Block `i0` of `x`: a plain load when `full`, else zero-padded.
 #[inline(always)]
-fn psi_sums_generic<const F: bool>(gd: bool, theta: &[f64], cols: &[f64], out: &mut [f64]) {
+fn get<V: Lanes8>(x: &[f64], i0: usize, full: bool) -> V {
+    if full {
+        V::load(&x[i0..])
+    } else {
+        block(x, i0)
+    }
+}
+
+/// Writes the first `min(8, out.len())` lanes of `v` to `out`.
+#[inline(always)]
+fn store_part<V: Lanes8>(v: V, out: &mut [f64]) {
+    if out.len() >= LANES {
+        v.store(out);
+    } else {
+        let len = out.len();
+        out.copy_from_slice(&v.to_array()[..len]);
+    }
+}
+
+/// Features per group of register accumulators (d larger than this runs in groups).
+const GROUP: usize = 16;
+
+#[inline(always)]
+fn psi_sums_generic<V: Lanes8>(gd: bool, theta: &[f64], cols: &[f64], out: &mut [f64]) {
+    match out.len() {
+        1 => psi_sums_d::<V, 1>(gd, theta, cols, out),
+        8 => psi_sums_d::<V, 8>(gd, theta, cols, out),
+        _ => psi_sums_d::<V, 0>(gd, theta, cols, out),
+    }
+}
+
+/// `psi_sums` with d = D known at compile time (D = 0: any d, in groups of [`GROUP`]).
+#[inline(always)]
+fn psi_sums_d<V: Lanes8, const D: usize>(gd: bool, theta: &[f64], cols: &[f64], out: &mut [f64]) {
     let n = theta.len();
     let d = out.len();
+    assert!(D == 0 || D == d);
     assert_eq!(cols.len(), n * d);
-    let mut acc = vec![[0.0; LANES]; d];
-    let mut i0 = 0;
-    while i0 < n {
-        let t = block(theta, i0);
-        let mut p = psi_block::<F>(gd, &t);
-        if i0 + LANES > n {
-            for l in n - i0..LANES {
-                p[l] = 0.0;
+    let mut m0 = 0;
+    while m0 < d {
+        let g = if D > 0 { D } else { (d - m0).min(GROUP) };
+        let mut acc = [V::splat(0.0); GROUP];
+        let mut i0 = 0;
+        // Two blocks per iteration (two independent ψ chains in flight), accumulated in
+        // block order: the same sums as one block at a time.
+        while i0 + 2 * LANES <= n {
+            let p = psi_block(gd, V::load(&theta[i0..]));
+            let p2 = psi_block(gd, V::load(&theta[i0 + LANES..]));
+            for m in 0..g {
+                let c = V::load(&cols[(m0 + m) * n + i0..]);
+                let c2 = V::load(&cols[(m0 + m) * n + i0 + LANES..]);
+                acc[m] = p2.mul_add(c2, p.mul_add(c, acc[m]));
+            }
+            i0 += 2 * LANES;
+        }
+        while i0 + LANES <= n {
+            let p = psi_block(gd, V::load(&theta[i0..]));
+            for m in 0..g {
+                let c = V::load(&cols[(m0 + m) * n + i0..]);
+                acc[m] = p.mul_add(c, acc[m]);
+            }
+            i0 += LANES;
+        }
+        if i0 < n {
+            // The tail: padded with zero weights.
+            let mut p = psi_block(gd, block::<V>(theta, i0)).to_array();
+            p[n - i0..].fill(0.0);
+            let p = V::from_array(p);
+            for m in 0..g {
+                let c = block::<V>(&cols[(m0 + m) * n..(m0 + m + 1) * n], i0);
+                acc[m] = p.mul_add(c, acc[m]);
             }
         }
-        for m in 0..d {
-            let c = block(&cols[m * n..(m + 1) * n], i0);
-            for l in 0..LANES {
-                acc[m][l] = madd::<F>(p[l], c[l], acc[m][l]);
-            }
+        for m in 0..g {
+            out[m0 + m] = reduce(acc[m]);
         }
-        i0 += LANES;
+        m0 += g;
     }
+}
+
+/// scale · ψ'(θ_i) · Σ_m cols[m·n + i] vj[m] on block `i0` (zero-padded unless `full`), with
+/// d = D when D > 0.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn velocity_block<V: Lanes8, const D: usize>(
+    gd: bool,
+    t: V,
+    cols: &[f64],
+    n: usize,
+    vj: &[f64],
+    sc: V,
+    i0: usize,
+    full: bool,
+) -> V {
+    let d = if D > 0 { D } else { vj.len() };
+    let dp = dpsi_block(gd, t);
+    let mut dot = V::splat(0.0);
     for m in 0..d {
-        out[m] = reduce(&acc[m]);
+        let c = get::<V>(&cols[m * n..(m + 1) * n], i0, full);
+        dot = c.mul_add(V::splat(vj[m]), dot);
+    }
+    sc.mul(dp).mul(dot)
+}
+
+#[inline(always)]
+fn velocity_row_generic<V: Lanes8>(
+    gd: bool,
+    theta: &[f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    out: &mut [f64],
+) {
+    match vj.len() {
+        1 => velocity_row_d::<V, 1>(gd, theta, cols, vj, scale, out),
+        8 => velocity_row_d::<V, 8>(gd, theta, cols, vj, scale, out),
+        _ => velocity_row_d::<V, 0>(gd, theta, cols, vj, scale, out),
     }
 }
 
 #[inline(always)]
-fn velocity_row_generic<const F: bool>(
+fn velocity_row_d<V: Lanes8, const D: usize>(
     gd: bool,
     theta: &[f64],
     cols: &[f64],
@@ -291,29 +347,67 @@ fn velocity_row_generic<const F: bool>(
 ) {
     let n = theta.len();
     let d = vj.len();
+    assert!(D == 0 || D == d);
     assert_eq!(cols.len(), n * d);
     assert_eq!(out.len(), n);
-    let body = n - n % LANES;
+    let sc = V::splat(scale);
     let mut i0 = 0;
     while i0 < n {
-        let t = block(theta, i0);
-        let dp = dpsi_block::<F>(gd, &t);
-        let mut dot = [0.0; LANES];
-        for m in 0..d {
-            let c = block(&cols[m * n..(m + 1) * n], i0);
-            for l in 0..LANES {
-                dot[l] = madd::<F>(c[l], vj[m], dot[l]);
-            }
-        }
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = scale * dp[l] * dot[l];
-        }
-        if i0 < body {
-            out[i0..i0 + LANES].copy_from_slice(&r);
-        } else {
-            out[i0..].copy_from_slice(&r[..n - i0]);
-        }
+        let full = i0 + LANES <= n;
+        let t = get::<V>(theta, i0, full);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, full);
+        store_part(k, &mut out[i0..]);
+        i0 += LANES;
+    }
+}
+
+#[inline(always)]
+fn euler_row_generic<V: Lanes8>(
+    gd: bool,
+    theta: &mut [f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    eta: f64,
+) {
+    match vj.len() {
+        1 => euler_row_d::<V, 1>(gd, theta, cols, vj, scale, eta),
+        8 => euler_row_d::<V, 8>(gd, theta, cols, vj, scale, eta),
+        _ => euler_row_d::<V, 0>(gd, theta, cols, vj, scale, eta),
+    }
+}
+
+#[inline(always)]
+fn euler_row_d<V: Lanes8, const D: usize>(
+    gd: bool,
+    theta: &mut [f64],
+    cols: &[f64],
+    vj: &[f64],
+    scale: f64,
+    eta: f64,
+) {
+    let n = theta.len();
+    let d = vj.len();
+    assert!(D == 0 || D == d);
+    assert_eq!(cols.len(), n * d);
+    let (sc, et) = (V::splat(scale), V::splat(eta));
+    let mut i0 = 0;
+    // Two independent blocks per iteration (more in flight), then one at a time.
+    while i0 + 2 * LANES <= n {
+        let t = V::load(&theta[i0..]);
+        let t2 = V::load(&theta[i0 + LANES..]);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, true);
+        let k2 = velocity_block::<V, D>(gd, t2, cols, n, vj, sc, i0 + LANES, true);
+        // θ + (η k), two roundings as in the textbook update.
+        t.add(et.mul(k)).store(&mut theta[i0..]);
+        t2.add(et.mul(k2)).store(&mut theta[i0 + LANES..]);
+        i0 += 2 * LANES;
+    }
+    while i0 < n {
+        let full = i0 + LANES <= n;
+        let t = get::<V>(theta, i0, full);
+        let k = velocity_block::<V, D>(gd, t, cols, n, vj, sc, i0, full);
+        store_part(t.add(et.mul(k)), &mut theta[i0..]);
         i0 += LANES;
     }
 }
@@ -321,7 +415,7 @@ fn velocity_row_generic<const F: bool>(
 /// Node-pair sums of row j of the readout (see [`pair_row`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn pair_row_generic<const F: bool>(
+fn pair_row_generic<V: Lanes8>(
     vt: &[f64],
     alpha: &[f64],
     c: &[f64],
@@ -330,94 +424,109 @@ fn pair_row_generic<const F: bool>(
     acc_out: &mut [f64],
     sums: &mut [f64],
 ) {
+    if vj.len() == 8 {
+        let mut acc = [V::splat(0.0); 8];
+        pair_row_d::<V, 8>(vt, alpha, c, vj, alpha_j, &mut acc, acc_out, sums)
+    } else {
+        let mut acc = vec![V::splat(0.0); vj.len()];
+        pair_row_d::<V, 0>(vt, alpha, c, vj, alpha_j, &mut acc, acc_out, sums)
+    }
+}
+
+/// `pair_row` with d = D known at compile time (D = 0: any d), accumulators `acc` (d, zero).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_row_d<V: Lanes8, const D: usize>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    vj: &[f64],
+    alpha_j: f64,
+    acc: &mut [V],
+    acc_out: &mut [f64],
+    sums: &mut [f64],
+) {
     let n = alpha.len();
-    let d = vj.len();
+    let d = if D > 0 { D } else { vj.len() };
+    assert_eq!(vj.len(), d);
+    assert_eq!(acc.len(), d);
     assert_eq!(vt.len(), n * d);
     assert_eq!(acc_out.len(), d);
-    let mut acc = vec![[0.0; LANES]; d];
-    let mut rk = [0.0; LANES];
-    let mut sw = [0.0; LANES];
+    let mut rk = V::splat(0.0);
+    let mut sw = V::splat(0.0);
+    let aj = V::splat(alpha_j);
+    let (one, mone) = (V::splat(1.0), V::splat(-1.0));
     let mut k0 = 0;
     while k0 < n {
-        let al = block(alpha, k0);
-        let ck = block(c, k0);
-        let mut dot = [0.0; LANES];
+        let full = k0 + LANES <= n;
+        let al = get::<V>(alpha, k0, full);
+        let ck = get::<V>(c, k0, full);
+        let mut dot = V::splat(0.0);
         for m in 0..d {
-            let x = block(&vt[m * n..(m + 1) * n], k0);
-            for l in 0..LANES {
-                dot[l] = madd::<F>(x[l], vj[m], dot[l]);
-            }
+            dot = get::<V>(&vt[m * n..(m + 1) * n], k0, full).mul_add(V::splat(vj[m]), dot);
         }
-        let mut q = [0.0; LANES];
-        let mut w = [0.0; LANES];
-        for l in 0..LANES {
-            let ajk = alpha_j * al[l];
-            q[l] = (dot[l] * ajk).clamp(-1.0, 1.0);
-            let om = (1.0 - q[l]) * (1.0 + q[l]);
-            w[l] = ck[l] * ajk / om.sqrt();
-        }
-        let asq = asin_block::<F>(&q);
-        for l in 0..LANES {
-            rk[l] = madd::<F>(ck[l], asq[l], rk[l]);
-            sw[l] = madd::<F>(w[l], dot[l], sw[l]);
-        }
+        let ajk = aj.mul(al);
+        let q = dot.mul(ajk).min(one).max(mone);
+        let om = one.sub(q).mul(one.add(q));
+        let w = ck.mul(ajk).div(om.sqrt());
+        let asq = asin_block(q);
+        rk = ck.mul_add(asq, rk);
+        sw = w.mul_add(dot, sw);
         for m in 0..d {
-            let x = block(&vt[m * n..(m + 1) * n], k0);
-            for l in 0..LANES {
-                acc[m][l] = madd::<F>(w[l], x[l], acc[m][l]);
-            }
+            acc[m] = w.mul_add(get::<V>(&vt[m * n..(m + 1) * n], k0, full), acc[m]);
         }
         k0 += LANES;
     }
     for m in 0..d {
-        acc_out[m] = reduce(&acc[m]);
+        acc_out[m] = reduce(acc[m]);
     }
-    sums[0] = reduce(&rk);
-    sums[1] = reduce(&sw);
+    sums[0] = reduce(rk);
+    sums[1] = reduce(sw);
 }
 
-dispatch! {
+dispatch_lanes! {
     fn psi_sums_dispatch(gd: bool, theta: &[f64], cols: &[f64], out: &mut [f64]) => psi_sums_generic
 }
-dispatch! {
+dispatch_lanes! {
     fn velocity_row_dispatch(gd: bool, theta: &[f64], cols: &[f64], vj: &[f64], scale: f64, out: &mut [f64]) => velocity_row_generic
 }
-dispatch! {
+dispatch_lanes! {
+    fn euler_row_dispatch(gd: bool, theta: &mut [f64], cols: &[f64], vj: &[f64], scale: f64, eta: f64) => euler_row_generic
+}
+dispatch_lanes! {
     fn pair_row_dispatch(vt: &[f64], alpha: &[f64], c: &[f64], vj: &[f64], alpha_j: f64, acc_out: &mut [f64], sums: &mut [f64]) => pair_row_generic
 }
-dispatch! {
+dispatch_lanes! {
     fn psi_values_dispatch(gd: bool, deriv: bool, t: &[f64], out: &mut [f64]) => psi_values_generic
 }
 
 #[inline(always)]
-fn psi_values_generic<const F: bool>(gd: bool, deriv: bool, t: &[f64], out: &mut [f64]) {
+fn psi_values_generic<V: Lanes8>(gd: bool, deriv: bool, t: &[f64], out: &mut [f64]) {
     assert_eq!(t.len(), out.len());
     let mut i0 = 0;
     while i0 < t.len() {
-        let b = block(t, i0);
+        let b = block::<V>(t, i0);
         let r = if deriv {
-            dpsi_block::<F>(gd, &b)
+            dpsi_block(gd, b)
         } else {
-            psi_block::<F>(gd, &b)
+            psi_block(gd, b)
         };
-        let end = (i0 + LANES).min(t.len());
-        out[i0..end].copy_from_slice(&r[..end - i0]);
+        store_part(r, &mut out[i0..]);
         i0 += LANES;
     }
 }
 
 #[inline(always)]
-fn asin_values_generic<const F: bool>(q: &[f64], out: &mut [f64]) {
+fn asin_values_generic<V: Lanes8>(q: &[f64], out: &mut [f64]) {
+    assert_eq!(q.len(), out.len());
     let mut i0 = 0;
     while i0 < q.len() {
-        let r = asin_block::<F>(&block(q, i0));
-        let end = (i0 + LANES).min(q.len());
-        out[i0..end].copy_from_slice(&r[..end - i0]);
+        store_part(asin_block(block::<V>(q, i0)), &mut out[i0..]);
         i0 += LANES;
     }
 }
 
-dispatch! {
+dispatch_lanes! {
     fn asin_values_dispatch(q: &[f64], out: &mut [f64]) => asin_values_generic
 }
 
@@ -436,6 +545,12 @@ pub fn velocity_row(
     out: &mut [f64],
 ) {
     velocity_row_dispatch(gd, theta, cols, vj, scale, out)
+}
+
+/// θ_i ← θ_i + η · scale · ψ'(θ_i) · Σ_m cols[m·n + i] vj[m] (n = θ.len()): pass 2 of a row
+/// fused with the Euler update, the same values as [`velocity_row`] followed by θ += η·out.
+pub fn euler_row(gd: bool, theta: &mut [f64], cols: &[f64], vj: &[f64], scale: f64, eta: f64) {
+    euler_row_dispatch(gd, theta, cols, vj, scale, eta)
 }
 
 /// Row j of the readout's node pairs, with vt the node vectors transposed (d × n), alpha_k =
@@ -462,4 +577,158 @@ pub fn psi_values(gd: bool, deriv: bool, t: &[f64], out: &mut [f64]) {
 /// The vector asin elementwise, |q| ≤ 1 (tests of the approximation).
 pub fn asin_values(q: &[f64], out: &mut [f64]) {
     asin_values_dispatch(q, out)
+}
+
+/// One tile of the symmetric node-pair pass (see [`pair_tile`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_tile_generic<V: Lanes8>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    if d == 8 {
+        let mut acc = [V::splat(0.0); 8];
+        pair_tile_d::<V, 8>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
+    } else {
+        let mut acc = vec![V::splat(0.0); d];
+        pair_tile_d::<V, 0>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_tile_d<V: Lanes8, const D: usize>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    (j0, j1): (usize, usize),
+    (k0, k1): (usize, usize),
+    accv: &mut [V],
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    let n = alpha.len();
+    let d = if D > 0 { D } else { d };
+    let w = d + 2;
+    assert_eq!(vt.len(), n * d);
+    assert_eq!(c.len(), n);
+    assert!(j0 <= j1 && j1 <= n && k0 <= k1 && k1 <= n);
+    assert_eq!(fwd.len(), (j1 - j0) * w);
+    assert_eq!(accv.len(), d);
+    let back = !bwd.is_empty();
+    if back {
+        assert_eq!(bwd.len(), (k1 - k0) * w);
+    }
+    // This tile's columns, zero-padded to whole blocks: node vectors, α (a padded α = 0 gives
+    // q = 0, s = 0, asin 0: no contribution) and c.
+    let nb = (k1 - k0).div_ceil(LANES);
+    let kw = nb * LANES;
+    let pad = |x: &[f64]| -> Vec<f64> {
+        let mut y = vec![0.0; kw];
+        y[..k1 - k0].copy_from_slice(&x[k0..k1]);
+        y
+    };
+    let vk: Vec<Vec<f64>> = (0..d).map(|m| pad(&vt[m * n..(m + 1) * n])).collect();
+    let al = pad(alpha);
+    let ck = pad(c);
+    // Backward accumulators of the column rows: per block, d sums Σ_j w v_j, then Σ_j c_j asin,
+    // Σ_j w ⟨v_j, v_k⟩ (lane = row k).
+    let mut bw = if back {
+        vec![V::splat(0.0); nb * w]
+    } else {
+        Vec::new()
+    };
+    let (one, mone) = (V::splat(1.0), V::splat(-1.0));
+    let mut vj = vec![0.0; d];
+    for j in j0..j1 {
+        for m in 0..d {
+            vj[m] = vt[m * n + j];
+        }
+        let aj = V::splat(alpha[j]);
+        let cj = V::splat(c[j]);
+        let mut rk = V::splat(0.0);
+        let mut sw = V::splat(0.0);
+        accv.iter_mut().for_each(|a| *a = V::splat(0.0));
+        for b in 0..nb {
+            let o = b * LANES;
+            let mut dot = V::splat(0.0);
+            for m in 0..d {
+                dot = V::load(&vk[m][o..]).mul_add(V::splat(vj[m]), dot);
+            }
+            let ajk = aj.mul(V::load(&al[o..]));
+            let q = dot.mul(ajk).min(one).max(mone);
+            let om = one.sub(q).mul(one.add(q));
+            let sj = ajk.div(om.sqrt());
+            let asq = asin_block(q);
+            let cb = V::load(&ck[o..]);
+            let wf = cb.mul(sj);
+            rk = cb.mul_add(asq, rk);
+            sw = wf.mul_add(dot, sw);
+            for m in 0..d {
+                accv[m] = wf.mul_add(V::load(&vk[m][o..]), accv[m]);
+            }
+            if back {
+                let wb = cj.mul(sj);
+                let bb = &mut bw[b * w..(b + 1) * w];
+                for m in 0..d {
+                    bb[m] = wb.mul_add(V::splat(vj[m]), bb[m]);
+                }
+                bb[d] = cj.mul_add(asq, bb[d]);
+                bb[d + 1] = wb.mul_add(dot, bb[d + 1]);
+            }
+        }
+        let fr = &mut fwd[(j - j0) * w..(j - j0 + 1) * w];
+        for m in 0..d {
+            fr[m] = reduce(accv[m]);
+        }
+        fr[d] = reduce(rk);
+        fr[d + 1] = reduce(sw);
+    }
+    if back {
+        for b in 0..nb {
+            let lanes: Vec<[f64; LANES]> = bw[b * w..(b + 1) * w]
+                .iter()
+                .map(|x| x.to_array())
+                .collect();
+            for l in 0..LANES.min(k1 - k0 - b * LANES) {
+                let r = b * LANES + l;
+                for (q, x) in lanes.iter().enumerate() {
+                    bwd[r * w + q] = x[l];
+                }
+            }
+        }
+    }
+}
+
+dispatch_lanes! {
+    fn pair_tile_dispatch(vt: &[f64], alpha: &[f64], c: &[f64], d: usize, rows: (usize, usize), cols: (usize, usize), fwd: &mut [f64], bwd: &mut [f64]) => pair_tile_generic
+}
+
+/// One tile (rows j ∈ [j0, j1), columns k ∈ [k0, k1)) of the node pairs, each pair computed
+/// once for both of its rows (q, K and the weight factor s_jk = α_j α_k (1 − q_jk²)^{−1/2} are
+/// symmetric in j, k). With vt the node vectors transposed (d × n), α and c as in
+/// [`pair_row`], writes per row j (d + 2 numbers, `fwd`, (j1 − j0)·(d + 2)):
+/// Σ_k c_k s_jk v_k, Σ_k c_k asin q_jk, Σ_k c_k s_jk ⟨v_j, v_k⟩ over the tile's columns (eight
+/// lane sums in k order, then the fixed pairwise reduction), and, unless `bwd` is empty, the
+/// same sums of each column row k over the tile's rows (`bwd`, (k1 − k0)·(d + 2); one lane per
+/// row, summed in j order). Deterministic: the result depends on the arguments only.
+#[allow(clippy::too_many_arguments)]
+pub fn pair_tile(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    fwd: &mut [f64],
+    bwd: &mut [f64],
+) {
+    pair_tile_dispatch(vt, alpha, c, d, rows, cols, fwd, bwd)
 }

@@ -305,3 +305,420 @@ impl V4 {
         V4::from_array(std::array::from_fn(|l| x[l] * y[l] + z[l]))
     }
 }
+
+/// Eight f64 lanes as one explicit vector type per level, for kernels written once over
+/// [`Lanes8`] and compiled by [`dispatch_lanes!`]: [`Z8`] (one `__m512d`, AVX-512F), [`Y8`]
+/// (two `__m256d`, AVX2 + FMA) and [`P8`] (a plain array, separate multiply and add). The
+/// three perform the same IEEE operations in the same order (`mul_add` fused on the two
+/// vector levels, as `madd::<true>`; unfused on the portable one, as `madd::<false>`), so a
+/// kernel gives the same bits as its lane-array form at the same level; NaN lanes aside,
+/// `min`/`max` agree with `f64::min`/`f64::max`.
+pub(crate) trait Lanes8: Copy {
+    /// Per-lane booleans of a comparison.
+    type Mask: Copy;
+    fn splat(x: f64) -> Self;
+    /// Lanes x[0..8] (panics if shorter).
+    fn load(x: &[f64]) -> Self;
+    /// Writes the lanes to out[0..8] (panics if shorter).
+    fn store(self, out: &mut [f64]);
+    fn from_array(a: [f64; 8]) -> Self;
+    fn to_array(self) -> [f64; 8];
+    fn add(self, b: Self) -> Self;
+    fn sub(self, b: Self) -> Self;
+    fn mul(self, b: Self) -> Self;
+    fn div(self, b: Self) -> Self;
+    /// self · b + c (one rounding on the vector levels, two on the portable one).
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    fn sqrt(self) -> Self;
+    fn min(self, b: Self) -> Self;
+    fn max(self, b: Self) -> Self;
+    fn abs(self) -> Self;
+    /// |self| with the sign bit of `sign`.
+    fn copysign(self, sign: Self) -> Self;
+    /// self > b, lane by lane (false for NaN).
+    fn gt(self, b: Self) -> Self::Mask;
+    /// `a` where `m`, else `b`.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    fn any(m: Self::Mask) -> bool;
+    /// The f64 with bits (bits(self) + 1023) << 52: 2^k when self = k + 1.5·2⁵² (the
+    /// round-to-nearest trick), for |k| ≤ 1022.
+    fn pow2_from_round(self) -> Self;
+}
+
+/// The portable level's eight lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct P8([f64; 8]);
+
+impl P8 {
+    #[inline(always)]
+    fn map(self, f: impl Fn(f64) -> f64) -> P8 {
+        P8(self.0.map(f))
+    }
+    #[inline(always)]
+    fn zip(self, b: P8, f: impl Fn(f64, f64) -> f64) -> P8 {
+        P8(std::array::from_fn(|l| f(self.0[l], b.0[l])))
+    }
+}
+
+impl Lanes8 for P8 {
+    type Mask = [bool; 8];
+    #[inline(always)]
+    fn splat(x: f64) -> P8 {
+        P8([x; 8])
+    }
+    #[inline(always)]
+    fn load(x: &[f64]) -> P8 {
+        P8(x[..8].try_into().unwrap())
+    }
+    #[inline(always)]
+    fn store(self, out: &mut [f64]) {
+        out[..8].copy_from_slice(&self.0);
+    }
+    #[inline(always)]
+    fn from_array(a: [f64; 8]) -> P8 {
+        P8(a)
+    }
+    #[inline(always)]
+    fn to_array(self) -> [f64; 8] {
+        self.0
+    }
+    #[inline(always)]
+    fn add(self, b: P8) -> P8 {
+        self.zip(b, |x, y| x + y)
+    }
+    #[inline(always)]
+    fn sub(self, b: P8) -> P8 {
+        self.zip(b, |x, y| x - y)
+    }
+    #[inline(always)]
+    fn mul(self, b: P8) -> P8 {
+        self.zip(b, |x, y| x * y)
+    }
+    #[inline(always)]
+    fn div(self, b: P8) -> P8 {
+        self.zip(b, |x, y| x / y)
+    }
+    #[inline(always)]
+    fn mul_add(self, b: P8, c: P8) -> P8 {
+        P8(std::array::from_fn(|l| self.0[l] * b.0[l] + c.0[l]))
+    }
+    #[inline(always)]
+    fn sqrt(self) -> P8 {
+        self.map(f64::sqrt)
+    }
+    #[inline(always)]
+    fn min(self, b: P8) -> P8 {
+        self.zip(b, f64::min)
+    }
+    #[inline(always)]
+    fn max(self, b: P8) -> P8 {
+        self.zip(b, f64::max)
+    }
+    #[inline(always)]
+    fn abs(self) -> P8 {
+        self.map(f64::abs)
+    }
+    #[inline(always)]
+    fn copysign(self, sign: P8) -> P8 {
+        self.zip(sign, f64::copysign)
+    }
+    #[inline(always)]
+    fn gt(self, b: P8) -> [bool; 8] {
+        std::array::from_fn(|l| self.0[l] > b.0[l])
+    }
+    #[inline(always)]
+    fn select(m: [bool; 8], a: P8, b: P8) -> P8 {
+        P8(std::array::from_fn(|l| if m[l] { a.0[l] } else { b.0[l] }))
+    }
+    #[inline(always)]
+    fn any(m: [bool; 8]) -> bool {
+        m.iter().any(|&b| b)
+    }
+    #[inline(always)]
+    fn pow2_from_round(self) -> P8 {
+        self.map(|t| f64::from_bits(t.to_bits().wrapping_add(1023) << 52))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86_lanes::{Y8, Z8};
+
+// SAFETY (whole module): `Z8` values are created only inside functions compiled with AVX-512F
+// enabled and `Y8` values only inside functions with AVX2 and FMA enabled (the generic
+// instances that `dispatch_lanes!` calls after `level()` reported the features); every
+// method is `#[inline(always)]`, so the intrinsics are emitted into those functions.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_op_in_unsafe_fn)]
+mod x86_lanes {
+    use super::Lanes8;
+    use std::arch::x86_64::*;
+
+    /// The AVX-512 level's eight lanes (one register).
+    #[derive(Clone, Copy)]
+    pub(crate) struct Z8(__m512d);
+
+    /// The AVX2 level's eight lanes (two registers).
+    #[derive(Clone, Copy)]
+    pub(crate) struct Y8(__m256d, __m256d);
+
+    impl Lanes8 for Z8 {
+        type Mask = __mmask8;
+        #[inline(always)]
+        fn splat(x: f64) -> Z8 {
+            Z8(unsafe { _mm512_set1_pd(x) })
+        }
+        #[inline(always)]
+        fn load(x: &[f64]) -> Z8 {
+            let x = &x[..8];
+            // SAFETY: eight readable f64 (module note for the feature).
+            Z8(unsafe { _mm512_loadu_pd(x.as_ptr()) })
+        }
+        #[inline(always)]
+        fn store(self, out: &mut [f64]) {
+            let out = &mut out[..8];
+            // SAFETY: eight writable f64.
+            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn from_array(a: [f64; 8]) -> Z8 {
+            // SAFETY: both are 64 bytes of f64.
+            Z8(unsafe { std::mem::transmute::<[f64; 8], __m512d>(a) })
+        }
+        #[inline(always)]
+        fn to_array(self) -> [f64; 8] {
+            // SAFETY: as in `from_array`.
+            unsafe { std::mem::transmute::<__m512d, [f64; 8]>(self.0) }
+        }
+        #[inline(always)]
+        fn add(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_add_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn sub(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_sub_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_mul_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn div(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_div_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Z8, c: Z8) -> Z8 {
+            Z8(unsafe { _mm512_fmadd_pd(self.0, b.0, c.0) })
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Z8 {
+            Z8(unsafe { _mm512_sqrt_pd(self.0) })
+        }
+        #[inline(always)]
+        fn min(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_min_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max(self, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_max_pd(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn abs(self) -> Z8 {
+            unsafe {
+                let m = _mm512_set1_epi64(i64::MAX);
+                Z8(_mm512_castsi512_pd(_mm512_and_epi64(
+                    _mm512_castpd_si512(self.0),
+                    m,
+                )))
+            }
+        }
+        #[inline(always)]
+        fn copysign(self, sign: Z8) -> Z8 {
+            unsafe {
+                let m = _mm512_set1_epi64(i64::MAX);
+                let mag = _mm512_and_epi64(_mm512_castpd_si512(self.0), m);
+                let s = _mm512_andnot_epi64(m, _mm512_castpd_si512(sign.0));
+                Z8(_mm512_castsi512_pd(_mm512_or_epi64(mag, s)))
+            }
+        }
+        #[inline(always)]
+        fn gt(self, b: Z8) -> __mmask8 {
+            unsafe { _mm512_cmp_pd_mask::<_CMP_GT_OQ>(self.0, b.0) }
+        }
+        #[inline(always)]
+        fn select(m: __mmask8, a: Z8, b: Z8) -> Z8 {
+            Z8(unsafe { _mm512_mask_blend_pd(m, b.0, a.0) })
+        }
+        #[inline(always)]
+        fn any(m: __mmask8) -> bool {
+            m != 0
+        }
+        #[inline(always)]
+        fn pow2_from_round(self) -> Z8 {
+            unsafe {
+                let b = _mm512_add_epi64(_mm512_castpd_si512(self.0), _mm512_set1_epi64(1023));
+                Z8(_mm512_castsi512_pd(_mm512_slli_epi64::<52>(b)))
+            }
+        }
+    }
+
+    macro_rules! y8 {
+        ($f:ident, $a:expr) => {
+            Y8(unsafe { $f($a.0) }, unsafe { $f($a.1) })
+        };
+        ($f:ident, $a:expr, $b:expr) => {
+            Y8(unsafe { $f($a.0, $b.0) }, unsafe { $f($a.1, $b.1) })
+        };
+    }
+
+    impl Lanes8 for Y8 {
+        type Mask = (__m256d, __m256d);
+        #[inline(always)]
+        fn splat(x: f64) -> Y8 {
+            let v = unsafe { _mm256_set1_pd(x) };
+            Y8(v, v)
+        }
+        #[inline(always)]
+        fn load(x: &[f64]) -> Y8 {
+            let x = &x[..8];
+            // SAFETY: eight readable f64.
+            unsafe {
+                Y8(
+                    _mm256_loadu_pd(x.as_ptr()),
+                    _mm256_loadu_pd(x.as_ptr().add(4)),
+                )
+            }
+        }
+        #[inline(always)]
+        fn store(self, out: &mut [f64]) {
+            let out = &mut out[..8];
+            // SAFETY: eight writable f64.
+            unsafe {
+                _mm256_storeu_pd(out.as_mut_ptr(), self.0);
+                _mm256_storeu_pd(out.as_mut_ptr().add(4), self.1);
+            }
+        }
+        #[inline(always)]
+        fn from_array(a: [f64; 8]) -> Y8 {
+            // SAFETY: both are 64 bytes of f64.
+            let [lo, hi] = unsafe { std::mem::transmute::<[f64; 8], [__m256d; 2]>(a) };
+            Y8(lo, hi)
+        }
+        #[inline(always)]
+        fn to_array(self) -> [f64; 8] {
+            // SAFETY: as in `from_array`.
+            unsafe { std::mem::transmute::<[__m256d; 2], [f64; 8]>([self.0, self.1]) }
+        }
+        #[inline(always)]
+        fn add(self, b: Y8) -> Y8 {
+            y8!(_mm256_add_pd, self, b)
+        }
+        #[inline(always)]
+        fn sub(self, b: Y8) -> Y8 {
+            y8!(_mm256_sub_pd, self, b)
+        }
+        #[inline(always)]
+        fn mul(self, b: Y8) -> Y8 {
+            y8!(_mm256_mul_pd, self, b)
+        }
+        #[inline(always)]
+        fn div(self, b: Y8) -> Y8 {
+            y8!(_mm256_div_pd, self, b)
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Y8, c: Y8) -> Y8 {
+            unsafe {
+                Y8(
+                    _mm256_fmadd_pd(self.0, b.0, c.0),
+                    _mm256_fmadd_pd(self.1, b.1, c.1),
+                )
+            }
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Y8 {
+            y8!(_mm256_sqrt_pd, self)
+        }
+        #[inline(always)]
+        fn min(self, b: Y8) -> Y8 {
+            y8!(_mm256_min_pd, self, b)
+        }
+        #[inline(always)]
+        fn max(self, b: Y8) -> Y8 {
+            y8!(_mm256_max_pd, self, b)
+        }
+        #[inline(always)]
+        fn abs(self) -> Y8 {
+            let m = Y8::splat(f64::from_bits(i64::MAX as u64));
+            y8!(_mm256_and_pd, self, m)
+        }
+        #[inline(always)]
+        fn copysign(self, sign: Y8) -> Y8 {
+            let s = Y8::splat(-0.0);
+            let mag = y8!(_mm256_andnot_pd, s, self);
+            let sg = y8!(_mm256_and_pd, s, sign);
+            y8!(_mm256_or_pd, mag, sg)
+        }
+        #[inline(always)]
+        fn gt(self, b: Y8) -> (__m256d, __m256d) {
+            unsafe {
+                (
+                    _mm256_cmp_pd::<_CMP_GT_OQ>(self.0, b.0),
+                    _mm256_cmp_pd::<_CMP_GT_OQ>(self.1, b.1),
+                )
+            }
+        }
+        #[inline(always)]
+        fn select(m: (__m256d, __m256d), a: Y8, b: Y8) -> Y8 {
+            unsafe {
+                Y8(
+                    _mm256_blendv_pd(b.0, a.0, m.0),
+                    _mm256_blendv_pd(b.1, a.1, m.1),
+                )
+            }
+        }
+        #[inline(always)]
+        fn any(m: (__m256d, __m256d)) -> bool {
+            unsafe { (_mm256_movemask_pd(m.0) | _mm256_movemask_pd(m.1)) != 0 }
+        }
+        #[inline(always)]
+        fn pow2_from_round(self) -> Y8 {
+            unsafe {
+                let k = _mm256_set1_epi64x(1023);
+                let f = |v: __m256d| {
+                    let b = _mm256_add_epi64(_mm256_castpd_si256(v), k);
+                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(b))
+                };
+                Y8(f(self.0), f(self.1))
+            }
+        }
+    }
+}
+
+/// Like `dispatch!`, for kernels generic over the lane type (`$generic::<V: Lanes8>`): the
+/// AVX-512 copy runs on [`Z8`], the AVX2 + FMA copy on [`Y8`], the portable one on [`P8`].
+macro_rules! dispatch_lanes {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $generic:ident) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $generic::<$crate::fast::simd::Z8>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $generic::<$crate::fast::simd::Y8>($($arg),*)
+                }
+                match $crate::fast::simd::level() {
+                    // SAFETY: the branch is taken only when the CPU reports these features.
+                    $crate::fast::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::fast::simd::Level::Avx2Fma => return unsafe { avx2($($arg),*) },
+                    $crate::fast::simd::Level::Portable => {}
+                }
+            }
+            $generic::<$crate::fast::simd::P8>($($arg),*)
+        }
+    };
+}
+
+pub(crate) use dispatch_lanes;
