@@ -11,15 +11,18 @@ rows w_i, teacher y = sigma*(<theta, x>) (+ noise of variance nu^2); loss E[(f -
 learning rate eta*N, mean-field time = steps * eta; velocity v_i = -g_i / a_i.
 
 Accuracy contracts and bound kinds. Every value comes with an error bound and the bound's
-kind, one of
+kind, the command line's own ``bound_kind`` field passed through unchanged (never derived or
+promoted here), one of
 
 - ``"exact"``: the value is exact (the bound is only the decimal rounding of the printed value);
-- ``"enclosure"``: proven, with outward rounding (only where the crate itself says so);
-- ``"estimate"``: not proven (a difference of two evaluations, or a bound conditional on
-  estimated coefficients or norms);
-- ``None``: an upper bound by the crate's accuracy contract that the crate does not label
-  (population and kernel bounds of polynomial activations, closed-form kernels): never
-  promoted to ``"enclosure"`` here.
+- ``"enclosure"``: proven, with outward rounding (closed-form kernels; series, population
+  values and gradients whose coefficient tables and norms are exact or enclosed: polynomials,
+  and relu, erf, tanh, gelu, silu, ... by the crate's enclosure route);
+- ``"estimate"``: not proven (a difference of two evaluations, a quadrature, or a bound
+  resting on such coefficients or norms: specs outside the enclosure route such as log1p, and
+  every bound of the fast path).
+
+``None`` stands only where there is no value (a kernel derivative the crate cannot bound).
 
 Errors: bad input raises ``ValueError`` with the command line's own one-line message (exit code
 2); other failures raise ``RuntimeError`` (exit code 1); no Rust panic crosses into Python.
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-import functools
 import json
 import os
 import tempfile
@@ -131,17 +133,6 @@ def _number(text: str, number: str, digits: int) -> Any:
     raise ValueError(f"number={number!r}: expected 'decimal', 'mpmath' or 'str'")
 
 
-@functools.lru_cache(maxsize=256)
-def _route(spec: str) -> str:
-    """The engines of a spec's coefficient table ("exact" for a polynomial); a spec's route
-    depends on the spec alone, so it is asked once."""
-    return _json(["coeffs", spec, "--degree", "0", "--digits", "5", "--format", "json"])["route"]
-
-
-def _polynomials(*specs: str) -> bool:
-    return all(_route(s) == "exact" for s in specs)
-
-
 # ----------------------------------------------------------------------------- coefficients
 
 
@@ -151,9 +142,11 @@ class Coefficients:
 
     ``values[k]`` has ``digits`` correct significant digits when ``status[k]`` is "ok" or
     "exact"; "unresolved" values carry only the digits their bound certifies.
-    ``bounds[k] >= |values[k] - c_k|`` (decimal rounding included); ``kinds[k]`` is "exact" for
-    exact coefficients and "estimate" otherwise (closed forms and quadrature are bounded by the
-    difference of two evaluations at different precisions or levels)."""
+    ``bounds[k] >= |values[k] - c_k|`` (decimal rounding included); ``kinds[k]`` and
+    ``norm_squared_kind`` are the CLI's ``bound_kind`` fields: "exact" for exact coefficients
+    and polynomial norms, "enclosure" with ``enclose=True`` where the enclosure theorem covers
+    the spec, "estimate" otherwise (closed forms and quadrature are bounded by the difference of
+    two evaluations at different precisions or levels)."""
 
     spec: str
     convention: str
@@ -174,35 +167,41 @@ class Coefficients:
 
 
 def coeffs(
-    spec: str, degree: int = 30, digits: int = 40, exact: bool = False, number: str = "decimal"
+    spec: str,
+    degree: int = 30,
+    digits: int = 40,
+    exact: bool = False,
+    number: str = "decimal",
+    enclose: bool = False,
 ) -> Coefficients:
     """Hermite coefficients c_k(spec), k = 0..degree, each with an error bound and its kind.
 
-    ``number`` chooses the type of values and bounds: "decimal" (``decimal.Decimal``),
+    ``enclose=True``: proven enclosures (``--enclose``) for the specs the enclosure theorem
+    covers; the others keep their estimates. ``number`` chooses the type of values and bounds: "decimal" (``decimal.Decimal``),
     "mpmath" (``mpmath.mpf`` at ``digits + 10`` digits) or "str" (the CLI's decimal strings,
     byte for byte those of ``mforacle coeffs SPEC --format json``)."""
     argv = ["coeffs", spec, "--degree", str(degree), "--digits", str(digits), "--format", "json"]
     if exact:
         argv.append("--exact")
+    if enclose:
+        argv.append("--enclose")
     doc = _json(argv)
     rows = doc["coefficients"]
     conv = lambda s: _number(s, number, digits)  # noqa: E731
-    route = doc["route"]
     return Coefficients(
         spec=doc["spec"],
         convention=doc["convention"],
         digits=doc["digits"],
         degree=doc["degree"],
-        route=route,
+        route=doc["route"],
         values=[conv(r["value"]) for r in rows],
         bounds=[conv(r["abs_error_bound"]) for r in rows],
-        kinds=["exact" if r["status"] == "exact" else "estimate" for r in rows],
+        kinds=[r["bound_kind"] for r in rows],
         status=[r["status"] for r in rows],
         exact_values=[r.get("exact_value") for r in rows] if exact else None,
         norm_squared=conv(doc["norm_squared"]["value"]),
         norm_squared_bound=conv(doc["norm_squared"]["abs_error_bound"]),
-        # A polynomial's E[f^2] is summed exactly (Parseval), anything else by quadrature.
-        norm_squared_kind="exact" if route == "exact" else "estimate",
+        norm_squared_kind=doc["norm_squared"]["bound_kind"],
         information_exponent=doc["information_exponent"],
         information_exponent_note=doc.get("information_exponent_note"),
         json=doc,
@@ -215,8 +214,9 @@ def coeffs(
 @dataclasses.dataclass
 class KernelPoint:
     """kappa^(derivative)(s) with its bound: ``value`` is None where the kernel is undefined
-    (``error`` says why). ``kind``: "estimate" for a series on estimated coefficients, None
-    for closed forms and polynomial pairs (bounds the crate does not label)."""
+    (``error`` says why). ``kind`` is the CLI's ``bound_kind`` (None without a value):
+    "enclosure" for closed forms and for series on exact or enclosed tables and norms
+    (polynomials, relu, erf, tanh, ...), "estimate" for specs outside the enclosure route."""
 
     s: str
     derivative: int
@@ -277,9 +277,15 @@ class Population:
 
     The oracle (``mode == "oracle"``) also keeps its decimal strings (``strings``: the CLI's
     JSON document, byte for byte); its arrays are those strings rounded to float64. The fast
-    path's arrays are the f64 results themselves. ``kind`` labels every bound of the call:
-    "estimate" when an activation is not a polynomial (the bounds then rest on estimated
-    coefficients and norms), None for polynomial pairs (bounds the crate does not label).
+    path's arrays are the f64 results themselves.
+
+    Bound kinds, the CLI's fields passed through: ``loss_bound_kind``,
+    ``tangent_gradient_bound_kind``, ``radial_gradient_bound_kind`` and
+    ``velocity_bound_kind``. The oracle's are "enclosure" when every kernel the quantity uses is
+    a closed form or a series on exact or enclosed tables and norms (polynomials, relu, erf,
+    tanh, gelu, ...) and "estimate" otherwise (e.g. log1p); the fast path's are always
+    "estimate" (its ``loss_bound_kind`` and ``gradient_bound_kind``, the latter for the three
+    gradient quantities). ``kind`` is the weakest of the four (exact < enclosure < estimate).
     ``input_copied`` (fast path) tells whether W had to be copied to C-contiguous float64."""
 
     mode: str
@@ -291,10 +297,32 @@ class Population:
     radial_gradient_bound: np.ndarray
     velocity: np.ndarray
     velocity_bound: np.ndarray
-    kind: Optional[str]
+    loss_bound_kind: str
+    tangent_gradient_bound_kind: str
+    radial_gradient_bound_kind: str
+    velocity_bound_kind: str
+    kind: str
     route: Optional[str] = None
     strings: Optional[Dict[str, Any]] = None
     input_copied: bool = False
+
+
+_KIND_ORDER = ("exact", "enclosure", "estimate")
+
+
+def _kinds(loss: str, tangent: str, radial: str, velocity: str) -> Dict[str, str]:
+    """The four kinds as Population's fields, and ``kind``, the weakest of them."""
+    kinds = [loss, tangent, radial, velocity]
+    for k in kinds:
+        if k not in _KIND_ORDER:
+            raise RuntimeError(f"mforacle: unknown bound kind {k!r} from the crate")
+    return dict(
+        loss_bound_kind=loss,
+        tangent_gradient_bound_kind=tangent,
+        radial_gradient_bound_kind=radial,
+        velocity_bound_kind=velocity,
+        kind=max(kinds, key=_KIND_ORDER.index),
+    )
 
 
 def _check_network(W: Any, theta: Any, a: Any):
@@ -332,9 +360,8 @@ def population(
     f64 path (series truncated at min(degree, 64), the truncation bounded); a C-contiguous
     float64 ``W`` is borrowed, not copied."""
     W, theta, a = _check_network(W, theta, a)
-    kind = None if _polynomials(student, teacher) else "estimate"
     if fast:
-        return _population_fast(student, teacher, W, theta, a, degree, loss_scale, noise_variance, kind)
+        return _population_fast(student, teacher, W, theta, a, degree, loss_scale, noise_variance)
     doc_in: Dict[str, Any] = {"theta": theta.astype(float).tolist(), "w": W.astype(float).tolist()}
     if a is not None:
         doc_in["a"] = a.astype(float).tolist()
@@ -357,12 +384,13 @@ def population(
         radial_gradient_bound=f64(doc["radial_gradient_error_bound"]),
         velocity=f64(doc["velocity"]),
         velocity_bound=f64(doc["velocity_error_bound"]),
-        kind=kind,
+        **_kinds(doc["loss_bound_kind"], doc["tangent_gradient_bound_kind"],
+                 doc["radial_gradient_bound_kind"], doc["velocity_bound_kind"]),
         strings=doc,
     )
 
 
-def _population_fast(student, teacher, W, theta, a, degree, loss_scale, noise_variance, kind) -> Population:
+def _population_fast(student, teacher, W, theta, a, degree, loss_scale, noise_variance) -> Population:
     Wc = np.ascontiguousarray(W, dtype=np.float64)
     copied = Wc is not W
     th = np.ascontiguousarray(theta, dtype=np.float64)
@@ -378,7 +406,7 @@ def _population_fast(student, teacher, W, theta, a, degree, loss_scale, noise_va
         radial_gradient_bound=r["radial_gradient_error_bound"],
         velocity=r["velocity"],
         velocity_bound=r["velocity_error_bound"],
-        kind=kind,
+        **_kinds(r["loss_bound_kind"], *[r["gradient_bound_kind"]] * 3),
         route=r["route"],
         input_copied=copied,
     )
@@ -449,7 +477,7 @@ def two_timescale_eval(x: Any, y: Any, w: Any, **options: Any) -> Dict[str, Any]
 
 def deep_limit(t_end: float, **options: Any) -> Dict[str, Any]:
     """The deep mean-field model's infinite-width limit (``mforacle deep limit``, L = 2): the
-    CLI's JSON document, with its error kinds."""
+    CLI's JSON document, with its bound kinds (``bound_kind``)."""
     return _json(["deep", "limit", "--t-end", repr(float(t_end))] + _flags(options) + ["--format", "json"])
 
 

@@ -20,7 +20,8 @@ def population_fast(
     loss_scale: str,
     noise_variance: float,
 ) -> Dict[str, Union[str, int, float, npt.NDArray[np.float64]]]:
-    """The fast f64 path on borrowed C-contiguous float64 arrays (GIL released)."""
+    """The fast f64 path on borrowed C-contiguous float64 arrays (GIL released): values,
+    ``*_error_bound`` arrays, ``loss_bound_kind`` and ``gradient_bound_kind`` (the CLI's)."""
 
 def rust_fast_seconds(
     student: str,

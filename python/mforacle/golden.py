@@ -25,7 +25,8 @@ class Report:
     """The report of ``mforacle check --format json``: ``passed`` iff every quantity is within
     tolerance; ``rows`` one dict per (case, quantity) with ``max_abs_error``,
     ``max_rel_error``, ``max_error_over_tolerance``, ``worst_index``, ``error_at_worst``,
-    ``tolerance_at_worst`` and ``pass``; ``message`` the CLI's failure line ("" on a pass)."""
+    ``tolerance_at_worst``, ``bound_kind`` (the kind of the reference values' bounds) and
+    ``pass``; ``message`` the CLI's failure line ("" on a pass)."""
 
     suite: str
     passed: bool
@@ -44,7 +45,8 @@ def _run(argv):
 
 def cases(suite: str) -> Dict[str, Dict[str, Any]]:
     """The cases of a suite: ``{case: {"description", "parameters", "inputs": {name: array},
-    "expected": {quantity: {"values": [str], "abs_error_bound": [str], "shape", "tolerance"}}}}``.
+    "expected": {quantity: {"values": [str], "abs_error_bound": [str], "bound_kind", "shape",
+    "tolerance"}}}}``.
     Input arrays are float64 with their shapes; expected values stay the oracle's strings."""
     with tempfile.TemporaryDirectory(prefix="mforacle-golden-") as tmp:
         out = os.path.join(tmp, "suite")

@@ -154,8 +154,10 @@ fn fast_compute(
 /// The fast f64 path of `mforacle population --fast` on NumPy arrays: W (N×d, C-contiguous
 /// float64, borrowed without a copy), theta (d), a (N or None: 1/N). Returns loss,
 /// tangent_gradient (N×d), radial_gradient (N), velocity (N×d) and their *_error_bound (f64
-/// rounding plus series truncation, conditional on the coefficient tables' bounds), route and
-/// series_degree. The GIL is released during the computation.
+/// rounding plus series truncation, conditional on the coefficient tables' bounds), their kinds
+/// loss_bound_kind and gradient_bound_kind (those of `mforacle population --fast`:
+/// [`fast::POPULATION_BOUND_KIND`]), route and series_degree. The GIL is released during the
+/// computation.
 #[pyfunction]
 #[pyo3(signature = (student, teacher, w, theta, a, degree, loss_scale, noise_variance))]
 #[allow(clippy::too_many_arguments)]
@@ -193,6 +195,9 @@ fn population_fast<'py>(
     )?;
     out.set_item("velocity", mat(ev.velocity)?)?;
     out.set_item("velocity_error_bound", mat(ev.velocity_error_bound)?)?;
+    let kind = fast::POPULATION_BOUND_KIND.as_str();
+    out.set_item("loss_bound_kind", kind)?;
+    out.set_item("gradient_bound_kind", kind)?;
     Ok(out)
 }
 

@@ -100,6 +100,7 @@ def test_population_fast_bits_equal_binary(tmp_path):
                           weights_file(tmp_path, W, theta), "--fast", "--degree", "30")
     doc = json.loads(out)
     assert code == 0 and p.route == doc["route"] and p.loss == doc["loss"]
+    assert (p.loss_bound_kind, p.velocity_bound_kind) == (doc["loss_bound_kind"], doc["gradient_bound_kind"])
     for key in ("tangent_gradient", "radial_gradient", "velocity", "velocity_error_bound"):
         got = getattr(p, key.replace("_error_bound", "_bound"))
         assert np.array_equal(got, np.array(doc[key])), key  # bit for bit (JSON floats round-trip)
@@ -190,19 +191,54 @@ def test_bound_kinds():
     assert mforacle.coeffs("he4", 6, 20).kinds == ["exact"] * 7
     t = mforacle.coeffs("tanh", 4, 20)
     assert t.kinds == ["exact", "estimate", "exact", "estimate", "exact"] and t.norm_squared_kind == "estimate"
+    # coeffs() passes the CLI's kinds through: with --enclose tanh's odd coefficients are enclosed
+    e = mforacle.coeffs("tanh", 4, 20, enclose=True)
+    doc = json.loads(binary("coeffs", "tanh", "--degree", "4", "--digits", "20", "--enclose", "--format", "json")[1])
+    assert e.kinds == [r["bound_kind"] for r in doc["coefficients"]] == ["exact", "enclosure", "exact", "enclosure", "exact"]
+    assert e.norm_squared_kind == doc["norm_squared"]["bound_kind"]
     assert {p.kind for p in mforacle.kernel("relu", [0.5])} == {"enclosure"}  # the closed form
     # kernel() passes the CLI's kinds through: tanh's tables and norms are enclosed; log1p lies
     # outside the enclosure theorem, so its series stays an estimate
     assert {p.kind for p in mforacle.kernel("tanh", [0.5], degree=60)} == {"enclosure"}
     assert {p.kind for p in mforacle.kernel("log1p(z^2)+z", [0.5], degree=30)} == {"estimate"}
-    W, theta = unit_rows(3, 4, 6), np.eye(4)[0]
-    assert mforacle.population("he4", "he4", W, theta).kind is None
-    assert mforacle.population("tanh", "he4", W, theta, fast=True).kind == "estimate"
     g = mforacle.langevin_gibbs("he4", 8, 2.0)
     assert g["free_energy"]["bound_kind"] == "estimate"
     kinds = {v["bound_kind"] for v in g.values() if isinstance(v, dict) and "bound_kind" in v}
     assert kinds and kinds <= {"exact", "estimate"}  # passed through as the crate labels them
     assert isinstance(decimal.Decimal(g["loss"]["value"]), decimal.Decimal)
+
+
+# One case per kind the population command prints (no population bound is "exact": every value
+# is rounded, so at best an enclosure): the kinds of mforacle.population are the CLI's fields.
+@pytest.mark.parametrize("student,teacher,fast,kind", [
+    ("he4", "he4", False, "enclosure"),  # exact tables, ball arithmetic rounded outward
+    ("tanh", "he4", False, "enclosure"),  # tanh's table and norms by the enclosure route
+    ("relu", "relu", False, "enclosure"),  # closed forms
+    ("log1p(z^2)+z", "he4", False, "estimate"),  # outside the enclosure theorem: quadrature
+    ("he4", "he4", True, "estimate"),  # the fast path's bounds are estimates
+])
+def test_population_kinds_are_the_cli_kinds(tmp_path, student, teacher, fast, kind):
+    W, theta = unit_rows(3, 4, 6), np.eye(4)[0]
+    p = mforacle.population(student, teacher, W, theta, fast=fast, digits=20, degree=40)
+    code, out, _ = binary("population", "--student", student, "--teacher", teacher, "--weights",
+                          weights_file(tmp_path, W, theta), "--digits", "20", "--degree", "40",
+                          *(["--fast"] if fast else []))
+    doc = json.loads(out)
+    fields = ["loss", "tangent_gradient", "radial_gradient", "velocity"]
+    if fast:  # one kind for the loss, one for the three gradient quantities
+        want = [doc["loss_bound_kind"]] + [doc["gradient_bound_kind"]] * 3
+    else:
+        want = [doc[f + "_bound_kind"] for f in fields]
+    assert code == 0 and [getattr(p, f + "_bound_kind") for f in fields] == want == [kind] * 4
+    assert p.kind == kind
+
+
+def test_population_kind_is_the_weakest():
+    k = mforacle._kinds("enclosure", "estimate", "exact", "enclosure")
+    assert k["kind"] == "estimate" and k["radial_gradient_bound_kind"] == "exact"
+    assert mforacle._kinds("exact", "exact", "enclosure", "exact")["kind"] == "enclosure"
+    with pytest.raises(RuntimeError, match="unknown bound kind"):
+        mforacle._kinds("rigorous", "exact", "exact", "exact")
 
 
 def test_kernel_radii_against_the_erf_closed_form():

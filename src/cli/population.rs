@@ -213,8 +213,8 @@ struct FastDoc {
     /// f64 rounding (a-priori) plus the kernels' series truncation (Parseval remainders).
     #[serde(serialize_with = "finite")]
     loss_error_bound: f64,
-    /// Always "estimate": the truncation bounds rest on the tables' quadrature norms and the
-    /// rounding bound is first order.
+    /// Always "estimate" ([`fast::POPULATION_BOUND_KIND`]): the truncation bounds rest on the
+    /// tables' quadrature norms and the rounding bound is first order.
     loss_bound_kind: BoundKind,
     tangent_gradient: Vec<Vec<Finite>>,
     radial_gradient: Vec<Finite>,
@@ -362,7 +362,7 @@ fn run_fast(
         loss_scale: args.loss_scale.name(),
         loss: ev.loss,
         loss_error_bound: ev.loss_error_bound,
-        loss_bound_kind: BoundKind::Estimate,
+        loss_bound_kind: fast::POPULATION_BOUND_KIND,
         tangent_gradient: rows(&ev.tangent_gradient, d),
         radial_gradient: ev.radial_gradient.iter().map(|x| Finite(*x)).collect(),
         velocity: rows(&ev.velocity, d),
@@ -374,7 +374,7 @@ fn run_fast(
             .map(|x| Finite(*x))
             .collect(),
         velocity_error_bound: rows(&ev.velocity_error_bound, d),
-        gradient_bound_kind: BoundKind::Estimate,
+        gradient_bound_kind: fast::POPULATION_BOUND_KIND,
     };
     super::json(&doc)
 }

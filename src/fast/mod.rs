@@ -68,7 +68,7 @@ pub use error::{error_bound, ErrorBound};
 pub use kernel::Kernel;
 pub use setup::{
     check_network, evaluate_population, population_kernels, Network, PopulationEvaluation,
-    PopulationKernels, Truncation, MAX_FAST_SERIES_DEGREE,
+    PopulationKernels, Truncation, MAX_FAST_SERIES_DEGREE, POPULATION_BOUND_KIND,
 };
 
 use kernel::Func;

@@ -22,7 +22,7 @@
 use super::{Kernel, Problem, Route};
 use crate::activation::{Expr, Func, Spec};
 use crate::coeffs;
-use crate::conventions::{failure, usage, Error, LossScale};
+use crate::conventions::{failure, usage, BoundKind, Error, LossScale};
 use crate::kernel;
 
 /// The kernels of a population problem, ready for the fast path.
@@ -79,6 +79,12 @@ pub struct PopulationEvaluation {
     pub velocity: Vec<f64>,
     pub velocity_error_bound: Vec<f64>,
 }
+
+/// The kind of every bound of [`PopulationEvaluation`] (loss and the three gradient
+/// quantities): an estimate, since the series-truncation bounds rest on the tables' quadrature
+/// norms and the rounding bound is first order. `mforacle population --fast` and the Python
+/// package print it as `loss_bound_kind` and `gradient_bound_kind`.
+pub const POPULATION_BOUND_KIND: BoundKind = BoundKind::Estimate;
 
 /// Largest series degree used (larger requests are clamped).
 pub const MAX_FAST_SERIES_DEGREE: usize = 64;

@@ -65,11 +65,12 @@
 //!
 //! Cost: 3N(N−1)/2 + 3NR kernel calls and O(N²d) ball operations per evaluation; at 30 digits,
 //! N = 16, d = 64, one evaluation takes 35–130 ms (h-polynomials, relu, tanh at degree 100) on a
-//! busy core, after a construction of < 1 ms (polynomials) to < 1 s (tanh, quadrature).
+//! busy core, after a construction of < 1 ms (polynomials, and relu–relu, whose kernels are all
+//! closed forms: no table is built) to < 1 s (tanh, enclosed tables and norms).
 //!
 //! ## API
 //! [`Oracle::new`]`(student, teacher_specs, degree, digits)` precomputes the coefficient tables
-//! of σ, z·σ' and every σ*_r and the kernels' constants; [`Oracle::with_loss_scale`];
+//! of σ, z·σ' and every σ*_r that a series kernel reads, and the kernels' constants; [`Oracle::with_loss_scale`];
 //! [`Oracle::evaluate`]`(a, w, teacher) -> `[`PopulationResult`] (loss, tangent gradient,
 //! radial gradient, velocity, each a [`Bounded`] value); [`Oracle::step`]`(a, w, teacher, η,
 //! update) -> `[`StepResult`] (new rows with a bound per entry). [`Teacher`] holds the ridge
@@ -232,6 +233,7 @@ struct PairKernel {
 }
 
 /// A side with what the oracle knows about it beyond the table.
+#[derive(Clone)]
 struct SideInfo {
     side: Side,
     /// Degree when the function is a polynomial (its expansion stops there).
@@ -245,10 +247,12 @@ pub struct Oracle {
     digits: u32,
     prec: u32,
     scale: LossScale,
-    sigma: SideInfo,
+    /// The sides (tables and norms) are built only when a series kernel reads them: None when
+    /// every kernel that would read the side has a closed form (relu against relu).
+    sigma: Option<SideInfo>,
     /// None when z σ'(z) = σ(z) (relu): the σ side is used.
     zdsigma: Option<SideInfo>,
-    teachers: Vec<SideInfo>,
+    teachers: Vec<Option<SideInfo>>,
     kk: PairKernel,
     kr: PairKernel,
     psi: Vec<PairKernel>,

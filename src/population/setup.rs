@@ -19,6 +19,11 @@ impl Oracle {
     /// σ*_r, their derivative norms, and the kernels' constants. For a polynomial spec of degree
     /// m the degree is raised to m + 2 and its table is computed to 2·digits + 10 digits (cheap,
     /// exact coefficients), so that series against it carry no spurious tail.
+    ///
+    /// Only the sides a series kernel reads are built (a closed form reads none: relu against
+    /// relu builds no table and no norm), and a teacher term with the student's spec shares the
+    /// student's side (the same spec, degree and digits give the same table and norms); neither
+    /// changes a value or a bound.
     pub fn new(
         student: &Spec,
         teacher_specs: &[Spec],
@@ -42,16 +47,43 @@ impl Oracle {
                 Side::new(spec, deg, dig).map_err(kerr(format!("side of {:?}", spec.source)))?;
             Ok(SideInfo { side, poly })
         };
-        let sigma = info(student)?;
-        let teachers = teacher_specs
-            .iter()
-            .map(info)
-            .collect::<Result<Vec<_>, _>>()?;
         let relu = is_relu(student);
-        let zdsigma = if relu {
-            None
+        let zd = if relu { SideId::Sigma } else { SideId::ZdSigma };
+        let lhs = if relu { student } else { &deriv };
+        // The sides the series kernels read (closed forms read none): only these are built.
+        let mut reads = Vec::new();
+        let mut read = |a_spec: &Spec, b_spec: &Spec, a: SideId, b: SideId| {
+            if closed_for(a_spec, b_spec, a).is_none() {
+                reads.extend([a, b]);
+            }
+        };
+        read(student, student, SideId::Sigma, SideId::Sigma);
+        read(lhs, student, zd, SideId::Sigma);
+        for (r, ts) in teacher_specs.iter().enumerate() {
+            read(student, ts, SideId::Sigma, SideId::Teacher(r));
+            read(lhs, ts, zd, SideId::Teacher(r));
+            for (q, tq) in teacher_specs.iter().enumerate() {
+                read(ts, tq, SideId::Teacher(r), SideId::Teacher(q));
+            }
+        }
+        // z·σ' is built from σ's table
+        let sigma = if reads.contains(&SideId::Sigma) || reads.contains(&SideId::ZdSigma) {
+            Some(info(student)?)
         } else {
-            Some(zdsigma_side(&deriv, &sigma, digits)?)
+            None
+        };
+        let mut teachers = Vec::with_capacity(teacher_specs.len());
+        for (r, ts) in teacher_specs.iter().enumerate() {
+            teachers.push(match &sigma {
+                _ if !reads.contains(&SideId::Teacher(r)) => None,
+                // the same spec at the same degree and digits: the same side
+                Some(sg) if ts == student => Some(sg.clone()),
+                _ => Some(info(ts)?),
+            });
+        }
+        let zdsigma = match &sigma {
+            Some(sg) if !relu => Some(zdsigma_side(&deriv, sg, digits)?),
+            _ => None,
         };
         let mut o = Oracle {
             student: student.clone(),
@@ -68,9 +100,12 @@ impl Oracle {
             psir: Vec::new(),
             tt: Vec::new(),
         };
-        let zd = if relu { SideId::Sigma } else { SideId::ZdSigma };
-        let sig_norm = o.sigma.side.norms[0].clone();
-        let sig_norm1 = o.sigma.side.norms[1].clone();
+        // (norms at s = 1 are read by series kernels only, whose sides are built)
+        let norms = |s: &Option<SideInfo>| match s {
+            Some(s) => [s.side.norms[0].clone(), s.side.norms[1].clone()],
+            None => [None, None],
+        };
+        let [sig_norm, sig_norm1] = norms(&o.sigma);
         o.kk = o.pair(
             "κ_{σ,σ}",
             student,
@@ -82,17 +117,10 @@ impl Oracle {
         let (kr_one, kr_one_kind) = if relu {
             ([None, None], BoundKind::Exact)
         } else {
-            let (v, k) = radial_at_one(student, &o.sigma, digits, prec)?;
+            let (v, k) = radial_at_one(student, o.side(SideId::Sigma), digits, prec)?;
             ([Some(v), None], k)
         };
-        o.kr = o.pair(
-            "κ_{zσ',σ}",
-            if relu { student } else { &deriv },
-            student,
-            zd,
-            SideId::Sigma,
-            kr_one.clone(),
-        );
+        o.kr = o.pair("κ_{zσ',σ}", lhs, student, zd, SideId::Sigma, kr_one.clone());
         // κ_{zσ',σ}(1) is read from the identity: its kind joins the kernel's
         o.kr.kind = o.kr.kind.weakest(kr_one_kind);
         for (r, ts) in teacher_specs.iter().enumerate() {
@@ -112,7 +140,6 @@ impl Oracle {
             );
             o.psi.push(k);
             let one = if same { kr_one.clone() } else { [None, None] };
-            let lhs = if relu { student } else { &deriv };
             let mut k = o.pair(
                 &format!("κ_{{zσ',σ*_{r}}}"),
                 lhs,
@@ -130,10 +157,7 @@ impl Oracle {
             let mut row = Vec::new();
             for (q, tq) in teacher_specs.iter().enumerate() {
                 let one = if ts.expr == tq.expr {
-                    [
-                        o.teachers[r].side.norms[0].clone(),
-                        o.teachers[r].side.norms[1].clone(),
-                    ]
+                    norms(&o.teachers[r])
                 } else {
                     [None, None]
                 };
@@ -172,12 +196,16 @@ impl Oracle {
         &self.student
     }
 
+    /// The side a series kernel reads ([`Oracle::new`] builds every such side).
     pub(super) fn side(&self, id: SideId) -> &SideInfo {
-        match id {
+        let side = match id {
             SideId::Sigma => &self.sigma,
-            SideId::ZdSigma => self.zdsigma.as_ref().unwrap_or(&self.sigma),
+            SideId::ZdSigma if self.zdsigma.is_some() => &self.zdsigma,
+            SideId::ZdSigma => &self.sigma,
             SideId::Teacher(r) => &self.teachers[r],
-        }
+        };
+        side.as_ref()
+            .expect("Oracle::new builds every side that a series kernel reads")
     }
 
     /// Builds one pair kernel: closed form when the kernel module knows one for (a_spec,
@@ -193,12 +221,7 @@ impl Oracle {
         at_one: [Option<(Float, Float)>; 2],
     ) -> PairKernel {
         let prec = self.prec;
-        let closed = if a == SideId::ZdSigma {
-            None
-        } else {
-            closed_kernel(a_spec, b_spec)
-        };
-        if let Some(ck) = closed {
+        if let Some(ck) = closed_for(a_spec, b_spec, a) {
             let sup = closed_sups(&ck, prec);
             return PairKernel {
                 name: name.into(),
@@ -273,6 +296,16 @@ impl Oracle {
     pub fn gradient_kind(&self) -> BoundKind {
         let radial = std::iter::once(&self.kr).chain(&self.psir).map(|k| k.kind);
         BoundKind::weakest_of(radial).weakest(self.loss_kind())
+    }
+}
+
+/// The closed form of the kernel κ_{A,B} read from side `a`, if any: a z·σ' side never has
+/// one (for relu, z·σ' = σ is read from the σ side and does).
+fn closed_for(a_spec: &Spec, b_spec: &Spec, a: SideId) -> Option<ClosedKernel> {
+    if a == SideId::ZdSigma {
+        None
+    } else {
+        closed_kernel(a_spec, b_spec)
     }
 }
 
@@ -415,5 +448,98 @@ pub(super) fn closed_sups(ck: &ClosedKernel, prec: u32) -> [Option<Float>; 3] {
                 Some(inflate(Float::with_val_round(RB, &s2, Round::Up).0)),
             ]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The lazy construction: which sides [`Oracle::new`] builds, and that a shared side gives
+    //! the same bits as one built on its own.
+    use super::*;
+
+    fn spec(s: &str) -> Spec {
+        Spec::parse(s).expect("valid spec")
+    }
+
+    fn built(o: &Oracle) -> (bool, bool, Vec<bool>) {
+        (
+            o.sigma.is_some(),
+            o.zdsigma.is_some(),
+            o.teachers.iter().map(Option::is_some).collect(),
+        )
+    }
+
+    #[test]
+    fn sides_are_built_only_for_series_kernels() {
+        let o = |s: &str, t: &[&str]| {
+            let t: Vec<Spec> = t.iter().map(|x| spec(x)).collect();
+            Oracle::new(&spec(s), &t, 8, 20).expect("oracle")
+        };
+        // relu–relu: every kernel (κ, κ_{zσ',σ} as z·relu' = relu, ψ, κ_{σ*,σ*}) is closed
+        assert_eq!(built(&o("relu", &["relu"])), (false, false, vec![false]));
+        // relu against he4: ψ is a series (σ and σ* read); κ_{σ*,σ*} alone would need no σ
+        assert_eq!(built(&o("relu", &["he4"])), (true, false, vec![true]));
+        // two ridge terms: κ_{relu,he2} (ψ_1 and the cross term κ_{σ*_0,σ*_1}) reads both
+        assert_eq!(
+            built(&o("relu", &["relu", "he2"])),
+            (true, false, vec![true, true])
+        );
+        assert_eq!(
+            built(&o("relu", &["relu", "relu"])),
+            (false, false, vec![false, false])
+        );
+        // erf: κ and ψ closed, but κ_{zσ',σ} is a series of z·σ' and σ
+        assert_eq!(built(&o("erf", &["erf"])), (true, true, vec![true]));
+    }
+
+    #[test]
+    fn a_shared_teacher_side_gives_the_same_bits() {
+        // "tanh(z)" is the same function as "tanh" but not the same spec: its side is built on
+        // its own, the teacher "tanh" shares the student's
+        let (deg, dig) = (12, 15);
+        let shared = Oracle::new(&spec("tanh"), &[spec("tanh")], deg, dig).expect("oracle");
+        let own = Oracle::new(&spec("tanh"), &[spec("tanh(z)")], deg, dig).expect("oracle");
+        let (a, b) = (
+            &shared.side(SideId::Teacher(0)).side,
+            &own.side(SideId::Teacher(0)).side,
+        );
+        for (x, y) in a.table.coefficients.iter().zip(&b.table.coefficients) {
+            assert_eq!(
+                (&x.value, &x.abs_error_bound, x.bound_kind),
+                (&y.value, &y.abs_error_bound, y.bound_kind)
+            );
+        }
+        assert_eq!(a.norms, b.norms);
+        assert_eq!(a.norm_kinds, b.norm_kinds);
+        let p = shared.precision();
+        let w: Vec<Vec<Float>> = [[0.6, 0.8, 0.0], [0.0, 0.6, -0.8]]
+            .iter()
+            .map(|r| r.iter().map(|x| Float::with_val(p, *x)).collect())
+            .collect();
+        let a = [Float::with_val(p, 0.5), Float::with_val(p, -0.25)];
+        let theta: Vec<Float> = [0.0, 0.0, 1.0]
+            .iter()
+            .map(|x| Float::with_val(p, *x))
+            .collect();
+        let r1 = shared
+            .evaluate(&a, &w, &Teacher::single_index(spec("tanh"), theta.clone()))
+            .expect("evaluate");
+        let r2 = own
+            .evaluate(&a, &w, &Teacher::single_index(spec("tanh(z)"), theta))
+            .expect("evaluate");
+        let bits = |r: &PopulationResult| {
+            let mut v = vec![r.loss.clone()];
+            v.extend(r.radial_gradient.iter().cloned());
+            v.extend(r.velocity.iter().flatten().cloned());
+            v.extend(r.tangent_gradient.iter().flatten().cloned());
+            v.into_iter()
+                .map(|b| (b.value, b.abs_error_bound))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&r1), bits(&r2));
+        assert_eq!(
+            (r1.loss_kind, r1.gradient_kind),
+            (r2.loss_kind, r2.gradient_kind)
+        );
     }
 }
