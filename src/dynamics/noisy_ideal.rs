@@ -94,7 +94,7 @@ impl NoisyIdeal {
 
     /// v(w; ρ_{kη}) = −φ'(s)(θ − s w) into `out` (θ a unit vector).
     pub fn velocity_into(&self, k: usize, theta: &[f64], w: &[f64], out: &mut [f64]) {
-        let s: f64 = w.iter().zip(theta).map(|(a, b)| a * b).sum();
+        let s = super::noise::dot_lanes(w, theta);
         let f = -self.dphi(k, s);
         for ((o, t), x) in out.iter_mut().zip(theta).zip(w) {
             *o = f * (t - s * x);
