@@ -73,14 +73,7 @@ pub fn noisy_tangent_step(
         || vec![0.0; d],
         |g, (i, x)| {
             fill_increments(key, i, g);
-            row_step(
-                &w[i * d..(i + 1) * d],
-                &v[i * d..(i + 1) * d],
-                g,
-                eta,
-                sigma,
-                x,
-            );
+            network_row(w, v, i, g, eta, sigma, x);
         },
     );
     out
@@ -108,6 +101,19 @@ pub fn noisy_field_step(
         },
     );
     out
+}
+
+/// [`row_step`] of neuron i of the N×d network `w` with velocities `v` (d = `x.len()`).
+fn network_row(w: &[f64], v: &[f64], i: usize, g: &[f64], eta: f64, sigma: f64, x: &mut [f64]) {
+    let d = x.len();
+    row_step(
+        &w[i * d..(i + 1) * d],
+        &v[i * d..(i + 1) * d],
+        g,
+        eta,
+        sigma,
+        x,
+    );
 }
 
 /// x ← normalise(w + η v + σ(g − ⟨g, w⟩w)) for one neuron (the norm's reciprocal applied as a
@@ -164,14 +170,7 @@ pub fn coupled_step(
             || (vec![0.0; d], vec![0.0; d]),
             |(g, vb), (i, (x, y))| {
                 fill_increments(key, i, g);
-                row_step(
-                    &w[i * d..(i + 1) * d],
-                    &v[i * d..(i + 1) * d],
-                    g,
-                    eta,
-                    sigma,
-                    x,
-                );
+                network_row(w, v, i, g, eta, sigma, x);
                 let wb = &wbar[i * d..(i + 1) * d];
                 vbar(wb, vb);
                 row_step(wb, vb, g, eta, sigma, y);
