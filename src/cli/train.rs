@@ -371,7 +371,7 @@ fn run_noisy(args: Args, beta: f64) -> Result<(), CliError> {
                 version: env!("CARGO_PKG_VERSION"),
                 config: c,
                 beta,
-                noise: "w <- normalise(w + eta v + sqrt(2 eta/beta) P_w g), g ~ N(0, I_d), ChaCha8 keyed by (seed, draw, step), stream = neuron",
+                noise: "w <- normalise(w + eta v + sqrt(2 eta/beta) P_w g), g ~ N(0, I_d) by the ziggurat (256 blocks) on ChaCha8 keyed by (seed, draw, step), stream = neuron",
                 steps,
                 outputs: ["train.csv"],
             };

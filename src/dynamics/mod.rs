@@ -43,6 +43,7 @@ pub mod linear;
 pub mod noise;
 pub mod noisy_ideal;
 pub mod noisy_run;
+pub mod ziggurat;
 
 use crate::activation::Spec;
 use crate::fast;

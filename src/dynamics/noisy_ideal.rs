@@ -20,9 +20,8 @@
 //! Accuracy contract: the velocity field is route B's to its estimate (≲ tol relative, an
 //! estimate); each step is the same arithmetic as the network's step (a few ulps).
 
-use crate::langevin::fast::gegenbauer;
 use crate::langevin::flow::Problem;
-use crate::langevin::flow_spectral::{gegenbauer_derivative, moments_on_grid};
+use crate::langevin::flow_spectral::moments_on_grid;
 use crate::langevin::LangevinError;
 use crate::meanfield::Model;
 
@@ -72,20 +71,30 @@ impl NoisyIdeal {
         })
     }
 
-    /// φ'(s; p_{kη}).
+    /// φ'(s; p_{kη}). P_l and P_l' by the three-term recurrence of §3 and its derivative
+    /// (the formulas of `langevin::fast::gegenbauer` and `flow_spectral::gegenbauer_derivative`),
+    /// summed on the fly: nothing is allocated per particle.
     pub fn dphi(&self, k: usize, s: f64) -> f64 {
         let m = &self.moments[k];
-        let top = self.nu.len().saturating_sub(1);
-        let pl = gegenbauer(top.max(1), self.d, s);
-        let dp = gegenbauer_derivative(&pl, self.d, s);
-        let kbar: f64 = (1..self.nu.len()).map(|l| self.nu[l] * m[l] * dp[l]).sum();
+        let df = self.d as f64;
+        // (P_{l−1}, P_l) and (P_{l−1}', P_l') at l = 1.
+        let (mut p0, mut p1) = (1.0, s);
+        let (mut d0, mut d1) = (0.0, 1.0);
+        let mut kbar = 0.0;
+        for l in 1..self.nu.len() {
+            kbar += self.nu[l] * m[l] * d1;
+            let lf = l as f64;
+            let p2 = ((2.0 * lf + df - 2.0) * s * p1 - lf * p0) / (lf + df - 2.0);
+            let d2 = ((2.0 * lf + df - 2.0) * (p1 + s * d1) - lf * d0) / (lf + df - 2.0);
+            (p0, p1, d0, d1) = (p1, p2, d1, d2);
+        }
         let dpsi = self.dpsi.iter().rev().fold(0.0, |acc, c| acc * s + c);
         2.0 * self.c * (kbar - dpsi)
     }
 
     /// v(w; ρ_{kη}) = −φ'(s)(θ − s w) into `out` (θ a unit vector).
     pub fn velocity_into(&self, k: usize, theta: &[f64], w: &[f64], out: &mut [f64]) {
-        let s: f64 = w.iter().zip(theta).map(|(a, b)| a * b).sum();
+        let s = super::noise::dot_lanes(w, theta);
         let f = -self.dphi(k, s);
         for ((o, t), x) in out.iter_mut().zip(theta).zip(w) {
             *o = f * (t - s * x);
