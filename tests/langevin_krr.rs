@@ -16,7 +16,8 @@
 //! Both discretise E_{w'} k(⟨w, w'⟩)u(⟨w', θ⟩) = ∫ w_unif(s') E_z k(ss' + rr'z) u(s') ds'
 //! (r = √(1 − s²), z ∝ (1 − z²)^{(d−4)/2}) by Gauss–Jacobi rules in s and z of n points. The
 //! discretisation error is estimated by doubling n (40 → 80): tolerance = the spectral
-//! route's bound + 2|R_40 − R_80| + 1e-13.
+//! route's bound + 2|R_40 − R_80| + 1e-13. In input space the s rule is split at 0 (the kink
+//! of relu(s)).
 
 use mforacle::activation::Spec;
 use mforacle::langevin::gauss;
@@ -72,6 +73,34 @@ impl Rules {
         let bz = (d as f64 - 4.0) / 2.0;
         let (z, wz) = gauss::gauss_jacobi(n, bz, bz);
         let r = s.iter().map(|x| (1.0 - x * x).max(0.0).sqrt()).collect();
+        Rules { s, w, r, z, wz }
+    }
+
+    /// As [`Rules::new`], with the s rule a Gauss–Jacobi rule of n/2 points on each half
+    /// [−1, 0], [0, 1] (weight (1 − |s|)^a, the smooth factor (1 + |s|)^a in the weights), so
+    /// that the kink of relu(s) at 0 is at an end point.
+    fn halves(d: usize, n: usize) -> Rules {
+        let a = (d as f64 - 3.0) / 2.0;
+        let (u, wu) = gauss::gauss_jacobi(n / 2, a, 0.0);
+        let mut s = Vec::with_capacity(n);
+        let mut w = Vec::with_capacity(n);
+        for sign in [-1.0, 1.0] {
+            for (ui, wi) in u.iter().zip(&wu) {
+                let x = (1.0 + ui) / 2.0;
+                s.push(sign * x);
+                w.push(wi * (1.0 + x).powf(a));
+            }
+        }
+        let total: f64 = w.iter().sum();
+        for v in &mut w {
+            *v /= total;
+        }
+        let bz = (d as f64 - 4.0) / 2.0;
+        let (z, wz) = gauss::gauss_jacobi(n, bz, bz);
+        let r = s
+            .iter()
+            .map(|x| ((1.0 - x) * (1.0 + x)).max(0.0).sqrt())
+            .collect();
         Rules { s, w, r, z, wz }
     }
 
@@ -214,7 +243,7 @@ fn relu_input_space(d: usize, trained: Trained, ridge: f64, n: usize, ts: &[f64]
         let rr = (RELU.kappa)(c);
         ca * rr + cw * (df * c * (PI - c.acos()) / (2.0 * PI) - rr)
     };
-    let q = Rules::new(d, n);
+    let q = Rules::halves(d, n);
     let kx = q.overlap(&k0);
     let sw: Vec<f64> = q.w.iter().map(|w| w.sqrt()).collect();
     let sym: Vec<Vec<f64>> = (0..n)
