@@ -11,6 +11,8 @@
 //! their Taylor series for |z| < 1). Outputs: E s = m_1, E s² = ((d − 1)m_2 + 1)/d, the
 //! interaction Σν_l m_l², E_pψ by the same rule; KL = E_unif[q log q] and E|s| by a
 //! Gauss–Jacobi rule on each half [0, 1], [−1, 0] (|s| has its kink at an end point).
+//! Nodes where the truncated q is ≤ 0 (the polar nodes at large d, of weight ~1e−40) are left
+//! out of the KL with an estimate of their contribution added to its bound ([`kl_clipped`]).
 //!
 //! Refinement: (L, Δt) → (L + 16, Δt/2) until every output moves by ≤ tol·(1 + |value|);
 //! the last change is the estimate (kind: estimate).
