@@ -201,3 +201,97 @@ fn flow_cli_fields_and_thread_independence() {
     assert_eq!(text.lines().count(), 4);
     assert!(text.starts_with("t,risk,risk_bound,risk_bound_kind,risk_diff_ab,risk_bound_a,"));
 }
+
+/// Issue 14: at large d the polar Gauss–Jacobi nodes of route B carry weights ~1e-40 where the
+/// truncated density ratio q = Σ N_l m_l P_l (N_l ~ 1e40, m_l at the rounding level) may be
+/// negative, which made the KL (and F) NaN; route A's start cos^{d−2}ϑ underflowed in the polar
+/// cells at d ≥ 128 (KL = ∞ or NaN). Here, erf/erf at the series degree of `train --beta`
+/// (60): every value and bound finite, both routes agree, F non-increasing and above F*, and
+/// the long-time limit is the Gibbs fixed point (F*, KL*, moments of s) of `langevin gibbs`
+/// within the sum of the bounds. Relaxation: the linear part decays at rate ≥ (d − 1)/β, so
+/// t_end·(d − 1)/β ≥ 30 leaves < e^{−30} of the initial gap.
+#[test]
+fn flow_large_dimension_is_finite_and_reaches_the_gibbs_fixed_point() {
+    for (d, beta, t_end) in [(64usize, 2.0, 2.0), (64, 8.0, 4.0), (128, 4.0, 1.0)] {
+        let s = Spec::parse("erf").unwrap();
+        let m = Model::new(&s, &s, d, 60, 20, LossScale::Full, 0.0).unwrap();
+        let p = Problem::new(&m, beta, 1e-12).unwrap();
+        let times = flow::output_times(t_end, t_end / 4.0);
+        let f = flow::flow(&p, &times, 1e-10).unwrap();
+        for row in &f.values {
+            for v in row {
+                assert!(
+                    [v.value, v.bound, v.diff_ab, v.bound_a]
+                        .iter()
+                        .all(|x| x.is_finite()),
+                    "d={d} beta={beta}: {v:?}"
+                );
+            }
+        }
+        let g = fast::gibbs(&m, beta, 2, 1e-12).unwrap();
+        let c = flow::check(&f, (g.free_energy.value, g.free_energy.bound));
+        assert!(c.passed(), "d={d} beta={beta}: {c:?}");
+        // the law moves: F strictly decreases from the uniform start, KL grows from 0
+        let (f0, f1) = (f.values[0][FREE_ENERGY], f.values[1][FREE_ENERGY]);
+        assert!(f1.value < f0.value - 1e-6, "d={d}: F {f0:?} -> {f1:?}");
+        assert!(f.values[0][3].value.abs() <= f.values[0][3].bound);
+        let last = f.values.last().unwrap();
+        for (q, gq) in [
+            (FREE_ENERGY, &g.free_energy),
+            (3, &g.kl_to_uniform),
+            (0, &g.risk),
+            (4, &g.mean_s),
+            (5, &g.mean_s2),
+            (6, &g.mean_abs_s),
+        ] {
+            let v = last[q];
+            let tol = v.bound + gq.bound + f.floor;
+            assert!(
+                (v.value - gq.value).abs() <= tol,
+                "d={d} beta={beta} {}: flow {} vs gibbs {} (tol {tol:e})",
+                QUANTITIES[q],
+                v.value,
+                gq.value
+            );
+        }
+        assert!(g.kl_to_uniform.value > 1e-3, "d={d}: a non-trivial law");
+    }
+}
+
+/// Issue 14 through the CLI: `langevin flow` at d = 64 with `--degree 60` (the command of
+/// `train --beta`) exits 0 and prints no NaN (the old binary panicked on a NaN bound).
+#[test]
+fn flow_cli_large_dimension_prints_finite_numbers() {
+    let args = [
+        "langevin",
+        "flow",
+        "--student",
+        "erf",
+        "--teacher",
+        "erf",
+        "--d",
+        "64",
+        "--beta",
+        "2",
+        "--degree",
+        "60",
+        "--t-end",
+        "1",
+        "--dt-out",
+        "0.5",
+    ];
+    let o = run(&args, "2");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for bad in ["\"NaN\"", "\"inf\"", "\"-inf\"", "null"] {
+        assert!(!text.contains(bad), "{bad}: {text}");
+    }
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for c in [
+        "routes_agree",
+        "free_energy_nonincreasing",
+        "free_energy_above_gibbs_minimum",
+    ] {
+        assert_eq!(doc["checks"][c], true, "{c}");
+    }
+}

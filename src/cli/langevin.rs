@@ -523,6 +523,19 @@ fn flow(a: FlowArgs) -> Result<(), CliError> {
     let times = langevin::flow::output_times(a.t_end, a.dt_out);
     let fl = langevin::flow::flow(&problem, &times, a.tol).map_err(lerr)?;
     let g = langevin::fast::gibbs(&model, a.beta, 2, a.kernel_tol).map_err(lerr)?;
+    // never print NaN or ∞ (the routes refuse them; this guards the printing itself)
+    let finite = fl.values.iter().flatten().all(|v| {
+        [v.value, v.bound, v.diff_ab, v.bound_a]
+            .iter()
+            .all(|x| x.is_finite())
+    }) && [&g.free_energy, &g.mean_s, &g.mean_s2, &g.mean_abs_s]
+        .iter()
+        .all(|q| q.value.is_finite() && q.bound.is_finite());
+    if !finite {
+        return Err(CliError::Failure(
+            "langevin flow: a value or bound is not finite (not printed)".into(),
+        ));
+    }
     let checks = langevin::flow::check(&fl, (g.free_energy.value, g.free_energy.bound));
     let fnum = |v: &langevin::flow::FlowValue| FlowNum {
         value: format!("{:.16e}", v.value),

@@ -51,6 +51,8 @@ struct Cells<'a> {
     /// ptab[i][l], l ≤ K.
     ptab: Vec<Vec<f64>>,
     r0: Vec<f64>,
+    /// log r⁰_i (finite where r⁰_i underflows).
+    log_r0: Vec<f64>,
 }
 
 impl<'a> Cells<'a> {
@@ -69,11 +71,11 @@ impl<'a> Cells<'a> {
             .iter()
             .map(|&x| gegenbauer(p.kernel_degree(), p.d, x))
             .collect();
-        let mut r0: Vec<f64> = conf.iter().map(|c| c.exp()).collect();
-        let mass: f64 = r0.iter().sum::<f64>() * h;
-        for v in &mut r0 {
-            *v /= mass;
-        }
+        // The start cos^{d−2}ϑ_i/mass, kept as its logarithm for the KL: at large d the polar
+        // cells' values underflow (cos^{254}(π/4096) ≈ 1e-790), their logarithms do not.
+        let mass: f64 = conf.iter().map(|c| c.exp()).sum::<f64>() * h;
+        let log_r0: Vec<f64> = conf.iter().map(|c| c - mass.ln()).collect();
+        let r0 = log_r0.iter().map(|l| l.exp()).collect();
         Cells {
             p,
             h,
@@ -82,6 +84,7 @@ impl<'a> Cells<'a> {
             psi,
             ptab,
             r0,
+            log_r0,
         }
     }
 
@@ -172,7 +175,7 @@ impl<'a> Cells<'a> {
             let s = self.s[i];
             e_psi += ri * self.psi[i];
             kl += if ri > 0.0 {
-                ri * (ri / self.r0[i]).ln()
+                ri * (ri.ln() - self.log_r0[i])
             } else {
                 0.0
             };
@@ -266,8 +269,18 @@ pub fn solve(p: &Problem, times: &[f64], tol: f64) -> Result<RouteRun, LangevinE
             .zip(&estimate)
             .flat_map(|(v, e)| (0..7).map(move |q| e[q] / (1.0 + v[q].abs())))
             .fold(0.0, f64::max);
+        // NaN-safe: f64::max above ignores NaN
+        let finite = best
+            .iter()
+            .zip(&estimate)
+            .all(|(v, e)| v.iter().chain(e).all(|x| x.is_finite()));
         table.push(row);
-        if worst <= tol || 2 * m > MAX_CELLS {
+        if !finite && 2 * m > MAX_CELLS {
+            return Err(LangevinError::Resolution(format!(
+                "langevin flow (finite volumes): an output is not finite at {m} cells: raise --tol"
+            )));
+        }
+        if (finite && worst <= tol) || 2 * m > MAX_CELLS {
             return Ok(RouteRun {
                 values: best,
                 estimate,

@@ -11,6 +11,8 @@
 //! their Taylor series for |z| < 1). Outputs: E s = m_1, E s² = ((d − 1)m_2 + 1)/d, the
 //! interaction Σν_l m_l², E_pψ by the same rule; KL = E_unif[q log q] and E|s| by a
 //! Gauss–Jacobi rule on each half [0, 1], [−1, 0] (|s| has its kink at an end point).
+//! Nodes where the truncated q is ≤ 0 (the polar nodes at large d, of weight ~1e−40) are left
+//! out of the KL with an estimate of their contribution added to its bound ([`kl_clipped`]).
 //!
 //! Refinement: (L, Δt) → (L + 16, Δt/2) until every output moves by ≤ tol·(1 + |value|);
 //! the last change is the estimate (kind: estimate).
@@ -66,6 +68,44 @@ pub(crate) fn gegenbauer_derivative(p: &[f64], d: usize, x: f64) -> Vec<f64> {
 
 fn horner(c: &[f64], x: f64) -> f64 {
     c.iter().rev().fold(0.0, |acc, ci| acc * x + ci)
+}
+
+/// sup_{0 < x ≤ δ} |x log x|.
+fn xlogx_sup(delta: f64) -> f64 {
+    let e_inv = (-1.0f64).exp();
+    if delta <= e_inv {
+        delta * -delta.ln()
+    } else {
+        e_inv.max(delta * delta.ln())
+    }
+}
+
+/// KL = E_unif[q log q] ≈ Σ_i w_i q_i log q_i on the Gauss–Jacobi rule (w_i, x_i) of w_unif,
+/// with q_i the truncated Galerkin density ratio at the nodes, and an estimate of what the
+/// nodes with q_i ≤ 0 leave out.
+///
+/// The true q is > 0, but the truncated q = Σ_{l≤L} N_l m_l P_l is accurate in L²(w_unif),
+/// not pointwise: at large d the polar nodes carry weights w_i ~ 1e-40 and there q sums
+/// N_l m_l P_l with N_l ~ 1e40 and m_l at the rounding level, so it may be any sign
+/// (proofs-notes/langevin.md §8). A node with q_i ≤ 0 is left out of the sum. Its true value
+/// lies in (0, δ_i] with δ_i = max(|q_i|, ‖q‖/√w_i): the Christoffel bound
+/// w_i g(x_i)² ≤ ‖g‖²_{L²(w_unif)} for polynomials g of degree < n, applied to the error of q
+/// with an error at most ‖q‖ in L² (an estimate). Its contribution is then at most
+/// w_i sup_{x≤δ_i}|x log x|, whose sum is returned with the KL.
+pub(crate) fn kl_clipped(w: &[f64], q: &[f64], q_norm: f64) -> (f64, f64) {
+    let (mut kl, mut clipped) = (0.0, 0.0);
+    for (&wi, &qi) in w.iter().zip(q) {
+        if qi > 0.0 {
+            kl += wi * qi * qi.ln();
+        } else if wi > 0.0 {
+            let delta = qi.abs().max(q_norm / wi.sqrt());
+            clipped += wi * xlogx_sup(delta);
+        } else if !qi.is_finite() {
+            // a node of weight 0 (underflow) with a non-finite value: no estimate possible
+            clipped = f64::NAN;
+        }
+    }
+    (kl, clipped)
 }
 
 struct Galerkin<'a> {
@@ -149,24 +189,19 @@ impl<'a> Galerkin<'a> {
         out
     }
 
-    fn outputs(&self, m: &[f64]) -> [f64; 7] {
+    /// The seven outputs at the moments `m`, and the estimate of the KL's clipped nodes
+    /// (see [`kl_clipped`]).
+    fn outputs(&self, m: &[f64]) -> ([f64; 7], f64) {
         let p = self.p;
         let d = p.d as f64;
         let interaction: f64 = (0..p.nu.len()).map(|l| p.nu[l] * m[l] * m[l]).sum();
         let mut e_psi = 0.0;
-        let mut kl = 0.0;
-        for i in 0..self.x.len() {
-            let q = self.q_at(m, &self.ptab[i]);
-            e_psi += self.w[i] * q * self.psi[i];
-            kl += self.w[i]
-                * if q > 0.0 {
-                    q * q.ln()
-                } else if q == 0.0 {
-                    0.0
-                } else {
-                    f64::NAN
-                };
+        let q: Vec<f64> = self.ptab.iter().map(|pl| self.q_at(m, pl)).collect();
+        for (i, qi) in q.iter().enumerate() {
+            e_psi += self.w[i] * qi * self.psi[i];
         }
+        let norm2: f64 = (0..=self.modes).map(|l| self.nl[l] * m[l] * m[l]).sum();
+        let (kl, clipped) = kl_clipped(&self.w, &q, norm2.sqrt());
         let (mut num, mut den) = (0.0, 0.0);
         for &(s, w) in &self.half {
             let qp = self.q_at(m, &gegenbauer(self.modes, p.d, s));
@@ -175,17 +210,21 @@ impl<'a> Galerkin<'a> {
             den += w * (qp + qm);
         }
         let m2 = if self.modes >= 2 { m[2] } else { 0.0 };
-        p.outputs(
+        let values = p.outputs(
             interaction,
             e_psi,
             kl,
             [m[1], ((d - 1.0) * m2 + 1.0) / d, num / den],
-        )
+        );
+        (values, clipped)
     }
 }
 
+/// The seven outputs at one time and the estimate of the KL's clipped nodes ([`kl_clipped`]).
+type Outputs = ([f64; 7], f64);
+
 /// One run at `modes` Gegenbauer modes and time steps ≤ `dt`.
-fn run(p: &Problem, times: &[f64], modes: usize, dt: f64) -> Vec<[f64; 7]> {
+fn run(p: &Problem, times: &[f64], modes: usize, dt: f64) -> Vec<Outputs> {
     run_keeping(p, times, modes, dt, &mut |_| ())
 }
 
@@ -196,7 +235,7 @@ fn run_keeping(
     modes: usize,
     dt: f64,
     keep: &mut dyn FnMut(&[f64]),
-) -> Vec<[f64; 7]> {
+) -> Vec<Outputs> {
     let g = Galerkin::new(p, modes);
     let lam: Vec<f64> = (0..=modes)
         .map(|l| -((l * (l + p.d - 2)) as f64) / p.beta)
@@ -277,11 +316,11 @@ pub fn moments_on_grid(
     let out = run_keeping(p, grid, modes, dt, &mut |m| {
         kept.push((0..top).map(|l| m.get(l).copied().unwrap_or(0.0)).collect())
     });
-    Ok((kept, out))
+    Ok((kept, out.into_iter().map(|(v, _)| v).collect()))
 }
 
 /// Indices of F, KL and E|s| in the outputs (the Gauss–Jacobi rules of q: not needed for the
-/// moments, and KL, hence F, is NaN where a truncated q dips below 0 at a node).
+/// moments).
 const FREE_ENERGY: usize = 2;
 const KL: usize = 3;
 const MEAN_ABS_S: usize = 6;
@@ -299,16 +338,30 @@ fn solve_at(
     let mut prev = run(p, times, modes, dt);
     loop {
         let (m2, dt2) = (modes + 16, dt / 2.0);
-        let cur = run(p, times, m2, dt2);
-        let estimate: Vec<[f64; 7]> = cur
+        let run_cur = run(p, times, m2, dt2);
+        // the change under refinement, plus (KL and F = L + KL/β) the clipped nodes' estimate
+        let estimate: Vec<[f64; 7]> = run_cur
             .iter()
             .zip(&prev)
-            .map(|(a, b)| std::array::from_fn(|q| (a[q] - b[q]).abs()))
+            .map(|((a, clip), (b, _))| {
+                std::array::from_fn(|q| {
+                    (a[q] - b[q]).abs()
+                        + match q {
+                            KL => *clip,
+                            FREE_ENERGY => clip / p.beta,
+                            _ => 0.0,
+                        }
+                })
+            })
             .collect();
+        let cur: Vec<[f64; 7]> = run_cur.iter().map(|(v, _)| *v).collect();
         let used = |q: &usize| !ignore.contains(q);
-        let finite = cur
-            .iter()
-            .all(|v| (0..7).filter(used).all(|q| v[q].is_finite()));
+        // NaN-safe: f64::max below ignores NaN, so both values and estimates are tested here
+        let finite = cur.iter().zip(&estimate).all(|(v, e)| {
+            (0..7)
+                .filter(used)
+                .all(|q| v[q].is_finite() && e[q].is_finite())
+        });
         let worst = cur
             .iter()
             .zip(&estimate)
@@ -325,10 +378,63 @@ fn solve_at(
             return Ok((run, modes, dt));
         }
         if modes + 16 > MAX_MODES || dt < 1e-5 {
-            return Err(LangevinError::NoConvergence(format!(
-                "langevin flow (Gegenbauer route): estimate {worst:.3e} above {tol:.1e} at {modes} modes, dt {dt:e}"
+            let what = if finite {
+                format!("estimate {worst:.3e} above {tol:.1e}")
+            } else {
+                "an output or its estimate is not finite".to_string()
+            };
+            return Err(LangevinError::Resolution(format!(
+                "langevin flow (Gegenbauer route): {what} at {modes} modes, dt {dt:e}: raise --tol"
             )));
         }
-        prev = cur;
+        prev = run_cur;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kl_clipped, xlogx_sup};
+
+    #[test]
+    fn xlogx_sup_is_the_supremum() {
+        // brute force over a fine grid of (0, δ]
+        for delta in [
+            1e-30,
+            1e-3,
+            0.2,
+            1.0 / std::f64::consts::E,
+            0.5,
+            1.0,
+            3.0,
+            1e20,
+        ] {
+            let brute = (1..=100_000)
+                .map(|k| {
+                    let x = delta * k as f64 / 100_000.0;
+                    (x * x.ln()).abs()
+                })
+                .fold(0.0, f64::max);
+            let s = xlogx_sup(delta);
+            assert!(
+                s >= brute * (1.0 - 1e-12) && s <= brute * (1.0 + 1e-6) + 1e-300,
+                "{delta}: {s} vs {brute}"
+            );
+        }
+    }
+
+    #[test]
+    fn kl_clipped_skips_and_accounts_nonpositive_nodes() {
+        // q = 2 on half the mass, 0 on the other half: KL = ½·2 log 2 = log 2
+        let w = [0.25, 0.25, 0.25, 0.25, 1e-40];
+        let q = [2.0, 2.0, 0.0, 0.0, -7.0];
+        let (kl, clip) = kl_clipped(&w, &q, 2.0f64.sqrt());
+        assert!((kl - std::f64::consts::LN_2).abs() < 1e-15);
+        // nodes with q = 0 of weight ¼ and q < 0 of weight 1e-40: δ = ‖q‖/√w
+        let expect =
+            2.0 * 0.25 * xlogx_sup(2.0f64.sqrt() / 0.5) + 1e-40 * xlogx_sup(2.0f64.sqrt() / 1e-20);
+        assert!((clip - expect).abs() <= 1e-15 * expect);
+        // a polar node of weight 1e-40 costs at most ~1e-18
+        let (_, tiny) = kl_clipped(&[1e-40], &[-3.0], 1.0);
+        assert!(tiny > 0.0 && tiny < 1e-18, "{tiny}");
     }
 }

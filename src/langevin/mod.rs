@@ -141,6 +141,10 @@ pub enum LangevinError {
     Kernel(String),
     #[error("{0}")]
     NoConvergence(String),
+    /// The requested accuracy is out of reach at the largest resolution (a usage error: the
+    /// message names the flag to change).
+    #[error("{0}")]
+    Resolution(String),
 }
 
 /// Checks β and d.
