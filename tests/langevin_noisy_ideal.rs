@@ -126,7 +126,8 @@ fn clt_verdicts(
 
 #[test]
 fn ideal_particles_sample_the_limit_law_and_the_gap_falls_as_one_over_n() {
-    let draws = 4;
+    // 16 draws: with 4 the slope at t = 1 was −0.75 (a draw fluctuation; 16 give −0.98).
+    let draws = 16;
     let (header, rows) = train("256,1024,4096", draws, 1.0, 100);
     let times = [0.0, 0.5, 1.0];
     let reference = flow_moments(BETA, &times);
