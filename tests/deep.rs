@@ -4,7 +4,7 @@
 
 use mforacle::deep::{self, finite, oracle, Net, Psi};
 
-const EPS: f64 = f64::EPSILON;
+mod common;
 
 // ---------------------------------------------------------------- quadrature helpers
 
@@ -151,34 +151,13 @@ fn finite_risk_matches_quadrature_of_the_definition() {
 fn velocities_match_central_differences_of_the_risk() {
     for net in nets_small(3, 4) {
         let ev = finite::evaluate(&net);
-        let n2 = (net.n * net.n) as f64;
-        let diff = |which: usize, idx: usize, h: f64| -> f64 {
-            let mut p = net.clone();
-            let mut m = net.clone();
-            if which == 1 {
-                p.theta1[idx] += h;
-                m.theta1[idx] -= h;
-            } else {
-                p.theta2[idx] += h;
-                m.theta2[idx] -= h;
-            }
-            -n2 * (finite::risk(&p) - finite::risk(&m)) / (2.0 * h)
-        };
-        let layers: &[usize] = if net.layers == 3 { &[1, 2] } else { &[1] };
-        for &which in layers {
-            let vel = if which == 1 { &ev.vel1 } else { &ev.vel2 };
-            for (idx, &vx) in vel.iter().enumerate() {
-                let h = 1e-3;
-                let d1 = diff(which, idx, h);
-                let d2 = diff(which, idx, h / 2.0);
-                let tol = (d1 - d2).abs() + n2 * 8.0 * EPS * 1.0 / (h / 2.0);
-                assert!(
-                    (vx - d2).abs() <= tol,
-                    "L={} layer {which} edge {idx}: closed {vx:e} differences {d2:e} tol {tol:e}",
-                    net.layers
-                );
-            }
-        }
+        common::deep_velocities_match_differences(
+            &net,
+            &ev.vel1,
+            &ev.vel2,
+            &finite::risk,
+            "closed form",
+        );
     }
 }
 

@@ -8,6 +8,8 @@ use mforacle::activation::Spec;
 use mforacle::deep::{self, finite, general, oracle_general, Net, Psi};
 use std::f64::consts::{PI, SQRT_2};
 
+mod common;
+
 fn unit(src: &str, k: usize) -> general::Unit {
     general::Unit::new(&Spec::parse(src).unwrap(), k).unwrap()
 }
@@ -175,34 +177,13 @@ fn general_velocities_match_central_differences_of_the_risk() {
         let u = unit(src, 64);
         for net in nets(3, 4) {
             let ev = general::evaluate(&u, &net);
-            let n2 = (net.n * net.n) as f64;
-            let diff = |which: usize, idx: usize, h: f64| -> f64 {
-                let mut p = net.clone();
-                let mut m = net.clone();
-                if which == 1 {
-                    p.theta1[idx] += h;
-                    m.theta1[idx] -= h;
-                } else {
-                    p.theta2[idx] += h;
-                    m.theta2[idx] -= h;
-                }
-                -n2 * (general::risk(&u, &p) - general::risk(&u, &m)) / (2.0 * h)
-            };
-            let layers: &[usize] = if net.layers == 3 { &[1, 2] } else { &[1] };
-            for &which in layers {
-                let vel = if which == 1 { &ev.vel1 } else { &ev.vel2 };
-                for (idx, &vx) in vel.iter().enumerate() {
-                    let h = 1e-3;
-                    let d1 = diff(which, idx, h);
-                    let d2 = diff(which, idx, h / 2.0);
-                    let tol = (d1 - d2).abs() + n2 * 8.0 * f64::EPSILON / (h / 2.0);
-                    assert!(
-                        (vx - d2).abs() <= tol,
-                        "{src} L={} layer {which} edge {idx}: {vx:e} vs {d2:e} tol {tol:e}",
-                        net.layers
-                    );
-                }
-            }
+            common::deep_velocities_match_differences(
+                &net,
+                &ev.vel1,
+                &ev.vel2,
+                &|n: &Net| general::risk(&u, n),
+                src,
+            );
         }
     }
 }

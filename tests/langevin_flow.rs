@@ -51,15 +51,9 @@ fn flow_routes_agree_and_free_energy_decreases() {
     }
 }
 
-#[test]
-fn flow_long_time_limit_is_the_gibbs_fixed_point() {
-    // relaxation rate ≥ (d − 1)/β for the linear part: t = 25 leaves < e^{−30}.
-    let (d, beta) = (4, 1.5);
-    let m = model("he1+he2", "he1", d, LossScale::Full);
-    let p = Problem::new(&m, beta, 1e-12).unwrap();
-    let times = flow::output_times(25.0, 12.5);
-    let f = flow::flow(&p, &times, 1e-10).unwrap();
-    let g = fast::gibbs(&m, beta, 2, 1e-12).unwrap();
+/// The flow's last output against the Gibbs fixed point of the f64 route: free energy, loss,
+/// risk, KL and the moments of s, each within the sum of the two bounds and the flow's floor.
+fn assert_ends_at_gibbs(f: &flow::Flow, g: &mforacle::langevin::Gibbs<f64>, label: &str) {
     let last = f.values.last().unwrap();
     for (q, gq) in [
         (FREE_ENERGY, &g.free_energy),
@@ -74,12 +68,24 @@ fn flow_long_time_limit_is_the_gibbs_fixed_point() {
         let tol = v.bound + gq.bound + f.floor;
         assert!(
             (v.value - gq.value).abs() <= tol,
-            "{}: flow {} vs gibbs {} (tol {tol:e})",
+            "{label} {}: flow {} vs gibbs {} (tol {tol:e})",
             QUANTITIES[q],
             v.value,
             gq.value
         );
     }
+}
+
+#[test]
+fn flow_long_time_limit_is_the_gibbs_fixed_point() {
+    // relaxation rate ≥ (d − 1)/β for the linear part: t = 25 leaves < e^{−30}.
+    let (d, beta) = (4, 1.5);
+    let m = model("he1+he2", "he1", d, LossScale::Full);
+    let p = Problem::new(&m, beta, 1e-12).unwrap();
+    let times = flow::output_times(25.0, 12.5);
+    let f = flow::flow(&p, &times, 1e-10).unwrap();
+    let g = fast::gibbs(&m, beta, 2, 1e-12).unwrap();
+    assert_ends_at_gibbs(&f, &g, "he1+he2/he1 d=4 beta=1.5");
 }
 
 #[test]
@@ -235,25 +241,7 @@ fn flow_large_dimension_is_finite_and_reaches_the_gibbs_fixed_point() {
         let (f0, f1) = (f.values[0][FREE_ENERGY], f.values[1][FREE_ENERGY]);
         assert!(f1.value < f0.value - 1e-6, "d={d}: F {f0:?} -> {f1:?}");
         assert!(f.values[0][3].value.abs() <= f.values[0][3].bound);
-        let last = f.values.last().unwrap();
-        for (q, gq) in [
-            (FREE_ENERGY, &g.free_energy),
-            (3, &g.kl_to_uniform),
-            (0, &g.risk),
-            (4, &g.mean_s),
-            (5, &g.mean_s2),
-            (6, &g.mean_abs_s),
-        ] {
-            let v = last[q];
-            let tol = v.bound + gq.bound + f.floor;
-            assert!(
-                (v.value - gq.value).abs() <= tol,
-                "d={d} beta={beta} {}: flow {} vs gibbs {} (tol {tol:e})",
-                QUANTITIES[q],
-                v.value,
-                gq.value
-            );
-        }
+        assert_ends_at_gibbs(&f, &g, &format!("d={d} beta={beta}"));
         assert!(g.kl_to_uniform.value > 1e-3, "d={d}: a non-trivial law");
     }
 }

@@ -221,3 +221,44 @@ pub fn shards_merged(dir: &std::path::Path, recipe: &str, n: usize) -> PathBuf {
     run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     m
 }
+
+/// Every trained edge's velocity of a deep network against central differences of `risk`:
+/// −N² (R(θ + h) − R(θ − h))/(2h) at h = 1e−3 and 5e−4. The O(h²) truncation is estimated by
+/// Richardson, |D_h − D_{h/2}| (3/4 of D_h's truncation error up to O(h⁴)), the rounding by
+/// N²·8·eps/(h/2) (risks of order one). `label` names the case in the failure message.
+pub fn deep_velocities_match_differences(
+    net: &mforacle::deep::Net,
+    vel1: &[f64],
+    vel2: &[f64],
+    risk: &dyn Fn(&mforacle::deep::Net) -> f64,
+    label: &str,
+) {
+    let n2 = (net.n * net.n) as f64;
+    let diff = |which: usize, idx: usize, h: f64| -> f64 {
+        let mut p = net.clone();
+        let mut m = net.clone();
+        if which == 1 {
+            p.theta1[idx] += h;
+            m.theta1[idx] -= h;
+        } else {
+            p.theta2[idx] += h;
+            m.theta2[idx] -= h;
+        }
+        -n2 * (risk(&p) - risk(&m)) / (2.0 * h)
+    };
+    let layers: &[usize] = if net.layers == 3 { &[1, 2] } else { &[1] };
+    for &which in layers {
+        let vel = if which == 1 { vel1 } else { vel2 };
+        for (idx, &vx) in vel.iter().enumerate() {
+            let h = 1e-3;
+            let d1 = diff(which, idx, h);
+            let d2 = diff(which, idx, h / 2.0);
+            let tol = (d1 - d2).abs() + n2 * 8.0 * f64::EPSILON / (h / 2.0);
+            assert!(
+                (vx - d2).abs() <= tol,
+                "{label} L={} layer {which} edge {idx}: {vx:e} vs differences {d2:e} tol {tol:e}",
+                net.layers
+            );
+        }
+    }
+}
