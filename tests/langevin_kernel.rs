@@ -10,6 +10,8 @@ use mforacle::langevin::kernel::{self, KernelLimit, Trained};
 use mforacle::langevin::{fast, gauss, harmonic_dimension, kernel_relu};
 use mforacle::meanfield::Model;
 use mforacle::population::LossScale;
+
+mod common;
 use std::process::{Command, Output};
 
 const U: f64 = f64::EPSILON / 2.0;
@@ -245,35 +247,7 @@ fn krr_nystrom(
         .collect();
     let psi: Vec<f64> = s.iter().map(|&x| kappa(x)).collect();
     // (K̄ W + λ I) g = ψ
-    let mut m: Vec<Vec<f64>> = (0..n)
-        .map(|i| {
-            let mut row: Vec<f64> = (0..n)
-                .map(|j| kb[i][j] * w[j] + if i == j { ridge } else { 0.0 })
-                .collect();
-            row.push(psi[i]);
-            row
-        })
-        .collect();
-    for col in 0..n {
-        let p = (col..n)
-            .max_by(|&x, &y| m[x][col].abs().total_cmp(&m[y][col].abs()))
-            .unwrap();
-        m.swap(col, p);
-        for row in col + 1..n {
-            let f = m[row][col] / m[col][col];
-            for k in col..=n {
-                m[row][k] -= f * m[col][k];
-            }
-        }
-    }
-    let mut g = vec![0.0; n];
-    for i in (0..n).rev() {
-        let mut v = m[i][n];
-        for k in i + 1..n {
-            v -= m[i][k] * g[k];
-        }
-        g[i] = v / m[i][i];
-    }
+    let g = common::solve_ridge(&kb, &w, ridge, &psi);
     let cross: f64 = (0..n).map(|i| w[i] * g[i] * psi[i]).sum();
     let quad: f64 = (0..n)
         .map(|i| {

@@ -25,6 +25,8 @@ use mforacle::langevin::kernel::{self, KernelLimit, Trained};
 use mforacle::population::LossScale;
 use std::f64::consts::PI;
 
+mod common;
+
 /// A closed-form dual kernel κ with κ', and (1 − t²)κ'' (finite at t = ±1 for relu).
 struct Dual {
     name: &'static str,
@@ -126,41 +128,6 @@ impl Rules {
     }
 }
 
-/// Solves (M W + λ I) x = b by Gaussian elimination with partial pivoting.
-fn solve_ridge(m: &[Vec<f64>], w: &[f64], ridge: f64, b: &[f64]) -> Vec<f64> {
-    let n = b.len();
-    let mut a: Vec<Vec<f64>> = (0..n)
-        .map(|i| {
-            let mut row: Vec<f64> = (0..n)
-                .map(|j| m[i][j] * w[j] + if i == j { ridge } else { 0.0 })
-                .collect();
-            row.push(b[i]);
-            row
-        })
-        .collect();
-    for col in 0..n {
-        let p = (col..n)
-            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
-            .unwrap();
-        a.swap(col, p);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for k in col..=n {
-                a[row][k] -= f * a[col][k];
-            }
-        }
-    }
-    let mut x = vec![0.0; n];
-    for i in (0..n).rev() {
-        let mut v = a[i][n];
-        for k in i + 1..n {
-            v -= a[i][k] * x[k];
-        }
-        x[i] = v / a[i][i];
-    }
-    x
-}
-
 /// Eigenvalues and orthonormal eigenvectors (columns) of a symmetric matrix, cyclic Jacobi.
 fn jacobi_eigen(mut a: Vec<Vec<f64>>) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = a.len();
@@ -218,7 +185,7 @@ fn krr_weight_space(k: &Dual, d: usize, trained: Trained, ridge: f64, n: usize) 
     let kl = q.overlap(&k_lambda);
     let psi: Vec<f64> = q.s.iter().map(|&s| (k.kappa)(s)).collect();
     let lpsi: Vec<f64> = q.s.iter().map(|&s| k_lambda(s)).collect();
-    let u = solve_ridge(&kl, &q.w, ridge, &lpsi);
+    let u = common::solve_ridge(&kl, &q.w, ridge, &lpsi);
     let cross: f64 = (0..n).map(|i| q.w[i] * psi[i] * u[i]).sum();
     let quad: f64 = (0..n)
         .map(|i| {

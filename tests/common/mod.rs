@@ -262,3 +262,39 @@ pub fn deep_velocities_match_differences(
         }
     }
 }
+
+/// Solves (M W + λ I) x = b (W = diag(w)) by Gaussian elimination with partial pivoting
+/// (the Nyström systems of the kernel-ridge checks).
+pub fn solve_ridge(m: &[Vec<f64>], w: &[f64], ridge: f64, b: &[f64]) -> Vec<f64> {
+    let n = b.len();
+    let mut a: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let mut row: Vec<f64> = (0..n)
+                .map(|j| m[i][j] * w[j] + if i == j { ridge } else { 0.0 })
+                .collect();
+            row.push(b[i]);
+            row
+        })
+        .collect();
+    for col in 0..n {
+        let p = (col..n)
+            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
+            .unwrap();
+        a.swap(col, p);
+        for row in col + 1..n {
+            let f = a[row][col] / a[col][col];
+            for k in col..=n {
+                a[row][k] -= f * a[col][k];
+            }
+        }
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let mut v = a[i][n];
+        for k in i + 1..n {
+            v -= a[i][k] * x[k];
+        }
+        x[i] = v / a[i][i];
+    }
+    x
+}
