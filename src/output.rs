@@ -83,6 +83,21 @@ pub fn finite<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// serde helper: serialise a slice of f64, refusing NaN and infinities (as [`finite`]).
+pub fn finite_vec<S: serde::Serializer>(x: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(x.len()))?;
+    for v in x {
+        if !v.is_finite() {
+            return Err(serde::ser::Error::custom(format!(
+                "refusing to write a non-finite number ({v}) to JSON"
+            )));
+        }
+        seq.serialize_element(v)?;
+    }
+    seq.end()
+}
+
 /// How many significant digits of `value` (at most `max`) the error bound certifies: the
 /// crate's one rule. d digits are certain when bound ≤ ½·10^{−(d−1)}·|value|, i.e. when
 /// |value|/bound ≥ 2·10^{d−1}; so a ratio of 1000 certifies 3 digits, 20 certifies 2, and a

@@ -203,6 +203,11 @@ const MAX_BYTES: f64 = 20.0 * 1024.0 * 1024.0 * 1024.0;
 const ORACLE_MAX_N: usize = 64;
 /// Largest number of output times of `limit`.
 const MAX_TIMES: f64 = 1e5;
+/// Largest number of `--track` values of `deep limit`.
+const MAX_TRACK: usize = 1024;
+/// Largest `--draws` of `deep train` (every draw of every width is a separate run; the rows of
+/// all of them are kept for the output).
+const MAX_DRAWS: i64 = 100_000;
 
 pub fn run(args: Args) -> Result<(), CliError> {
     match args.command {
@@ -364,6 +369,22 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
             "--track {x}: must lie in [-sqrt(3), sqrt(3)]"
         )));
     }
+    if track.len() > MAX_TRACK {
+        return Err(usage(format!(
+            "--track: {} values, at most {MAX_TRACK}",
+            track.len()
+        )));
+    }
+    // Method B's particles dominate: per a-node (its own rule, and with --eta every tracked a)
+    // pb.particles()/a_nodes of them, four times as many in the refined run; at most nine arrays
+    // of that size at once (RK4's stages); the tables of method A per output time are small.
+    let per_node = pb.particles() as f64 / pb.a_nodes as f64;
+    let b_nodes = 2 * pb.a_nodes + if a.eta.is_some() { track.len() } else { 0 };
+    let n_times = (a.t_end / a.dt_out).ceil() + 2.0;
+    let bytes = 8.0 * 9.0 * 4.0 * per_node * b_nodes as f64
+        + 8.0 * 8.0 * n_times * (track.len() + p.a_nodes) as f64
+        + deep::train3::BASE_BYTES;
+    crate::memory::check("deep limit", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
         return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
@@ -486,6 +507,18 @@ fn check_eta(eta: f64, t_end: f64, dt_out: f64) -> Result<(), CliError> {
                 "{name} {v}: must be a whole multiple of --eta {eta}"
             )));
         }
+    }
+    // The intervals the runs step through (a --t-end just past a multiple of --dt-out adds a
+    // short last interval, which must also be whole steps).
+    let times = limit::output_times(t_end, dt_out);
+    if let Some(w) = times
+        .windows(2)
+        .find(|w| limit::euler_steps(w[1] - w[0], eta).is_none())
+    {
+        return Err(usage(format!(
+            "--t-end {t_end}: the output interval [{}, {}] is not a whole multiple of --eta {eta}",
+            w[0], w[1]
+        )));
     }
     Ok(())
 }
@@ -821,8 +854,17 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     if a.widths.windows(2).any(|w| w[1] <= w[0]) {
         return Err(usage("--widths: must be strictly increasing"));
     }
-    if a.draws < 1 {
-        return Err(usage(format!("--draws {}: must be at least 1", a.draws)));
+    if !(1..=MAX_DRAWS).contains(&a.draws) {
+        return Err(usage(format!(
+            "--draws {}: must be between 1 and {MAX_DRAWS}",
+            a.draws
+        )));
+    }
+    if a.rates.summary.is_some() && a.draws < 2 {
+        return Err(usage(format!(
+            "--summary: needs --draws 2 or more (the spread over draws and the bootstrap), got {}",
+            a.draws
+        )));
     }
     check_times(a.t_end, a.dt_out)?;
     if !(a.dt.is_finite() && a.dt > 0.0 && a.t_end / a.dt <= 1e7) {
@@ -854,7 +896,7 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
             deep::train::train_bytes_with(nmax, d, n_times, !a.rates.corr_times.is_empty())
         }
         (_, Some(eta)) => deep::train::euler_bytes(nmax, d, (a.t_end / eta).round() as usize, &pb),
-    };
+    } + rows_bytes(a.widths.len(), a.draws as usize, n_times);
     crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if bytes > MAX_BYTES || nmax > 1 << 20 {
         return Err(usage(format!(
@@ -936,6 +978,12 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     emit(&text, a.out.as_deref())
 }
 
+/// Bytes of the rows every width and draw leaves for the output: the row (9 numbers) and its
+/// JSON text (at most 9 numbers of 25 characters with their keys), 400 bytes allowed.
+fn rows_bytes(widths: usize, draws: usize, n_times: usize) -> f64 {
+    400.0 * widths as f64 * draws as f64 * n_times as f64
+}
+
 /// The `--summary` file of `deep train`.
 #[derive(Serialize)]
 struct SummaryOut {
@@ -968,9 +1016,10 @@ fn check_corr_times(r: &RatesArgs, euler: bool, t_end: f64, dt_out: f64) -> Resu
     if let Some(t) = r
         .corr_times
         .iter()
-        .find(|t| !(t.is_finite() && **t >= 0.0 && **t <= t_end))
+        .find(|t| !(t.is_finite() && **t > 0.0 && **t <= t_end))
     {
-        return Err(usage(format!("--corr-times {t}: must lie in [0, --t-end]")));
+        // At t = 0 every increment is zero: the correlation is 0/0.
+        return Err(usage(format!("--corr-times {t}: must lie in (0, --t-end]")));
     }
     let on_grid = |t: f64| {
         let k = (t / dt_out).round();

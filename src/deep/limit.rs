@@ -439,7 +439,7 @@ pub fn risk_from_alpha(alpha: &[f64], grid: &Rule) -> f64 {
     quad - 2.0 * lin + 1.0 / 3.0
 }
 
-pub(super) fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
+pub fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
     let n = (t_end / dt_out + 1e-9).floor() as usize;
     let mut t: Vec<f64> = (0..=n).map(|i| i as f64 * dt_out).collect();
     if t_end - t[n] > 1e-9 * dt_out {
@@ -689,7 +689,12 @@ fn method_b_with(
             .collect()
     };
     let times = output_times(t_end, dt_out);
-    let y0: Vec<f64> = (0..nodes.len()).flat_map(|_| th0.iter().copied()).collect();
+    // Exact capacities: the state and the velocity are the only arrays of the particles' size
+    // (`train::euler_bytes` counts two).
+    let mut y0 = Vec::with_capacity(nodes.len() * np);
+    for _ in 0..nodes.len() {
+        y0.extend_from_slice(&th0);
+    }
     let mut rows = Vec::new();
     let euler = matches!(stepping, Stepping::Euler { .. });
     let mut vs_steps = Vec::new();
@@ -698,30 +703,30 @@ fn method_b_with(
         &times,
         stepping,
         |y| {
-            // One pass per node: ψ and ψ' together; α from ψ, then the velocity from ψ'.
-            let parts: Vec<(f64, Vec<f64>)> = y
+            // One pass per node: ψ and ψ' together; α from ψ, s ψ' into the velocity array,
+            // which is then scaled per node by 2a V_s.
+            let mut out = vec![0.0; y.len()];
+            let al: Vec<f64> = y
                 .par_chunks(np)
-                .map(|c| {
+                .zip(out.par_chunks_mut(np))
+                .map(|(c, d)| {
                     let mut al = 0.0;
-                    let mut d = Vec::with_capacity(np);
                     for q in 0..np {
                         let (v, dv) = both(c[q]);
                         al += wts[q] * svals[q] * v;
-                        d.push(svals[q] * dv);
+                        d[q] = svals[q] * dv;
                     }
-                    (al, d)
+                    al
                 })
                 .collect();
-            let al: Vec<f64> = parts.iter().map(|x| x.0).collect();
             let v = velocity(&al, &grid);
             if euler {
                 vs_steps.push(v[m..].to_vec());
             }
-            let mut out = Vec::with_capacity(y.len());
-            for (n, (_, d)) in parts.into_iter().enumerate() {
+            out.par_chunks_mut(np).enumerate().for_each(|(n, d)| {
                 let c = 2.0 * nodes[n] * v[n];
-                out.extend(d.into_iter().map(|x| c * x));
-            }
+                d.iter_mut().for_each(|x| *x *= c);
+            });
             out
         },
         |y| rows.push(alpha_of(y)),

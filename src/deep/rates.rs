@@ -84,6 +84,7 @@ pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PowerFit {
     /// The statistic at every width.
+    #[serde(serialize_with = "crate::output::finite_vec")]
     pub values: Vec<f64>,
     /// Fitted exponent p in |stat| ≈ C N^p (None: a statistic is zero or not finite, or fewer
     /// than two widths).

@@ -182,16 +182,21 @@ fn row(
     }
 }
 
-/// Bytes of one width-N Euler run: θ and the ideal particles (N² each; no velocity array), the
-/// fast path's per-node arrays, and the discrete limit's method B with every output weight
-/// tracked (its particles, one velocity array and the V_s history).
+/// Bytes of one width-N Euler run, phase by phase ([`run_euler_with`]): θ (N²) lives
+/// throughout; first the discrete limit's method B with every output weight tracked (its
+/// particles and their velocity: two arrays of that size, freed when it returns), then the ideal particles (N²) and the fast path's per-node arrays. The peak is
+/// θ plus the larger phase; the V_s history (N per step) is kept from the first phase on.
 pub fn euler_bytes(n: usize, d: usize, steps: usize, pb: &limit::BParams) -> f64 {
     let nf = n as f64;
     let per_node = pb.particles() as f64 / pb.a_nodes as f64;
-    let b_state = (pb.a_nodes + n) as f64 * per_node;
-    8.0 * (2.0 * nf * nf + 3.0 * b_state + nf * steps as f64)
-        + fused::scratch_bytes(2, n, d, false, rayon::current_num_threads())
-        + super::train3::BASE_BYTES
+    // Nodes of method B: its own a-rule, then the tracked a: the N output weights and the
+    // nodes of the a-rule of `limit::Params` ([`tracked`]).
+    let tracked = n + limit::Params::new(pb.psi).a_nodes;
+    let b_state = (pb.a_nodes + tracked) as f64 * per_node;
+    let limit_phase = 8.0 * 2.0 * b_state;
+    let train_phase =
+        8.0 * nf * nf + fused::scratch_bytes(2, n, d, false, rayon::current_num_threads());
+    8.0 * (nf * nf + nf * steps as f64) + limit_phase.max(train_phase) + super::train3::BASE_BYTES
 }
 
 /// Runs one width and draw of Euler GD with step η (θ ← θ + η·(−N² ∂R/∂θ), t = steps·η),

@@ -135,7 +135,7 @@ impl DeepRatesRecipe {
             let bytes = if l == 3 {
                 train3::train_bytes(nmax, dmax)
             } else {
-                train::train_bytes(nmax, dmax, n_times)
+                train::train_bytes_with(nmax, dmax, n_times, !self.corr_times.is_empty())
             };
             crate::memory::check("deep_rates", crate::memory::Bytes(Some(bytes as u64)))
                 .map_err(usage)?;
