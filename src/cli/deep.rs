@@ -961,6 +961,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
             s
         }
     };
+    // Both texts before any file (a non-finite summary value fails here, writing nothing);
+    // then the main output: a failing --out leaves no summary behind.
+    let mut summary = None;
     if let Some(path) = &a.rates.summary {
         let out = SummaryOut {
             layers,
@@ -973,9 +976,13 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
             correlations: corr,
             version: env!("CARGO_PKG_VERSION"),
         };
-        emit(&ser(&out)?, Some(path))?;
+        summary = Some((ser(&out)?, path));
     }
-    emit(&text, a.out.as_deref())
+    emit(&text, a.out.as_deref())?;
+    if let Some((text, path)) = summary {
+        emit(&text, Some(path))?;
+    }
+    Ok(())
 }
 
 /// Bytes of the rows every width and draw leaves for the output: the row (9 numbers) and its

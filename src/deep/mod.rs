@@ -1,7 +1,11 @@
 //! # Deep mean-field networks (Araújo–Oliveira–Yukimura): one exactly computable architecture
 //!
 //! Proofs-note: `proofs-notes/deep-meanfield.md` (architecture, closed forms, the limit, what is
-//! proven and what is estimated). Tests: `tests/deep.rs`.
+//! proven and what is estimated), `proofs-notes/deep-general-unit.md` (other units). Tests:
+//! `tests/deep.rs` (closed forms, limit, rates at small N), `tests/deep_l3.rs` (L = 3),
+//! `tests/deep_fused.rs` (the SIMD passes), `tests/deep_rates.rs` (width rates, summary),
+//! `tests/deep_unit.rs` (general units), `tests/deep_golden.rs`, `tests/deep_recipe.rs`,
+//! `tests/deep_input.rs` (input checks, memory announcement).
 //!
 //! ## Architecture (defaults)
 //! Input x ~ N(0, I_d), teacher y = g(⟨w*, x⟩) with g(z) = erf(z/√2) and w* = e₁; loss

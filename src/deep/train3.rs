@@ -25,6 +25,14 @@
 //! [`train_bytes`] and [`euler_bytes`] say so before the run. Elementwise updates and
 //! fixed-order row sums:
 //! bit-identical rows for any number of threads.
+//!
+//! ## Accuracy contract
+//! R_N and the gaps are f64 evaluations at the f64 state: the closed forms through the fused
+//! passes, within the bound of proofs-note §9 of the scalar reference (`tests/deep_fused.rs`).
+//! The state carries RK4's truncation error at step h (or, for Euler, none: the discrete map is
+//! the object); R_∞ and the ideal particles carry the limit's estimated errors (`deep limit`'s
+//! node refinement, step halving, A − B; proofs-note §7). No printed number here is an
+//! enclosure; the convergence of the gaps in N is checked statistically in `tests/deep_l3.rs`.
 
 use super::limit::{BParams, Params};
 use super::limit3::{self, Trajectory3};
