@@ -54,6 +54,7 @@ enum Sub {
 /// `--layers`, `--psi`, `--d`: the network class of `eval` and `train`.
 #[derive(clap::Args, Debug)]
 struct NetArgs {
+    /// Inner layers: 2 (one trained N × N layer) or 3 (two trained layers).
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     layers: i64,
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
@@ -63,8 +64,10 @@ struct NetArgs {
     /// default only).
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
+    /// Edge map ψ of the trained edges: gd (the Gudermannian, bounded) or id.
     #[arg(long, default_value = "gd")]
     psi: String,
+    /// Input dimension d ≥ 1 (x ~ N(0, I_d), frozen features u_i ~ N(0, I_d)).
     #[arg(long, allow_negative_numbers = true)]
     d: i64,
 }
@@ -84,10 +87,13 @@ struct TrainArgs {
     /// Draws per width (draw r uses the key seed + 1000003·r).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     draws: i64,
+    /// Seed of the networks (θ(0), u, a regenerated from it).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// End time (t = steps · step).
     #[arg(long, allow_negative_numbers = true)]
     t_end: f64,
+    /// Interval between output times (and --t-end itself).
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     dt_out: f64,
     /// RK4 step of the finite-width flow (rerun with half of it to estimate the time error).
@@ -124,6 +130,7 @@ struct RatesArgs {
 
 #[derive(clap::Args, Debug)]
 struct LimitArgs {
+    /// Inner layers: 2 (state Γ(a, t)) or 3 (state Γ1, Ω).
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     layers: i64,
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
@@ -133,13 +140,16 @@ struct LimitArgs {
     /// default only).
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
+    /// Edge map ψ: gd or id.
     #[arg(long, default_value = "gd")]
     psi: String,
     /// Input dimension (the limit does not depend on it).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     d: i64,
+    /// End time.
     #[arg(long, allow_negative_numbers = true)]
     t_end: f64,
+    /// Interval between output times (and --t-end itself).
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     dt_out: f64,
     /// Frozen output weights a ∈ [−√3, √3] at which Γ(a, t) and α(a, t) are printed.
