@@ -42,98 +42,37 @@ fn outputs(dir: &Path, args: &[&str], threads: usize) -> (Vec<u8>, BTreeMap<Stri
 #[test]
 fn deep_train_and_limit_are_byte_identical_for_1_2_3_threads() {
     let base = common::scratch("deep_threads", "runs");
-    let cases: [(&str, &[&str]); 5] = [
+    let cases = [
         (
             "train-l2-rk4-summary-corr",
-            &[
-                "deep",
-                "train",
-                "--layers",
-                "2",
-                "--d",
-                "3",
-                "--widths",
-                "24,40",
-                "--draws",
-                "2",
-                "--seed",
-                "3",
-                "--t-end",
-                "0.5",
-                "--dt-out",
-                "0.25",
-                "--dt",
-                "0.05",
-                "--corr-times",
-                "0.5",
-                "--summary",
-                "{dir}/summary.json",
-                "--out",
-                "{dir}/rows.csv",
-            ],
+            "deep train --layers 2 --d 3 --widths 24,40 --draws 2 --seed 3 --t-end 0.5 \
+             --dt-out 0.25 --dt 0.05 --corr-times 0.5 --summary {dir}/summary.json \
+             --out {dir}/rows.csv",
         ),
         (
             "train-l2-euler",
-            &[
-                "deep", "train", "--layers", "2", "--d", "2", "--widths", "32", "--seed", "5",
-                "--t-end", "0.5", "--dt-out", "0.25", "--eta", "0.125", "--format", "json",
-            ],
+            "deep train --layers 2 --d 2 --widths 32 --seed 5 --t-end 0.5 --dt-out 0.25 \
+             --eta 0.125 --format json",
         ),
         (
             "train-l3",
-            &[
-                "deep", "train", "--layers", "3", "--d", "2", "--widths", "24,40", "--seed", "1",
-                "--t-end", "0.4", "--dt-out", "0.2", "--dt", "0.05",
-            ],
+            "deep train --layers 3 --d 2 --widths 24,40 --seed 1 --t-end 0.4 --dt-out 0.2 \
+             --dt 0.05",
         ),
         (
             "limit-l2",
-            &[
-                "deep",
-                "limit",
-                "--layers",
-                "2",
-                "--psi",
-                "id",
-                "--t-end",
-                "0.5",
-                "--dt-out",
-                "0.25",
-                "--track",
-                "0.5,-1.2",
-                "--a-nodes",
-                "16",
-                "--dt",
-                "0.05",
-                "--b-dt",
-                "0.1",
-            ],
+            "deep limit --layers 2 --psi id --t-end 0.5 --dt-out 0.25 --track 0.5,-1.2 \
+             --a-nodes 16 --dt 0.05 --b-dt 0.1",
         ),
         (
             "limit-l3",
-            &[
-                "deep",
-                "limit",
-                "--layers",
-                "3",
-                "--psi",
-                "id",
-                "--t-end",
-                "0.5",
-                "--dt-out",
-                "0.25",
-                "--a-nodes",
-                "16",
-                "--dt",
-                "0.05",
-                "--b-dt",
-                "0.1",
-                "--format",
-                "csv",
-            ],
+            "deep limit --layers 3 --psi id --t-end 0.5 --dt-out 0.25 --a-nodes 16 --dt 0.05 \
+             --b-dt 0.1 --format csv",
         ),
     ];
-    for (name, args) in cases {
+    for (name, line) in cases {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let args = args.as_slice();
         let dir = base.join(name);
         let (out1, files1) = outputs(&dir, args, 1);
         assert!(
