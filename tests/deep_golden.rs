@@ -2,7 +2,9 @@
 //! of `deep::finite` (risk, velocities; its own Euler and RK4 steps) and the f64 flow of
 //! `deep::train` (the N = 64 trajectory at the suite's step H) passes `check` on files read
 //! back from the golden directory; the same results with one entry moved by 10 tolerances fail,
-//! naming the quantity.
+//! naming the quantity. The trajectory's reference is RK4 on the scalar closed forms, so the
+//! fused path of `deep train` is checked against an independent route (and, at the same step,
+//! within rounding of it).
 
 mod common;
 
@@ -192,6 +194,30 @@ fn golden_suite_deep_passes_the_f64_route_and_catches_a_planted_error() {
         eprintln!(
             "trajectory risk at t = 1: deviation {dev:e}, rounding {round:e}, tolerance {tol:e}"
         );
+        // At the same step and limit setting the fused path (`train::run`) and the suite's
+        // scalar route (`reference_rows`: RK4 on `deep::finite`) differ by rounding only: every
+        // field at every time within the suite's rounding term.
+        let scalar = gd::reference_rows(gd::TRAJ_H, &limit::Params::new(Psi::Gd));
+        let traj = &res.iter().find(|c| c.0 == case).unwrap().1;
+        let mut worst = 0.0f64;
+        for (q, (name, _, fast)) in traj.iter().enumerate() {
+            for k in 0..fast.len() {
+                let x = scalar[k][q];
+                let steps = k as f64 * gd::TRAJ_DT_OUT / gd::TRAJ_H;
+                let round = golden::ULPS
+                    * golden::UNIT_ROUNDOFF
+                    * (steps + (gd::TRAJ_N + gd::TRAJ_D) as f64)
+                    * x.abs().max(1.0);
+                let dev = (fast[k] - x).abs();
+                worst = worst.max(dev / round);
+                assert!(
+                    dev <= round,
+                    "{name}[{k}]: fused {} vs scalar {x}, beyond {round:e}",
+                    fast[k]
+                );
+            }
+        }
+        eprintln!("fused against scalar RK4 at step H: largest deviation/rounding {worst:e}");
     }
     for (k, (case, q, index)) in [
         ("l2-gd-n4-d3", "velocity1", 5),

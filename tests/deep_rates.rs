@@ -193,6 +193,11 @@ fn ladder(widths: &[usize], draws: usize, init: Init) -> Vec<rates::SummaryRow> 
 /// Checked: the edge and node gaps (−1), the function gap (−1 i.i.d., −2 stratified), the sd
 /// over draws of the loss gap (−1/2 for i.i.d. features, −1 for stratified ones). The two inits differ by 1/2 in the last
 /// exponent, more than the tolerance at the measured s.e., so swapping the predictions fails.
+/// The mean loss gap (and its mean absolute value), −1, is checked for stratified features,
+/// where the first-order N^{−1/2} term is removed and the mean is resolved (measured
+/// −1.11 ± 0.08: the prediction −1/2 would fail). For i.i.d. features it is not asserted: the
+/// mean c/N sits under the draw noise σN^{−1/2}/√12 of the first-order term on this ladder (the
+/// fit gives −0.48 ± 0.21, which cannot tell −1 from −1/2; proofs-note §5d).
 #[test]
 fn finite_width_rates_match_the_predictions() {
     let widths = [32, 64, 128, 256];
@@ -203,7 +208,11 @@ fn finite_width_rates_match_the_predictions() {
                 "{:?} {:<18} exponent {e:+.3} ± {se:.3} (predicted {:?})",
                 init, s.quantity, s.predicted
             );
-            if ["edge_gap", "node_gap", "function_gap", "loss_gap_sd"].contains(&s.quantity) {
+            let strat_mean = init == Init::Stratified
+                && ["loss_gap_mean", "loss_gap_mean_abs"].contains(&s.quantity);
+            if strat_mean
+                || ["edge_gap", "node_gap", "function_gap", "loss_gap_sd"].contains(&s.quantity)
+            {
                 let p = s.predicted.unwrap();
                 assert!(
                     (e - p).abs() <= 3.0 * se + 0.25,

@@ -12,10 +12,14 @@
 //!   under RK4 with step [`TRAJ_H`] to t = 1, and at t = 0, 0.5, 1: `risk`, `risk_limit`,
 //!   `loss_gap`, `edge_gap`, `node_gap`, `function_gap` (the rows of `deep train`). The ideal
 //!   particles are θ̄_ij(t) = asinh(sinh θ_ij(0) + u_i1 Γ(a_j, t)), Γ from the limit
-//!   (`deep limit`). This case has no MPFR oracle: its reference is the f64 path
-//!   ([`crate::deep::train::run`]) at step H/4 with the limit refined (twice the nodes, a
-//!   quarter of its step); its printed error is the difference to the run at H/8 with the
-//!   limit at 128 a-nodes and an eighth of its step (an **estimate**).
+//!   (`deep limit`). This case has no MPFR oracle; its reference is independent of the fast
+//!   path that `deep train` runs ([`crate::deep::fused`]): classical RK4 written here on the
+//!   scalar closed forms ([`crate::deep::finite`], themselves checked against the MPFR oracle
+//!   and quadrature) at step H/8, the limit by method A with twice the nodes and a quarter of
+//!   its step, the gaps written out from their definitions ([`reference_rows`]). Its printed
+//!   error (an **estimate**) is the RK4 step error by step halving, (16/15)|X(H/8) − X(H/16)|
+//!   (global error C h⁴), plus the limit's refinement difference (128 a-nodes, an eighth of
+//!   its step).
 //!
 //! ## Tolerances (per entry: ULPS·u·M, plus a measured discretisation term for the trajectory)
 //! The magnitudes M follow the f64 accuracy contract of [`crate::deep::finite`] (plain f64
@@ -43,7 +47,7 @@
 
 use super::{Array, Case, Quantity, SuiteEntry, ULPS, UNIT_ROUNDOFF};
 use crate::deep::oracle::{self, StepKind};
-use crate::deep::{self, limit, train, Net, Psi};
+use crate::deep::{self, finite, limit, train, Net, Psi};
 use rug::Float;
 use std::f64::consts::FRAC_2_PI;
 
@@ -412,29 +416,86 @@ fn parameters(net: &Net, extra: serde_json::Value) -> serde_json::Value {
     p
 }
 
-/// The rows of the trajectory case: `TRAJ_FIELDS` at every output time, RK4 step `h`, limit
-/// parameters `lp`.
-fn trajectory_rows(h: f64, lp: &limit::Params) -> Vec<[f64; 6]> {
-    train::run(&trajectory_case(), h, lp)
-        .iter()
-        .map(|r| {
-            [
-                r.risk,
-                r.risk_limit,
-                r.loss_gap,
-                r.edge_gap,
-                r.node_gap,
-                r.function_gap,
-            ]
-        })
-        .collect()
+/// One classical RK4 step of layer 1 of an L = 2 network on the scalar closed forms
+/// ([`finite::evaluate`]; not the fused path of `deep train`).
+fn scalar_rk4_step(net: &mut Net, h: f64) {
+    let stage = |base: &Net, k: &[f64], c: f64| -> Net {
+        let mut m = base.clone();
+        for (x, v) in m.theta1.iter_mut().zip(k) {
+            *x += c * v;
+        }
+        m
+    };
+    let k1 = finite::evaluate(net).vel1;
+    let k2 = finite::evaluate(&stage(net, &k1, h / 2.0)).vel1;
+    let k3 = finite::evaluate(&stage(net, &k2, h / 2.0)).vel1;
+    let k4 = finite::evaluate(&stage(net, &k3, h)).vel1;
+    for e in 0..net.theta1.len() {
+        net.theta1[e] += h / 6.0 * (k1[e] + 2.0 * k2[e] + 2.0 * k3[e] + k4[e]);
+    }
+}
+
+/// The rows of the trajectory case (`TRAJ_FIELDS` at every output time), computed
+/// independently of `deep train`'s fast path: classical RK4 on the scalar closed forms
+/// ([`finite::evaluate`], checked against the MPFR oracle and quadrature) with largest step
+/// `h` (the output intervals cut into equal steps, as `deep train` does), the limit by method A
+/// with parameters `lp`, the ideal particles θ̄_ij(t) = asinh(sinh θ_ij(0) + u_i1 Γ(a_j, t)),
+/// and the gaps written out here from their definitions (the function gap by its closed form,
+/// [`train::function_gap`]).
+pub fn reference_rows(h: f64, lp: &limit::Params) -> Vec<[f64; 6]> {
+    let c = trajectory_case();
+    let (n, d) = (c.n, c.d);
+    let mut net = deep::init(2, n, d, c.psi, train::draw_seed(c.seed, c.draw));
+    let theta0 = net.theta1.clone();
+    let grid = limit::a_rule(lp.a_nodes);
+    let track: Vec<f64> = net.a.iter().chain(&grid.x).copied().collect();
+    let lim = limit::method_a(lp, c.t_end, c.dt_out, &track);
+    let mut rows = Vec::with_capacity(lim.times.len());
+    for (ti, &t) in lim.times.iter().enumerate() {
+        if ti > 0 {
+            let span = t - lim.times[ti - 1];
+            let steps = (span / h - 1e-9).ceil().max(1.0) as usize;
+            for _ in 0..steps {
+                scalar_rk4_step(&mut net, span / steps as f64);
+            }
+        }
+        let ev = finite::evaluate(&net);
+        let (gamma, alpha) = (&lim.gamma[ti], &lim.alpha[ti]);
+        let mut edge = 0.0;
+        for j in 0..n {
+            for i in 0..n {
+                let ideal = (theta0[j * n + i].sinh() + net.u[i * d] * gamma[j]).asinh();
+                edge += (net.theta1[j * n + i] - ideal).powi(2);
+            }
+        }
+        let mut node = 0.0;
+        for j in 0..n {
+            node += (ev.v[j * d] - alpha[j]).powi(2);
+            node += ev.v[j * d + 1..(j + 1) * d]
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>();
+        }
+        let fgap = train::function_gap(&ev.v, &net.a, ev.risk, d, &alpha[n..], &grid);
+        rows.push([
+            ev.risk,
+            lim.risk[ti],
+            ev.risk - lim.risk[ti],
+            edge / (n * n) as f64,
+            node / n as f64,
+            fgap,
+        ]);
+    }
+    rows
 }
 
 fn trajectory() -> Result<Case, String> {
     let c = trajectory_case();
     let p = limit::Params::new(c.psi);
-    // The reference: step H/4, the limit with twice the nodes and a quarter of its step; its
-    // error estimate: step H/8, the limit with 128 a-nodes (the rule's largest) and an eighth.
+    // The reference: scalar RK4 at step H/8, the limit with twice the nodes and a quarter of
+    // its step. Its error estimate: the RK4 step error by step halving (X(h) − X* ≈ C h⁴, so
+    // the error of X(H/8) is ≈ (16/15)|X(H/8) − X(H/16)|), plus the limit's by refinement
+    // (128 a-nodes, an eighth of its step).
     let p_ref = limit::Params {
         h: p.h / 4.0,
         ..p.refined()
@@ -444,12 +505,13 @@ fn trajectory() -> Result<Case, String> {
         h: p.h / 8.0,
         ..p.refined().refined()
     };
-    let reference = trajectory_rows(TRAJ_H / 4.0, &p_ref);
-    let finer = trajectory_rows(TRAJ_H / 8.0, &p_fine);
+    let reference = reference_rows(TRAJ_H / 8.0, &p_ref);
+    let half_step = reference_rows(TRAJ_H / 16.0, &p_ref);
+    let finer_limit = reference_rows(TRAJ_H / 8.0, &p_fine);
     // The measured differences of a backend's setting: step halved, limit refined.
-    let coarse = trajectory_rows(TRAJ_H, &p);
-    let half = trajectory_rows(TRAJ_H / 2.0, &p);
-    let lim_ref = trajectory_rows(TRAJ_H, &p.refined().halved());
+    let coarse = reference_rows(TRAJ_H, &p);
+    let half = reference_rows(TRAJ_H / 2.0, &p);
+    let lim_ref = reference_rows(TRAJ_H, &p.refined().halved());
     let nt = reference.len();
     let times: Vec<f64> = (0..nt)
         .map(|k| (k as f64 * TRAJ_DT_OUT).min(TRAJ_T_END))
@@ -468,17 +530,21 @@ fn trajectory() -> Result<Case, String> {
                 2.0 * ((coarse[k][q] - half[k][q]).abs() + (coarse[k][q] - lim_ref[k][q]).abs());
             tol.push(round + disc);
             values.push(Float::with_val(53, x));
-            bounds.push(Float::with_val(53, (x - finer[k][q]).abs()));
+            let step_err = 16.0 / 15.0 * (x - half_step[k][q]).abs();
+            bounds.push(Float::with_val(
+                53,
+                step_err + (x - finer_limit[k][q]).abs(),
+            ));
         }
         quantities.push(Quantity {
             name: name.to_string(),
             description: format!(
-                "{name} of `deep train` at t = 0, {TRAJ_DT_OUT}, {TRAJ_T_END} (RK4 step {TRAJ_H}); reference: the f64 path at step {}, limit refined",
-                TRAJ_H / 4.0
+                "{name} of `deep train` at t = 0, {TRAJ_DT_OUT}, {TRAJ_T_END} (RK4 step {TRAJ_H}); reference: RK4 on the scalar closed forms at step {}, limit refined",
+                TRAJ_H / 8.0
             ),
             shape: vec![nt],
             values,
-            // a-posteriori differences to a finer run
+            // step halving (Richardson) plus limit refinement: a-posteriori differences
             bound_kind: crate::conventions::BoundKind::Estimate,
             bounds,
             tolerance: tol,
@@ -500,7 +566,7 @@ fn trajectory() -> Result<Case, String> {
                 "rk4_step": TRAJ_H, "times": times, "seed": TRAJ_SEED,
                 "ideal_particles": "theta_bar[j][i](t) = asinh(sinh theta1[j][i](0) + u_i1 Gamma(a_j, t)), Gamma of the limit (deep limit)",
                 "gaps": "loss_gap = risk - risk_limit; edge_gap = mean_ij (theta - theta_bar)^2; node_gap = mean_j |v_j - alpha(a_j) e_1|^2; function_gap = E_x (f_N - f_inf)^2",
-                "reference": "f64 path at step H/4 with the limit refined (2x nodes, 1/4 step; not an MPFR oracle); bound = difference to step H/8 with the limit at 128 nodes and 1/8 step (estimate)",
+                "reference": "classical RK4 on the scalar closed forms (deep::finite, not the fused path of deep train) at step H/8, limit by method A refined (2x nodes, 1/4 step); bound = (16/15)|X(H/8) - X(H/16)| (RK4 step halving) + |X - X(limit at 128 nodes, 1/8 step)| (estimate)",
             }),
         ),
         inputs: vec![
