@@ -236,6 +236,20 @@ fn erf_only(text: &str, cmd: &str) -> Result<(), CliError> {
     }
 }
 
+/// The --unit of `deep limit` and `deep train`: `None` for the default erf (closed-form
+/// kernels), else the general unit (checked by [`deep::general::Unit::new`]: σ' a function)
+/// with its compiled σ, σ' for the limit's 1-D quadrature.
+fn limit_unit_of(text: &str) -> Result<Option<deep::limit_unit::LimitUnit>, CliError> {
+    match unit_of(text)? {
+        None => Ok(None),
+        Some(spec) => {
+            let u =
+                deep::general::Unit::new(&spec, deep::general::DEFAULT_DEGREE).map_err(usage)?;
+            Ok(Some(deep::limit_unit::LimitUnit::new(&u)))
+        }
+    }
+}
+
 fn layers_of(l: i64) -> Result<usize, CliError> {
     if l == 2 || l == 3 {
         Ok(l as usize)
@@ -295,6 +309,9 @@ struct LimitOut {
     layers: usize,
     psi: &'static str,
     d: usize,
+    /// The unit σ when it is not the default erf (kernels by 1-D quadrature along w*).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     times: Vec<f64>,
     risk: Vec<f64>,
     track_a: Vec<f64>,
@@ -316,7 +333,11 @@ struct LimitOut {
 
 fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
-    erf_only(&a.unit, "limit")?;
+    let lunit = limit_unit_of(&a.unit)?;
+    let unit = match &lunit {
+        None => limit::Unit::Erf,
+        Some(u) => limit::Unit::General(u),
+    };
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
@@ -351,7 +372,7 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         if let Some(eta) = a.eta {
             check_eta(eta, a.t_end, a.dt_out)?;
         }
-        return l3::run_limit(&a, psi, d, &p, &pb);
+        return l3::run_limit(&a, psi, d, &p, &pb, unit);
     }
     let r3 = 3f64.sqrt();
     let track = if a.track.is_empty() {
@@ -366,17 +387,29 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     }
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
-        return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
+        return run_discrete(a, layers, psi, d, eta, &p, &pb, &track, unit);
     }
-    let main = limit::method_a(&p, a.t_end, a.dt_out, &track);
-    let fine = limit::method_a(&p.refined(), a.t_end, a.dt_out, &[]);
-    let half = limit::method_a(&p.halved(), a.t_end, a.dt_out, &[]);
-    let b = limit::method_b(&pb, a.t_end, a.dt_out, &[]);
+    let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let flow_a = |q: &limit::Params, tr: &[f64]| {
+        limit::method_a_with(q, unit, limit::Stepping::Rk4 { h: q.h }, t_end, dt_out, tr)
+    };
+    let main = flow_a(&p, &track);
+    let fine = flow_a(&p.refined(), &[]);
+    let half = flow_a(&p.halved(), &[]);
+    let b = limit::method_b_with(
+        &pb,
+        unit,
+        limit::Stepping::Rk4 { h: pb.h },
+        t_end,
+        dt_out,
+        &[],
+    );
     let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
     let out = LimitOut {
         layers,
         psi: psi.name(),
         d,
+        unit: lunit.as_ref().map(|u| u.source.clone()),
         times: main.times.clone(),
         risk: main.risk.clone(),
         track_a: track.clone(),
@@ -495,6 +528,9 @@ struct DiscreteOut {
     layers: usize,
     psi: &'static str,
     d: usize,
+    /// The unit σ when it is not the default erf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     eta: f64,
     method: &'static str,
     times: Vec<f64>,
@@ -526,20 +562,27 @@ fn run_discrete(
     p: &limit::Params,
     pb: &limit::BParams,
     track: &[f64],
+    unit: limit::Unit,
 ) -> Result<(), CliError> {
-    let main = limit::discrete_b(pb, eta, a.t_end, a.dt_out, track);
+    let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let euler = limit::Stepping::Euler { eta };
+    let main = limit::method_b_with(pb, unit, euler, t_end, dt_out, track);
     let mut fine_p = *pb;
     fine_p.a_nodes *= 2;
     fine_p.theta_panels_per_unit *= 2;
     fine_p.s_panels_per_unit *= 2;
-    let fine = limit::discrete_b(&fine_p, eta, a.t_end, a.dt_out, &[]);
-    let by_a = limit::discrete_a(p, eta, a.t_end, a.dt_out, &[]);
-    let flow = limit::method_a(p, a.t_end, a.dt_out, &[]);
+    let fine = limit::method_b_with(&fine_p, unit, euler, t_end, dt_out, &[]);
+    let by_a = (psi == Psi::Id).then(|| limit::method_a_with(p, unit, euler, t_end, dt_out, &[]));
+    let flow = limit::method_a_with(p, unit, limit::Stepping::Rk4 { h: p.h }, t_end, dt_out, &[]);
     let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
     let out = DiscreteOut {
         layers,
         psi: psi.name(),
         d,
+        unit: match unit {
+            limit::Unit::Erf => None,
+            limit::Unit::General(u) => Some(u.source.clone()),
+        },
         eta,
         method: "B: ideal particles on a quadrature grid, Euler steps",
         times: main.times.clone(),

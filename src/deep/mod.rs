@@ -36,6 +36,7 @@ pub mod fused;
 pub mod general;
 pub mod limit;
 pub mod limit3;
+pub mod limit_unit;
 pub mod oracle;
 pub mod oracle_general;
 pub mod rates;
