@@ -13,7 +13,9 @@
 //!   [--unit SPEC [--unit-degree K]] [--format json|csv]`: the finite-N risk and N²-scaled
 //!   velocities of the seeded network at initialisation (f64, or the MPFR oracle with error
 //!   estimates). A non-default `--unit` goes through [`deep::general`] (f64, with its truncation
-//!   estimate) or [`deep::oracle_general`]; `limit` and `train` refuse it (exit 2).
+//!   estimate) or [`deep::oracle_general`]; `limit --unit` uses the 1-D kernels of
+//!   [`deep::limit_unit`], `train --unit` the general route with RK4 ([`deep::train_unit`],
+//!   L = 2 flow only).
 //!
 //! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
@@ -221,19 +223,6 @@ fn unit_of(text: &str) -> Result<Option<crate::activation::Spec>, CliError> {
     } else {
         Some(spec)
     })
-}
-
-/// `deep limit` and `deep train` take the erf unit only (their limit is the erf reduction).
-fn erf_only(text: &str, cmd: &str) -> Result<(), CliError> {
-    match unit_of(text)? {
-        None => Ok(()),
-        Some(_) => Err(usage(format!(
-            "--unit {text}: deep {cmd} accepts the default unit {} only (its infinite-width \
-             limit is the erf reduction); the finite-N risk and velocities of other units are \
-             `deep eval --unit`",
-            deep::general::ERF_UNIT
-        ))),
-    }
 }
 
 /// The --unit of `deep limit` and `deep train`: `None` for the default erf (closed-form
@@ -854,7 +843,12 @@ fn cases(a: &TrainArgs, psi: Psi, d: usize) -> Vec<deep::train::Case> {
 }
 
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
-    erf_only(&a.net.unit, "train")?;
+    let general = match unit_of(&a.net.unit)? {
+        None => None,
+        Some(spec) => {
+            Some(deep::general::Unit::new(&spec, deep::general::DEFAULT_DEGREE).map_err(usage)?)
+        }
+    };
     let layers = layers_of(a.net.layers)?;
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
     let d = dim_of(a.net.d)?;
@@ -890,6 +884,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
+    if let Some(unit) = &general {
+        return train_general(&a, psi, d, layers, init, unit, nmax, n_times);
+    }
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
         (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
@@ -976,6 +973,109 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
         };
         emit(&ser(&out)?, Some(path))?;
     }
+    emit(&text, a.out.as_deref())
+}
+
+/// Largest estimated CPU time of `deep train --unit` (seconds), checked before any work.
+const MAX_GENERAL_SECONDS: f64 = 86400.0;
+
+/// `deep train --unit SPEC` (a non-default unit): L = 2, RK4, i.i.d. or stratified features
+/// ([`deep::train_unit`]); the rows without the function gap, each with the unit.
+#[allow(clippy::too_many_arguments)]
+fn train_general(
+    a: &TrainArgs,
+    psi: Psi,
+    d: usize,
+    layers: usize,
+    init: deep::train::Init,
+    unit: &deep::general::Unit,
+    nmax: usize,
+    n_times: usize,
+) -> Result<(), CliError> {
+    if layers != 2 || a.eta.is_some() || !a.rates.corr_times.is_empty() || a.rates.summary.is_some()
+    {
+        return Err(usage(format!(
+            "--unit {}: deep train with a non-default unit supports --layers 2 with the RK4 \
+             flow only (no --eta, --corr-times, --summary)",
+            a.net.unit
+        )));
+    }
+    let k = unit.degree;
+    let bytes = deep::train_unit::train_bytes(nmax, d, k, n_times);
+    crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
+    if bytes > MAX_BYTES {
+        return Err(usage(format!(
+            "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"
+        )));
+    }
+    // 4 evaluations per RK4 step, one more per output time; every width and draw.
+    let steps = (a.t_end / a.dt).ceil() + n_times as f64;
+    let secs: f64 = a
+        .widths
+        .iter()
+        .map(|&n| deep::train_unit::seconds_per_evaluation(n as usize, k) * 4.0 * steps)
+        .sum::<f64>()
+        * a.draws as f64;
+    if secs > MAX_GENERAL_SECONDS {
+        return Err(usage(format!(
+            "--widths: the general unit's O(N^2 K) velocities would take about {secs:.1e} CPU \
+             seconds (more than {MAX_GENERAL_SECONDS:.0}); use smaller widths, fewer draws or \
+             a larger --dt"
+        )));
+    }
+    eprintln!(
+        "mforacle deep train: about {:.1} MiB for the largest width, about {:.0} CPU s (estimate)",
+        bytes / 1048576.0,
+        secs
+    );
+    let lp = limit::Params::new(psi);
+    let lu = deep::limit_unit::LimitUnit::new(unit);
+    let mut rows = Vec::new();
+    for case in cases(a, psi, d) {
+        rows.extend(deep::train_unit::run(&case, a.dt, &lp, unit, &lu, init));
+    }
+    if !rows.iter().all(|r| {
+        [r.risk, r.risk_limit, r.edge_gap, r.node_gap]
+            .iter()
+            .all(|x| x.is_finite())
+    }) {
+        return Err(CliError::Failure(
+            "the flow produced a non-finite value".into(),
+        ));
+    }
+    #[derive(Serialize)]
+    struct UnitRow<'a> {
+        #[serde(flatten)]
+        row: &'a deep::train_unit::Row,
+        unit: &'a str,
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows
+            .iter()
+            .map(|row| UnitRow {
+                row,
+                unit: &unit.spec.source,
+            })
+            .collect::<Vec<_>>())?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap,unit\n");
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},\"{}\"\n",
+                    r.t,
+                    r.n,
+                    r.draw,
+                    r.risk,
+                    r.risk_limit,
+                    r.loss_gap,
+                    r.edge_gap,
+                    r.node_gap,
+                    unit.spec.source.replace('"', "\"\"")
+                );
+            }
+            s
+        }
+    };
     emit(&text, a.out.as_deref())
 }
 

@@ -42,6 +42,7 @@ pub mod oracle_general;
 pub mod rates;
 pub mod train;
 pub mod train3;
+pub mod train_unit;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
