@@ -61,8 +61,8 @@ struct NetArgs {
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
     /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
     /// spec whose derivative is a function (step and sign are refused) goes through the
-    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
-    /// default only).
+    /// norm-dependent dual kernel (`eval`, `train`) and the limit's 1-D Gaussian integrals
+    /// along w* (`limit`, `train`); much slower than erf. `train --unit`: L = 2, RK4 only.
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
     #[arg(long, default_value = "gd")]
@@ -131,8 +131,8 @@ struct LimitArgs {
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
     /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
     /// spec whose derivative is a function (step and sign are refused) goes through the
-    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
-    /// default only).
+    /// norm-dependent dual kernel (`eval`, `train`) and the limit's 1-D Gaussian integrals
+    /// along w* (`limit`, `train`); much slower than erf. `train --unit`: L = 2, RK4 only.
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
     #[arg(long, default_value = "gd")]
