@@ -29,6 +29,12 @@
 //! is discretised: the a-rule is M-point Gauss–Legendre on [0, √3] for the uniform law. Time
 //! stepping is classical RK4 with a fixed step dividing the output interval.
 //!
+//! **General unit** ([`Unit::General`], `deep limit --unit`): the same methods with the kernels
+//! of [`super::limit_unit`] (1-D integrals along w*); the symmetry a → −a holds only for odd σ
+//! (decided from the expression), otherwise the a-rule covers both halves [−√3, 0], [0, √3]
+//! ([`super::limit_unit::a_grid`]) and the tracked a are integrated as they are. The default
+//! [`Unit::Erf`] runs the code above unchanged (same bits).
+//!
 //! ## Accuracy contract
 //! Every reported error is an **estimate**: node refinement (A rerun with 2M a-nodes and twice
 //! the θ0/s panels), step halving (A rerun with h/2), and the difference A − B. The limit does

@@ -28,6 +28,10 @@
 //! (an Euler step of θ is an Euler step of F(θ) only if F is affine), so method A with Euler
 //! steps is offered for id only, as for L = 2.
 //!
+//! **General unit** ([`Unit::General`], `deep limit --layers 3 --unit`): k(α, α), k(α, 1),
+//! d1k(α, α), d1k(α, 1) become the 1-D integrals of [`super::limit_unit`] ([`drive_and_risk`]);
+//! nothing else changes (no a → −a symmetry is used here).
+//!
 //! ## Accuracy contract
 //! Every reported error is an **estimate**: node refinement (A with twice the a-nodes, twice the
 //! θ0/s/θ0' panels and more table nodes), step halving (A with h/2), and A − B. The limit does
