@@ -147,7 +147,8 @@ struct LimitArgs {
     /// Frozen output weights a ∈ [−√3, √3] at which Γ(a, t) and α(a, t) are printed.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     track: Vec<f64>,
-    /// Gauss–Legendre nodes in a ∈ [0, √3] (method A).
+    /// Gauss–Legendre nodes in a ∈ [0, √3] (method A); for a --unit that is not odd, on each
+    /// of [−√3, 0] and [0, √3].
     #[arg(long, default_value_t = 48, allow_negative_numbers = true)]
     a_nodes: i64,
     /// Largest RK4 step of method A.

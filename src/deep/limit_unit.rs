@@ -204,8 +204,8 @@ impl LimitUnit {
             .par_iter()
             .map(|&al| {
                 let mut s = 0.0;
-                for q in 0..zr.z.len() {
-                    s += zr.w[q] * zr.z[q] * self.dsigma(al * zr.z[q]) * r[q];
+                for ((w, z), rq) in zr.w.iter().zip(&zr.z).zip(r) {
+                    s += w * z * self.dsigma(al * z) * rq;
                 }
                 -s
             })
