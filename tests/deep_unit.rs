@@ -285,12 +285,14 @@ fn unit_flag_on_the_command_line() {
             "--unit-degree",
             "0",
         ],
-        vec!["deep", "limit", "--t-end", "1", "--unit", "tanh(z)"],
+        // `deep limit` and `deep train` accept general units (tests/deep_unit_limit.rs) but
+        // refuse a jump in σ' and bad specs like `deep eval`.
+        vec!["deep", "limit", "--t-end", "1", "--unit", "step(z)"],
         vec![
-            "deep", "limit", "--layers", "3", "--t-end", "1", "--unit", "relu(z)",
+            "deep", "limit", "--layers", "3", "--t-end", "1", "--unit", "relu((",
         ],
         vec![
-            "deep", "train", "--d", "2", "--widths", "4", "--t-end", "1", "--unit", "tanh(z)",
+            "deep", "train", "--d", "2", "--widths", "4", "--t-end", "1", "--unit", "sign(z)",
         ],
     ] {
         let o = cli(&args);

@@ -13,7 +13,9 @@
 //!   [--unit SPEC [--unit-degree K]] [--format json|csv]`: the finite-N risk and N²-scaled
 //!   velocities of the seeded network at initialisation (f64, or the MPFR oracle with error
 //!   estimates). A non-default `--unit` goes through [`deep::general`] (f64, with its truncation
-//!   estimate) or [`deep::oracle_general`]; `limit` and `train` refuse it (exit 2).
+//!   estimate) or [`deep::oracle_general`]; `limit --unit` uses the 1-D kernels of
+//!   [`deep::limit_unit`], `train --unit` the general route with RK4 ([`deep::train_unit`],
+//!   L = 2 flow only).
 //!
 //! - `deep limit --layers 3`, `deep train --layers 3`: see [`l3`].
 //!
@@ -60,8 +62,8 @@ struct NetArgs {
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
     /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
     /// spec whose derivative is a function (step and sign are refused) goes through the
-    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
-    /// default only).
+    /// norm-dependent dual kernel (`eval`, `train`) and the limit's 1-D Gaussian integrals
+    /// along w* (`limit`, `train`); much slower than erf. `train --unit`: L = 2, RK4 only.
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
     /// Edge map ψ of the trained edges: gd (the Gudermannian, bounded) or id.
@@ -136,8 +138,8 @@ struct LimitArgs {
     /// The unit σ of every hidden node, an activation spec (the grammar of `coeffs`). The
     /// default erf(z/sqrt(2)) is the teacher's unit and uses the erf closed forms; any other
     /// spec whose derivative is a function (step and sign are refused) goes through the
-    /// norm-dependent dual kernel (`deep eval` only; `deep limit` and `deep train` accept the
-    /// default only).
+    /// norm-dependent dual kernel (`eval`, `train`) and the limit's 1-D Gaussian integrals
+    /// along w* (`limit`, `train`); much slower than erf. `train --unit`: L = 2, RK4 only.
     #[arg(long, default_value = deep::general::ERF_UNIT)]
     unit: String,
     /// Edge map ψ: gd or id.
@@ -155,7 +157,8 @@ struct LimitArgs {
     /// Frozen output weights a ∈ [−√3, √3] at which Γ(a, t) and α(a, t) are printed.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     track: Vec<f64>,
-    /// Gauss–Legendre nodes in a ∈ [0, √3] (method A).
+    /// Gauss–Legendre nodes in a ∈ [0, √3] (method A); for a --unit that is not odd, on each
+    /// of [−√3, 0] and [0, √3].
     #[arg(long, default_value_t = 48, allow_negative_numbers = true)]
     a_nodes: i64,
     /// Largest RK4 step of method A.
@@ -238,16 +241,17 @@ fn unit_of(text: &str) -> Result<Option<crate::activation::Spec>, CliError> {
     })
 }
 
-/// `deep limit` and `deep train` take the erf unit only (their limit is the erf reduction).
-fn erf_only(text: &str, cmd: &str) -> Result<(), CliError> {
+/// The --unit of `deep limit` and `deep train`: `None` for the default erf (closed-form
+/// kernels), else the general unit (checked by [`deep::general::Unit::new`]: σ' a function)
+/// with its compiled σ, σ' for the limit's 1-D quadrature.
+fn limit_unit_of(text: &str) -> Result<Option<deep::limit_unit::LimitUnit>, CliError> {
     match unit_of(text)? {
-        None => Ok(()),
-        Some(_) => Err(usage(format!(
-            "--unit {text}: deep {cmd} accepts the default unit {} only (its infinite-width \
-             limit is the erf reduction); the finite-N risk and velocities of other units are \
-             `deep eval --unit`",
-            deep::general::ERF_UNIT
-        ))),
+        None => Ok(None),
+        Some(spec) => {
+            let u =
+                deep::general::Unit::new(&spec, deep::general::DEFAULT_DEGREE).map_err(usage)?;
+            Ok(Some(deep::limit_unit::LimitUnit::new(&u)))
+        }
     }
 }
 
@@ -310,6 +314,9 @@ struct LimitOut {
     layers: usize,
     psi: &'static str,
     d: usize,
+    /// The unit σ when it is not the default erf (kernels by 1-D quadrature along w*).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     times: Vec<f64>,
     risk: Vec<f64>,
     track_a: Vec<f64>,
@@ -331,7 +338,11 @@ struct LimitOut {
 
 fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let layers = layers_of(a.layers)?;
-    erf_only(&a.unit, "limit")?;
+    let lunit = limit_unit_of(&a.unit)?;
+    let unit = match &lunit {
+        None => limit::Unit::Erf,
+        Some(u) => limit::Unit::General(u),
+    };
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
@@ -366,7 +377,7 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
         if let Some(eta) = a.eta {
             check_eta(eta, a.t_end, a.dt_out)?;
         }
-        return l3::run_limit(&a, psi, d, &p, &pb);
+        return l3::run_limit(&a, psi, d, &p, &pb, unit);
     }
     let r3 = 3f64.sqrt();
     let track = if a.track.is_empty() {
@@ -397,17 +408,29 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     crate::memory::check("deep limit", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
     if let Some(eta) = a.eta {
         check_eta(eta, a.t_end, a.dt_out)?;
-        return run_discrete(a, layers, psi, d, eta, &p, &pb, &track);
+        return run_discrete(a, layers, psi, d, eta, &p, &pb, &track, unit);
     }
-    let main = limit::method_a(&p, a.t_end, a.dt_out, &track);
-    let fine = limit::method_a(&p.refined(), a.t_end, a.dt_out, &[]);
-    let half = limit::method_a(&p.halved(), a.t_end, a.dt_out, &[]);
-    let b = limit::method_b(&pb, a.t_end, a.dt_out, &[]);
+    let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let flow_a = |q: &limit::Params, tr: &[f64]| {
+        limit::method_a_with(q, unit, limit::Stepping::Rk4 { h: q.h }, t_end, dt_out, tr)
+    };
+    let main = flow_a(&p, &track);
+    let fine = flow_a(&p.refined(), &[]);
+    let half = flow_a(&p.halved(), &[]);
+    let b = limit::method_b_with(
+        &pb,
+        unit,
+        limit::Stepping::Rk4 { h: pb.h },
+        t_end,
+        dt_out,
+        &[],
+    );
     let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
     let out = LimitOut {
         layers,
         psi: psi.name(),
         d,
+        unit: lunit.as_ref().map(|u| u.source.clone()),
         times: main.times.clone(),
         risk: main.risk.clone(),
         track_a: track.clone(),
@@ -538,6 +561,9 @@ struct DiscreteOut {
     layers: usize,
     psi: &'static str,
     d: usize,
+    /// The unit σ when it is not the default erf.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     eta: f64,
     method: &'static str,
     times: Vec<f64>,
@@ -569,20 +595,27 @@ fn run_discrete(
     p: &limit::Params,
     pb: &limit::BParams,
     track: &[f64],
+    unit: limit::Unit,
 ) -> Result<(), CliError> {
-    let main = limit::discrete_b(pb, eta, a.t_end, a.dt_out, track);
+    let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let euler = limit::Stepping::Euler { eta };
+    let main = limit::method_b_with(pb, unit, euler, t_end, dt_out, track);
     let mut fine_p = *pb;
     fine_p.a_nodes *= 2;
     fine_p.theta_panels_per_unit *= 2;
     fine_p.s_panels_per_unit *= 2;
-    let fine = limit::discrete_b(&fine_p, eta, a.t_end, a.dt_out, &[]);
-    let by_a = limit::discrete_a(p, eta, a.t_end, a.dt_out, &[]);
-    let flow = limit::method_a(p, a.t_end, a.dt_out, &[]);
+    let fine = limit::method_b_with(&fine_p, unit, euler, t_end, dt_out, &[]);
+    let by_a = (psi == Psi::Id).then(|| limit::method_a_with(p, unit, euler, t_end, dt_out, &[]));
+    let flow = limit::method_a_with(p, unit, limit::Stepping::Rk4 { h: p.h }, t_end, dt_out, &[]);
     let diff = |x: &[f64]| -> Vec<f64> { main.risk.iter().zip(x).map(|(u, v)| u - v).collect() };
     let out = DiscreteOut {
         layers,
         psi: psi.name(),
         d,
+        unit: match unit {
+            limit::Unit::Erf => None,
+            limit::Unit::General(u) => Some(u.source.clone()),
+        },
         eta,
         method: "B: ideal particles on a quadrature grid, Euler steps",
         times: main.times.clone(),
@@ -854,7 +887,12 @@ fn cases(a: &TrainArgs, psi: Psi, d: usize) -> Vec<deep::train::Case> {
 }
 
 fn run_train(a: TrainArgs) -> Result<(), CliError> {
-    erf_only(&a.net.unit, "train")?;
+    let general = match unit_of(&a.net.unit)? {
+        None => None,
+        Some(spec) => {
+            Some(deep::general::Unit::new(&spec, deep::general::DEFAULT_DEGREE).map_err(usage)?)
+        }
+    };
     let layers = layers_of(a.net.layers)?;
     let psi = Psi::parse(&a.net.psi).map_err(usage)?;
     let d = dim_of(a.net.d)?;
@@ -899,6 +937,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
+    if let Some(unit) = &general {
+        return train_general(&a, psi, d, layers, init, unit, nmax, n_times);
+    }
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
         (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
@@ -999,6 +1040,109 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
 /// JSON text (at most 9 numbers of 25 characters with their keys), 400 bytes allowed.
 fn rows_bytes(widths: usize, draws: usize, n_times: usize) -> f64 {
     400.0 * widths as f64 * draws as f64 * n_times as f64
+}
+
+/// Largest estimated CPU time of `deep train --unit` (seconds), checked before any work.
+const MAX_GENERAL_SECONDS: f64 = 86400.0;
+
+/// `deep train --unit SPEC` (a non-default unit): L = 2, RK4, i.i.d. or stratified features
+/// ([`deep::train_unit`]); the rows without the function gap, each with the unit.
+#[allow(clippy::too_many_arguments)]
+fn train_general(
+    a: &TrainArgs,
+    psi: Psi,
+    d: usize,
+    layers: usize,
+    init: deep::train::Init,
+    unit: &deep::general::Unit,
+    nmax: usize,
+    n_times: usize,
+) -> Result<(), CliError> {
+    if layers != 2 || a.eta.is_some() || !a.rates.corr_times.is_empty() || a.rates.summary.is_some()
+    {
+        return Err(usage(format!(
+            "--unit {}: deep train with a non-default unit supports --layers 2 with the RK4 \
+             flow only (no --eta, --corr-times, --summary)",
+            a.net.unit
+        )));
+    }
+    let k = unit.degree;
+    let bytes = deep::train_unit::train_bytes(nmax, d, k, n_times);
+    crate::memory::check("deep train", crate::memory::Bytes(Some(bytes as u64))).map_err(usage)?;
+    if bytes > MAX_BYTES {
+        return Err(usage(format!(
+            "--widths: N = {nmax} needs about {bytes:.3e} bytes, more than the limit {MAX_BYTES:.3e}"
+        )));
+    }
+    // 4 evaluations per RK4 step, one more per output time; every width and draw.
+    let steps = (a.t_end / a.dt).ceil() + n_times as f64;
+    let secs: f64 = a
+        .widths
+        .iter()
+        .map(|&n| deep::train_unit::seconds_per_evaluation(n as usize, k) * 4.0 * steps)
+        .sum::<f64>()
+        * a.draws as f64;
+    if secs > MAX_GENERAL_SECONDS {
+        return Err(usage(format!(
+            "--widths: the general unit's O(N^2 K) velocities would take about {secs:.1e} CPU \
+             seconds (more than {MAX_GENERAL_SECONDS:.0}); use smaller widths, fewer draws or \
+             a larger --dt"
+        )));
+    }
+    eprintln!(
+        "mforacle deep train: about {:.1} MiB for the largest width, about {:.0} CPU s (estimate)",
+        bytes / 1048576.0,
+        secs
+    );
+    let lp = limit::Params::new(psi);
+    let lu = deep::limit_unit::LimitUnit::new(unit);
+    let mut rows = Vec::new();
+    for case in cases(a, psi, d) {
+        rows.extend(deep::train_unit::run(&case, a.dt, &lp, unit, &lu, init));
+    }
+    if !rows.iter().all(|r| {
+        [r.risk, r.risk_limit, r.edge_gap, r.node_gap]
+            .iter()
+            .all(|x| x.is_finite())
+    }) {
+        return Err(CliError::Failure(
+            "the flow produced a non-finite value".into(),
+        ));
+    }
+    #[derive(Serialize)]
+    struct UnitRow<'a> {
+        #[serde(flatten)]
+        row: &'a deep::train_unit::Row,
+        unit: &'a str,
+    }
+    let text = match a.format {
+        DeepFormat::Json => ser(&rows
+            .iter()
+            .map(|row| UnitRow {
+                row,
+                unit: &unit.spec.source,
+            })
+            .collect::<Vec<_>>())?,
+        DeepFormat::Csv => {
+            let mut s = String::from("t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap,unit\n");
+            for r in &rows {
+                s += &format!(
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},\"{}\"\n",
+                    r.t,
+                    r.n,
+                    r.draw,
+                    r.risk,
+                    r.risk_limit,
+                    r.loss_gap,
+                    r.edge_gap,
+                    r.node_gap,
+                    unit.spec.source.replace('"', "\"\"")
+                );
+            }
+            s
+        }
+    };
+    emit(&text, a.out.as_deref())
 }
 
 /// The `--summary` file of `deep train`.

@@ -74,9 +74,9 @@ pub fn is_default_erf(spec: &Spec) -> bool {
 #[derive(Clone, Debug)]
 pub struct Unit {
     pub spec: Spec,
-    dspec: Spec,
+    pub(super) dspec: Spec,
     /// Kink locations of σ and σ' (z where an affine argument of relu/abs/step/sign vanishes).
-    kinks: Vec<f64>,
+    pub(super) kinks: Vec<f64>,
     pub degree: usize,
 }
 

@@ -29,6 +29,12 @@
 //! is discretised: the a-rule is M-point Gauss–Legendre on [0, √3] for the uniform law. Time
 //! stepping is classical RK4 with a fixed step dividing the output interval.
 //!
+//! **General unit** ([`Unit::General`], `deep limit --unit`): the same methods with the kernels
+//! of [`super::limit_unit`] (1-D integrals along w*); the symmetry a → −a holds only for odd σ
+//! (decided from the expression), otherwise the a-rule covers both halves [−√3, 0], [0, √3]
+//! ([`super::limit_unit::a_grid`]) and the tracked a are integrated as they are. The default
+//! [`Unit::Erf`] runs the code above unchanged (same bits).
+//!
 //! ## Accuracy contract
 //! Every reported error is an **estimate**: node refinement (A rerun with 2M a-nodes and twice
 //! the θ0/s panels), step halving (A rerun with h/2), and the difference A − B. The limit does
@@ -38,6 +44,7 @@
 // Index loops mirror the formulas (j, k over nodes; t, m over coordinates).
 #![allow(clippy::needless_range_loop)]
 
+use super::limit_unit::LimitUnit;
 use super::Psi;
 use crate::meanfield::flow::gauss_legendre;
 use rayon::prelude::*;
@@ -450,7 +457,12 @@ pub fn output_times(t_end: f64, dt_out: f64) -> Vec<f64> {
 
 /// The a-nodes of `grid` followed by |a| of every tracked a (the state is odd or even in a),
 /// and the sign of every tracked a.
-fn tracked_nodes(grid: &Rule, track: &[f64]) -> (Vec<f64>, Vec<f64>) {
+fn tracked_nodes(grid: &Rule, track: &[f64], odd: bool) -> (Vec<f64>, Vec<f64>) {
+    if !odd {
+        // No a → −a symmetry: the state at every tracked a itself.
+        let nodes = grid.x.iter().chain(track).copied().collect();
+        return (nodes, vec![1.0; track.len()]);
+    }
     let nodes = grid
         .x
         .iter()
@@ -470,6 +482,45 @@ fn tracked_nodes(grid: &Rule, track: &[f64]) -> (Vec<f64>, Vec<f64>) {
 pub enum Stepping {
     Rk4 { h: f64 },
     Euler { eta: f64 },
+}
+
+/// The unit σ of the limit: the default erf(z/√2) (closed-form kernels k, d1k) or a general
+/// unit (one-dimensional quadrature along w*, [`super::limit_unit`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Unit<'a> {
+    Erf,
+    General(&'a LimitUnit),
+}
+
+impl Unit<'_> {
+    /// Whether α is odd in a (σ odd), so that the a-rule covers [0, √3] only.
+    pub fn odd(&self) -> bool {
+        match self {
+            Unit::Erf => true,
+            Unit::General(u) => u.odd,
+        }
+    }
+    /// The a-rule with `m` nodes per half ([`super::limit_unit::a_grid`]).
+    pub fn grid(&self, m: usize) -> Rule {
+        match self {
+            Unit::Erf => a_rule(m),
+            Unit::General(u) => super::limit_unit::a_grid(u.odd, m),
+        }
+    }
+    /// V_s at every entry of `alpha` (a-nodes first) with the z-resolution `ppu`.
+    fn velocity(&self, alpha: &[f64], grid: &Rule, ppu: usize) -> Vec<f64> {
+        match self {
+            Unit::Erf => velocity(alpha, grid),
+            Unit::General(u) => u.velocity_and_risk(alpha, grid, ppu).0,
+        }
+    }
+    /// R_∞ from α at the a-nodes.
+    fn risk(&self, alpha: &[f64], grid: &Rule, ppu: usize) -> f64 {
+        match self {
+            Unit::Erf => risk_from_alpha(alpha, grid),
+            Unit::General(u) => u.velocity_and_risk(alpha, grid, ppu).1,
+        }
+    }
 }
 
 /// Number of Euler steps of size `eta` in `span`, if `span` is a whole multiple of it
@@ -531,7 +582,7 @@ pub(super) fn integrate(
 
 /// Method A: the reduced ODE ∂_t Γ = 2a V_s, α = A(Γ), with tracked a ∈ [−√3, √3].
 pub fn method_a(p: &Params, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
-    method_a_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
+    method_a_with(p, Unit::Erf, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
 }
 
 /// The discrete map of Euler GD with step η by method A: Γ_{k+1} = Γ_k + η·2a V_s(a, t_k).
@@ -545,21 +596,26 @@ pub fn discrete_a(
     dt_out: f64,
     track: &[f64],
 ) -> Option<Trajectory> {
-    (p.psi == Psi::Id).then(|| method_a_with(p, Stepping::Euler { eta }, t_end, dt_out, track))
+    (p.psi == Psi::Id)
+        .then(|| method_a_with(p, Unit::Erf, Stepping::Euler { eta }, t_end, dt_out, track))
 }
 
-fn method_a_with(
+/// Method A for `unit` with `stepping` (RK4 flow, or Euler steps: exact for ψ = id only, the
+/// caller's responsibility as in [`discrete_a`]).
+pub fn method_a_with(
     p: &Params,
+    unit: Unit,
     stepping: Stepping,
     t_end: f64,
     dt_out: f64,
     track: &[f64],
 ) -> Trajectory {
-    let grid = a_rule(p.a_nodes);
+    let ppu = p.panels_per_unit;
+    let grid = unit.grid(p.a_nodes);
     let pf = Table::new(p, p.cheb);
     let m = grid.x.len();
     // State: Γ at the a-nodes, then at |tracked a| (Γ is odd in a).
-    let (nodes, sign) = tracked_nodes(&grid, track);
+    let (nodes, sign) = tracked_nodes(&grid, track, unit.odd());
     let times = output_times(t_end, dt_out);
     let mut out = Trajectory {
         times: times.clone(),
@@ -580,7 +636,7 @@ fn method_a_with(
         stepping,
         |g| {
             let al = alpha_of(g);
-            let v = velocity(&al, &grid);
+            let v = unit.velocity(&al, &grid, ppu);
             if euler {
                 vs_steps.push(v[m..].to_vec());
             }
@@ -590,7 +646,7 @@ fn method_a_with(
     );
     for g in rows {
         let al = alpha_of(&g);
-        out.risk.push(risk_from_alpha(&al[..m], &grid));
+        out.risk.push(unit.risk(&al[..m], &grid, ppu));
         out.gamma
             .push((0..track.len()).map(|i| sign[i] * g[m + i]).collect());
         out.alpha
@@ -639,7 +695,7 @@ impl BParams {
 /// (ψ' is even), so θ0 ∈ [0, THETA_MAX] with density 2φ. gd is evaluated through one exp:
 /// ψ = atan(sinh θ), ψ' = 1/cosh θ.
 pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
-    method_b_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
+    method_b_with(p, Unit::Erf, Stepping::Rk4 { h: p.h }, t_end, dt_out, track)
 }
 
 /// The discrete map of Euler GD with step η by method B: every ideal particle takes the
@@ -647,20 +703,24 @@ pub fn method_b(p: &BParams, t_end: f64, dt_out: f64, track: &[f64]) -> Trajecto
 /// and `t_end` must be whole multiples of η (checked by the caller). `vs_steps` holds V_s at
 /// the tracked a before every step.
 pub fn discrete_b(p: &BParams, eta: f64, t_end: f64, dt_out: f64, track: &[f64]) -> Trajectory {
-    method_b_with(p, Stepping::Euler { eta }, t_end, dt_out, track)
+    method_b_with(p, Unit::Erf, Stepping::Euler { eta }, t_end, dt_out, track)
 }
 
-fn method_b_with(
+/// Method B for `unit` with `stepping` (RK4 flow or the discrete map's Euler steps); the
+/// z-rule of a general unit has resolution `theta_panels_per_unit`.
+pub fn method_b_with(
     p: &BParams,
+    unit: Unit,
     stepping: Stepping,
     t_end: f64,
     dt_out: f64,
     track: &[f64],
 ) -> Trajectory {
     let psi = p.psi;
-    let grid = a_rule(p.a_nodes);
+    let ppu = p.theta_panels_per_unit;
+    let grid = unit.grid(p.a_nodes);
     let m = grid.x.len();
-    let (nodes, sign) = tracked_nodes(&grid, track);
+    let (nodes, sign) = tracked_nodes(&grid, track, unit.odd());
     let pt = (THETA_MAX * p.theta_panels_per_unit as f64).ceil() as usize;
     let ps = (2.0 * S_MAX * p.s_panels_per_unit as f64).ceil() as usize;
     let th = composite(0.0, THETA_MAX, pt, p.order, |z| 2.0 * normal_pdf(z));
@@ -719,7 +779,7 @@ fn method_b_with(
                     al
                 })
                 .collect();
-            let v = velocity(&al, &grid);
+            let v = unit.velocity(&al, &grid, ppu);
             if euler {
                 vs_steps.push(v[m..].to_vec());
             }
@@ -741,7 +801,7 @@ fn method_b_with(
         vs_steps,
     };
     for al in rows {
-        out.risk.push(risk_from_alpha(&al[..m], &grid));
+        out.risk.push(unit.risk(&al[..m], &grid, ppu));
         out.alpha
             .push((0..track.len()).map(|i| sign[i] * al[m + i]).collect());
     }

@@ -28,6 +28,10 @@
 //! (an Euler step of θ is an Euler step of F(θ) only if F is affine), so method A with Euler
 //! steps is offered for id only, as for L = 2.
 //!
+//! **General unit** ([`Unit::General`], `deep limit --layers 3 --unit`): k(α, α), k(α, 1),
+//! d1k(α, α), d1k(α, 1) become the 1-D integrals of [`super::limit_unit`] ([`drive_and_risk`]);
+//! nothing else changes (no a → −a symmetry is used here).
+//!
 //! ## Accuracy contract
 //! Every reported error is an **estimate**: node refinement (A with twice the a-nodes, twice the
 //! θ0/s/θ0' panels and more table nodes), step halving (A with h/2), and A − B. The limit does
@@ -35,7 +39,7 @@
 
 use super::limit::{
     composite, d1k, graded_breaks, integrate, k, normal_pdf, output_times, psi_both, uniform_rule,
-    BParams, Params, Rule, Stepping, Table, S_MAX, THETA_MAX,
+    BParams, Params, Rule, Stepping, Table, Unit, S_MAX, THETA_MAX,
 };
 use super::Psi;
 use crate::meanfield::flow::gauss_legendre;
@@ -60,6 +64,15 @@ pub fn drive(al: f64, b: f64) -> [f64; 2] {
 /// R_∞ = b² k(α, α) − 2b k(α, 1) + 1/3.
 pub fn risk(al: f64, b: f64) -> f64 {
     b * b * k(al, al) - 2.0 * b * k(al, 1.0) + 1.0 / 3.0
+}
+
+/// The drive and R_∞ at (α, b) for `unit` (erf: [`drive`], [`risk`]; a general unit: the
+/// z-rule of resolution `ppu`, [`super::limit_unit::LimitUnit::drive3`]).
+pub fn drive_and_risk(unit: Unit, al: f64, b: f64, ppu: usize) -> ([f64; 2], f64) {
+    match unit {
+        Unit::Erf => (drive(al, b), risk(al, b)),
+        Unit::General(u) => u.drive3(al, b, ppu),
+    }
 }
 
 /// The second layer's push-forward y ↦ c(y) = E_{θ0' ~ N(1, 1)}[ψ(F⁻¹(F(θ0') + y))].
@@ -153,16 +166,24 @@ impl Trajectory3 {
 
 /// Method A: the reduced ODE in (Γ1, Ω) with RK4 (largest step `p.h`).
 pub fn method_a(p: &Params, t_end: f64, dt_out: f64) -> Trajectory3 {
-    method_a_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out)
+    method_a_with(p, Unit::Erf, Stepping::Rk4 { h: p.h }, t_end, dt_out)
 }
 
 /// The discrete map of Euler GD with step η by method A: exact for ψ = id only (`None` for
 /// gd). `t_end` and `dt_out` must be whole multiples of η (checked by the caller).
 pub fn discrete_a(p: &Params, eta: f64, t_end: f64, dt_out: f64) -> Option<Trajectory3> {
-    (p.psi == Psi::Id).then(|| method_a_with(p, Stepping::Euler { eta }, t_end, dt_out))
+    (p.psi == Psi::Id).then(|| method_a_with(p, Unit::Erf, Stepping::Euler { eta }, t_end, dt_out))
 }
 
-fn method_a_with(p: &Params, stepping: Stepping, t_end: f64, dt_out: f64) -> Trajectory3 {
+/// Method A for `unit` with `stepping` (Euler: exact for ψ = id only, as [`discrete_a`]).
+pub fn method_a_with(
+    p: &Params,
+    unit: Unit,
+    stepping: Stepping,
+    t_end: f64,
+    dt_out: f64,
+) -> Trajectory3 {
+    let ppu = p.panels_per_unit;
     let tab = Table::new(p, p.cheb);
     let l2 = Layer2::new(p);
     let grid = a3_rule(p.a_nodes);
@@ -187,7 +208,7 @@ fn method_a_with(p: &Params, stepping: Stepping, t_end: f64, dt_out: f64) -> Tra
         stepping,
         |y| {
             let (al, b) = reduced(y);
-            let d = drive(al, b);
+            let d = drive_and_risk(unit, al, b, ppu).0;
             if euler {
                 drive_steps.push(d);
             }
@@ -198,7 +219,7 @@ fn method_a_with(p: &Params, stepping: Stepping, t_end: f64, dt_out: f64) -> Tra
     let mut out = Trajectory3::empty(times, evaluations, tab.check, drive_steps);
     for y in rows {
         let (al, b) = reduced(&y);
-        out.risk.push(risk(al, b));
+        out.risk.push(drive_and_risk(unit, al, b, ppu).1);
         out.gamma1.push(y[0]);
         out.omega.push(y[1]);
         out.alpha.push(al);
@@ -256,13 +277,13 @@ pub fn particles(p: &BParams) -> usize {
 
 /// Method B: ideal particles of both layers on grids, RK4 (largest step `p.h`).
 pub fn method_b(p: &BParams, t_end: f64, dt_out: f64) -> Trajectory3 {
-    method_b_with(p, Stepping::Rk4 { h: p.h }, t_end, dt_out)
+    method_b_with(p, Unit::Erf, Stepping::Rk4 { h: p.h }, t_end, dt_out)
 }
 
 /// The discrete map of Euler GD with step η by method B (gd and id): every particle takes the
 /// Euler step of its own ODE. `drive_steps` records (2b V_s, −2e) before every step.
 pub fn discrete_b(p: &BParams, eta: f64, t_end: f64, dt_out: f64) -> Trajectory3 {
-    method_b_with(p, Stepping::Euler { eta }, t_end, dt_out)
+    method_b_with(p, Unit::Erf, Stepping::Euler { eta }, t_end, dt_out)
 }
 
 /// Chunk length of the parallel sums (fixed, so that the sums' order does not depend on the
@@ -290,7 +311,16 @@ fn moment(psi: Psi, g: &Grid, th: &[f64]) -> (f64, Vec<f64>) {
     (m, parts.into_iter().flat_map(|x| x.1).collect())
 }
 
-fn method_b_with(p: &BParams, stepping: Stepping, t_end: f64, dt_out: f64) -> Trajectory3 {
+/// Method B for `unit` with `stepping`; the z-rule of a general unit has resolution
+/// `theta_panels_per_unit`.
+pub fn method_b_with(
+    p: &BParams,
+    unit: Unit,
+    stepping: Stepping,
+    t_end: f64,
+    dt_out: f64,
+) -> Trajectory3 {
+    let ppu = p.theta_panels_per_unit;
     let psi = p.psi;
     let (g1, g2) = grids(p);
     let n1 = g1.w.len();
@@ -306,7 +336,7 @@ fn method_b_with(p: &BParams, stepping: Stepping, t_end: f64, dt_out: f64) -> Tr
         |y| {
             let (al, d1) = moment(psi, &g1, &y[..n1]);
             let (b, d2) = moment(psi, &g2, &y[n1..]);
-            let dr = drive(al, b);
+            let dr = drive_and_risk(unit, al, b, ppu).0;
             if euler {
                 drive_steps.push(dr);
             }
@@ -319,7 +349,7 @@ fn method_b_with(p: &BParams, stepping: Stepping, t_end: f64, dt_out: f64) -> Tr
     );
     let mut out = Trajectory3::empty(times, evaluations, 0.0, drive_steps);
     for (al, b) in rows {
-        out.risk.push(risk(al, b));
+        out.risk.push(drive_and_risk(unit, al, b, ppu).1);
         out.alpha.push(al);
         out.b.push(b);
     }

@@ -24,7 +24,9 @@
 //! closed forms of R and of these velocities are in [`finite`] (f64) and, written separately,
 //! in [`oracle`] (MPFR). The infinite-width limit for L = 2 is in [`limit`], for L = 3 in
 //! [`limit3`]; the finite-width flow coupled to it in [`train`] (L = 2) and
-//! [`train3`] (L = 3).
+//! [`train3`] (L = 3). A general unit σ (`--unit`): finite N in [`general`] and
+//! [`oracle_general`], the limit's kernels in [`limit_unit`], the L = 2 flow in [`train_unit`]
+//! (`proofs-notes/deep-general-unit.md`).
 //!
 //! ## Seeded draws
 //! A network is a function of (seed, N, d, L): ChaCha8 keyed by `seed`, stream 0 gives the N×d
@@ -40,11 +42,13 @@ pub mod fused;
 pub mod general;
 pub mod limit;
 pub mod limit3;
+pub mod limit_unit;
 pub mod oracle;
 pub mod oracle_general;
 pub mod rates;
 pub mod train;
 pub mod train3;
+pub mod train_unit;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -20,6 +20,9 @@ struct Limit3Out {
     layers: usize,
     psi: &'static str,
     d: usize,
+    /// The unit σ when it is not the default erf (kernels by 1-D quadrature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<String>,
     /// "flow" (RK4) or "discrete" (Euler GD with step eta).
     map: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,18 +69,28 @@ pub(super) fn run_limit(
     d: usize,
     p: &limit::Params,
     pb: &limit::BParams,
+    unit: limit::Unit,
 ) -> Result<(), CliError> {
     let (t_end, dt_out) = (a.t_end, a.dt_out);
+    let name = match unit {
+        limit::Unit::Erf => None,
+        limit::Unit::General(u) => Some(u.source.clone()),
+    };
+    let flow_a = |q: &limit::Params| {
+        limit3::method_a_with(q, unit, limit::Stepping::Rk4 { h: q.h }, t_end, dt_out)
+    };
     let out = match a.eta {
         None => {
-            let main = limit3::method_a(p, t_end, dt_out);
-            let fine = limit3::method_a(&p.refined(), t_end, dt_out);
-            let half = limit3::method_a(&p.halved(), t_end, dt_out);
-            let b = limit3::method_b(pb, t_end, dt_out);
+            let main = flow_a(p);
+            let fine = flow_a(&p.refined());
+            let half = flow_a(&p.halved());
+            let b =
+                limit3::method_b_with(pb, unit, limit::Stepping::Rk4 { h: pb.h }, t_end, dt_out);
             Limit3Out {
                 layers: 3,
                 psi: psi.name(),
                 d,
+                unit: name.clone(),
                 map: "flow",
                 eta: None,
                 diff_ab: Some(diff(&main.risk, &b.risk)),
@@ -101,10 +114,12 @@ pub(super) fn run_limit(
             }
         }
         Some(eta) => {
-            let main = limit3::discrete_b(pb, eta, t_end, dt_out);
-            let fine = limit3::discrete_b(&limit3::refined_b(pb), eta, t_end, dt_out);
-            let by_a = limit3::discrete_a(p, eta, t_end, dt_out);
-            let flow = limit3::method_a(p, t_end, dt_out);
+            let euler = limit::Stepping::Euler { eta };
+            let main = limit3::method_b_with(pb, unit, euler, t_end, dt_out);
+            let fine = limit3::method_b_with(&limit3::refined_b(pb), unit, euler, t_end, dt_out);
+            let by_a =
+                (psi == Psi::Id).then(|| limit3::method_a_with(p, unit, euler, t_end, dt_out));
+            let flow = flow_a(p);
             let (gamma1, omega) = match &by_a {
                 Some(t) => (t.gamma1.clone(), t.omega.clone()),
                 None => (Vec::new(), Vec::new()),
@@ -113,6 +128,7 @@ pub(super) fn run_limit(
                 layers: 3,
                 psi: psi.name(),
                 d,
+                unit: name.clone(),
                 map: "discrete",
                 eta: Some(eta),
                 diff_ab: by_a.map(|t| diff(&main.risk, &t.risk)),
