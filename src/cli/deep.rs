@@ -836,20 +836,16 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     }
     let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
     check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
-    if layers == 3
-        && (init != deep::train::Init::Iid
-            || !a.rates.corr_times.is_empty()
-            || a.rates.summary.is_some())
-    {
+    if layers == 3 && init != deep::train::Init::Iid {
         return Err(usage(
-            "--init stratified, --corr-times and --summary are for --layers 2 only".to_string(),
+            "--init stratified is for --layers 2 only".to_string(),
         ));
     }
     let nmax = *a.widths.last().unwrap() as usize;
     let n_times = (a.t_end / a.dt_out).ceil() as usize + 2;
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
-        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
+        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb, !a.rates.corr_times.is_empty()),
         (_, None) => {
             deep::train::train_bytes_with(nmax, d, n_times, !a.rates.corr_times.is_empty())
         }
