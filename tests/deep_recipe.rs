@@ -1,6 +1,6 @@
 //! The `[deep_rates]` recipe kind (src/recipes/deep_rates.rs): a tiny recipe runs; its shards
 //! merge to the unsharded run's bytes; a job's rows are the bytes of `deep train` for the same
-//! draw (L = 2 and 3); the L = 2 summary file equals `deep train --summary`; bad recipes are
+//! draw (L = 2 and 3); the L = 2 and L = 3 summary files equal `deep train --summary`'s; bad recipes are
 //! refused with exit 2 and one line before any job runs.
 
 mod common;
@@ -71,7 +71,8 @@ fn deep_rates_recipe_runs_shards_merge_and_matches_deep_train() {
     ] {
         assert!(files.contains_key(f), "{f} missing");
     }
-    assert!(!files.contains_key("runs/deep-l3-d2-r0/corr.csv"));
+    assert!(files.contains_key("runs/deep-l3-d2-r0/corr.csv"));
+    assert!(files.contains_key("correlations-l3-d3.csv"));
     // Shards 0/3, 1/3, 2/3 merged (in any order) give the same bytes.
     let shards: Vec<_> = (0..3).map(|i| dir.join(format!("s{i}"))).collect();
     for (i, s) in shards.iter().enumerate() {
@@ -88,15 +89,18 @@ fn deep_rates_recipe_runs_shards_merge_and_matches_deep_train() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(common::data_files(&merged), files);
-    // A job is `deep train` for its draw: L = 3 (d = 3, draw 1) and L = 2 (d = 2, draw 2, with
-    // the correlations and the summary).
+    // A job is `deep train` for its draw: L = 3 (d = 3, draw 1) and L = 2 (d = 2, draw 2), both
+    // with the correlations and the summary.
     let common_args = [
         "--widths", "4,8", "--draws", "3", "--seed", "5", "--t-end", "0.5", "--dt-out", "0.25",
         "--dt", "0.05",
     ];
+    let summary3 = dir.join("summary3.json");
     let o = common::bin()
         .args(["deep", "train", "--layers", "3", "--d", "3"])
         .args(common_args)
+        .args(["--corr-times", "0.5", "--summary"])
+        .arg(&summary3)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -105,6 +109,10 @@ fn deep_rates_recipe_runs_shards_merge_and_matches_deep_train() {
         draw_lines(&text, 1).as_bytes(),
         files["runs/deep-l3-d3-r1/rows.csv"].as_slice()
     );
+    let cli3: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary3).unwrap()).unwrap();
+    let rec3: serde_json::Value = serde_json::from_slice(&files["summary-l3-d3.json"]).unwrap();
+    assert_eq!(cli3["summary"], rec3);
     let summary = dir.join("summary.json");
     let o = common::bin()
         .args(["deep", "train", "--layers", "2", "--d", "2"])

@@ -117,15 +117,18 @@ struct TrainArgs {
 #[derive(clap::Args, Debug)]
 struct RatesArgs {
     /// Frozen features: iid (u_i ~ N(0, I), a_j ~ U[-sqrt3, sqrt3]) or stratified (quantile
-    /// midpoints for s_i = u_i1 and a_j, the other coordinates of u orthogonalised against s).
+    /// midpoints for s_i = u_i1 and a_j, the other coordinates of u orthogonalised against s;
+    /// --layers 2 only).
     #[arg(long, default_value = "iid")]
     init: String,
     /// Output times at which the edge-increment correlations are computed (RK4 only; written
-    /// to the --summary file).
+    /// to the --summary file). Classes of edge pairs: L = 2 input, output; L = 3 l1-input,
+    /// l1-output, l2-input, l2-output, cross (the last three share a trained-only node).
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     corr_times: Vec<f64>,
     /// Write the per-time summary (statistics over draws, fitted exponents in N with bootstrap
-    /// standard errors) and the correlations to this JSON file.
+    /// standard errors) and the correlations to this JSON file. With --layers 3 the rows then
+    /// carry the function gap as well.
     #[arg(long)]
     summary: Option<PathBuf>,
 }
@@ -926,13 +929,9 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     }
     let init = deep::train::Init::parse(&a.rates.init).map_err(usage)?;
     check_corr_times(&a.rates, a.eta.is_some(), a.t_end, a.dt_out)?;
-    if layers == 3
-        && (init != deep::train::Init::Iid
-            || !a.rates.corr_times.is_empty()
-            || a.rates.summary.is_some())
-    {
+    if layers == 3 && init != deep::train::Init::Iid {
         return Err(usage(
-            "--init stratified, --corr-times and --summary are for --layers 2 only".to_string(),
+            "--init stratified is for --layers 2 only".to_string(),
         ));
     }
     let nmax = *a.widths.last().unwrap() as usize;
@@ -942,7 +941,7 @@ fn run_train(a: TrainArgs) -> Result<(), CliError> {
     }
     let pb = limit::BParams::new(psi);
     let bytes = match (layers, a.eta) {
-        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb),
+        (3, _) => l3::train_bytes(nmax, d, a.t_end, a.eta, &pb, !a.rates.corr_times.is_empty()),
         (_, None) => {
             deep::train::train_bytes_with(nmax, d, n_times, !a.rates.corr_times.is_empty())
         }

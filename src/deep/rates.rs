@@ -12,6 +12,7 @@
 //! `tests/deep_rates.rs` (`bootstrap_recovers_the_exponent`).
 
 use super::train::Row;
+use super::train3::Row3;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -170,39 +171,113 @@ pub struct SummaryRow {
 /// The summary of `rows` (every width with the same draws and output times): one line per
 /// output time and quantity. `stratified` selects the predicted exponents.
 pub fn summary(rows: &[Row], stratified: bool) -> Vec<SummaryRow> {
-    let mut widths: Vec<usize> = rows.iter().map(|r| r.n).collect();
+    let points: Vec<Point> = rows
+        .iter()
+        .map(|r| {
+            let q = [
+                r.loss_gap,
+                r.loss_gap,
+                r.loss_gap,
+                r.edge_gap,
+                r.node_gap,
+                r.function_gap,
+            ];
+            (r.t, r.n, q.to_vec())
+        })
+        .collect();
+    summary_of(&points, &QUANTITIES, stratified)
+}
+
+/// Quantities of the L = 3 summary (proofs-note §7): name, statistic over draws, predicted
+/// exponent for i.i.d. and stratified frozen features (`None`: no single power law).
+pub const QUANTITIES3: [(&str, Stat, Option<f64>, Option<f64>); 8] = [
+    ("loss_gap_sd", Stat::Sd, Some(-0.5), Some(-1.0)),
+    ("loss_gap_mean", Stat::Mean, Some(-1.0), Some(-1.0)),
+    ("loss_gap_mean_abs", Stat::MeanAbs, None, Some(-1.0)),
+    ("edge_gap1", Stat::Mean, Some(-1.0), Some(-1.0)),
+    ("edge_gap2", Stat::Mean, Some(-1.0), Some(-1.0)),
+    ("node_gap", Stat::Mean, Some(-1.0), Some(-1.0)),
+    ("readout_gap", Stat::Mean, Some(-1.0), Some(-1.0)),
+    // Stratified: −2 for ψ = id only (the coherent term of v_j is (1/N) Σ_i m(s_i) u_{i⊥}
+    // with m(s) = E[ψ(θ̄1) | s] linear in s for id, removed by the orthogonalisation; for gd its
+    // nonlinear part leaves a small d/N term): see [`predicted3`].
+    ("function_gap", Stat::Mean, Some(-1.0), Some(-2.0)),
+];
+
+/// The L = 3 summary of `rows` (every width with the same draws and output times, rows with
+/// the function gap: [`super::train3::run_with`]); `stratified` selects the predicted
+/// exponents, `psi` matters for the stratified function gap only ([`predicted3`]).
+pub fn summary3(rows: &[Row3], stratified: bool, psi: super::Psi) -> Vec<SummaryRow> {
+    let points: Vec<Point> = rows
+        .iter()
+        .map(|r| {
+            let q = [
+                r.loss_gap,
+                r.loss_gap,
+                r.loss_gap,
+                r.edge_gap1,
+                r.edge_gap2,
+                r.node_gap,
+                r.readout_gap,
+                r.function_gap.unwrap_or(f64::NAN),
+            ];
+            (r.t, r.n, q.to_vec())
+        })
+        .collect();
+    let mut out = summary_of(&points, &QUANTITIES3, stratified);
+    for s in &mut out {
+        s.predicted = predicted3(s.quantity, stratified, psi);
+    }
+    out
+}
+
+/// The predicted L = 3 exponent of `quantity` (proofs-note §7): the table [`QUANTITIES3`],
+/// except the stratified function gap for ψ = gd, where no single power law is predicted
+/// (None: −2 from the independent node errors until the d/N term of the nonlinear part of
+/// m(s) takes over).
+pub fn predicted3(quantity: &str, stratified: bool, psi: super::Psi) -> Option<f64> {
+    if stratified && quantity == "function_gap" && psi == super::Psi::Gd {
+        return None;
+    }
+    QUANTITIES3
+        .iter()
+        .find(|q| q.0 == quantity)
+        .and_then(|q| if stratified { q.3 } else { q.2 })
+}
+
+/// (t, N, the per-quantity values of one row).
+type Point = (f64, usize, Vec<f64>);
+
+/// The summary of `points` for `quantities` (value q of a point is quantity q's input).
+fn summary_of(
+    points: &[Point],
+    quantities: &[(&'static str, Stat, Option<f64>, Option<f64>)],
+    stratified: bool,
+) -> Vec<SummaryRow> {
+    let mut widths: Vec<usize> = points.iter().map(|r| r.1).collect();
     widths.sort_unstable();
     widths.dedup();
     let mut times: Vec<f64> = Vec::new();
-    for r in rows {
+    for r in points {
         if !times
             .iter()
-            .any(|t| (t - r.t).abs() <= 1e-9 * r.t.abs().max(1.0))
+            .any(|t| (t - r.0).abs() <= 1e-9 * r.0.abs().max(1.0))
         {
-            times.push(r.t);
+            times.push(r.0);
         }
     }
     let mut out = Vec::new();
     for &t in &times {
-        let at: Vec<&Row> = rows
+        let at: Vec<&Point> = points
             .iter()
-            .filter(|r| (r.t - t).abs() <= 1e-9 * t.abs().max(1.0))
+            .filter(|r| (r.0 - t).abs() <= 1e-9 * t.abs().max(1.0))
             .collect();
-        let draws = at.iter().filter(|r| r.n == widths[0]).count();
-        for (qi, (name, stat, p_iid, p_strat)) in QUANTITIES.iter().enumerate() {
+        let draws = at.iter().filter(|r| r.1 == widths[0]).count();
+        for (qi, (name, stat, p_iid, p_strat)) in quantities.iter().enumerate() {
             let groups: Vec<(f64, Vec<f64>)> = widths
                 .iter()
                 .map(|&n| {
-                    let xs = at
-                        .iter()
-                        .filter(|r| r.n == n)
-                        .map(|r| match qi {
-                            0..=2 => r.loss_gap,
-                            3 => r.edge_gap,
-                            4 => r.node_gap,
-                            _ => r.function_gap,
-                        })
-                        .collect();
+                    let xs = at.iter().filter(|r| r.1 == n).map(|r| r.2[qi]).collect();
                     (n as f64, xs)
                 })
                 .collect();

@@ -36,8 +36,8 @@
 
 use super::limit::{BParams, Params};
 use super::limit3::{self, Trajectory3};
-use super::train::{draw_seed, Case};
-use super::{fused, Net, Psi};
+use super::train::{draw_seed, Case, CorrRow};
+use super::{finite, fused, Net, Psi};
 use rayon::prelude::*;
 
 /// One output row of an L = 3 run.
@@ -65,6 +65,12 @@ pub struct Row3 {
     /// mean_j (b_j − b)².
     #[serde(serialize_with = "crate::output::finite")]
     pub readout_gap: f64,
+    /// E_x (f_N − f_∞)² in closed form ([`function_gap`]); filled by [`run_with`] and
+    /// [`run_euler_with`] only (absent from the rows of [`run`] and [`run_euler`], whose output
+    /// is kept as it was).
+    /// (Finiteness is checked by the caller before printing.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_gap: Option<f64>,
 }
 
 impl Row3 {
@@ -86,8 +92,15 @@ impl Row3 {
 /// path's per-node arrays and row buffers ([`fused::scratch_bytes`] without its stages), plus
 /// [`BASE_BYTES`].
 pub fn train_bytes(n: usize, d: usize) -> f64 {
+    train_bytes_with(n, d, false)
+}
+
+/// [`train_bytes`], plus with `corr` the four N² arrays of the edge-increment correlations
+/// ([`run_with`]).
+pub fn train_bytes_with(n: usize, d: usize, corr: bool) -> f64 {
     let nf = n as f64;
-    8.0 * 2.0 * nf * nf
+    let corr = if corr { 4.0 * nf * nf } else { 0.0 };
+    8.0 * (2.0 * nf * nf + corr)
         + fused::scratch_bytes(3, n, d, true, rayon::current_num_threads())
         + BASE_BYTES
 }
@@ -139,18 +152,32 @@ fn push(psi: Psi, t0: f64, y: f64) -> f64 {
 }
 
 /// Runs one width and draw with RK4 (largest step `h`) against the flow's limit `lim`
-/// ([`limit3::method_a`] at the case's output times).
+/// ([`limit3::method_a`] at the case's output times). Rows without the function gap: the
+/// output of `deep train --layers 3` without the rate options; [`run_with`] adds it.
 pub fn run(c: &Case, h: f64, lim: &Trajectory3) -> Vec<Row3> {
+    run_flow(c, h, lim, false, &Extras3::default()).rows
+}
+
+/// [`run`] with the function gap in every row and the edge-increment correlations of
+/// [`correlations`] at the output times `x.corr_times`.
+pub fn run_with(c: &Case, h: f64, lim: &Trajectory3, x: &Extras3) -> Output3 {
+    run_flow(c, h, lim, true, x)
+}
+
+fn run_flow(c: &Case, h: f64, lim: &Trajectory3, fgap: bool, x: &Extras3) -> Output3 {
     let (d, psi) = (c.d, c.psi);
     let (key, mut net) = start(c);
     let frozen = fused::Frozen::new(&net);
     let mut scratch = fused::Rk4Scratch::new(&net);
     let mut rows = Vec::with_capacity(lim.times.len());
+    let mut corr = Vec::new();
     for (ti, &t) in lim.times.iter().enumerate() {
         if ti > 0 {
             advance_with(&frozen, &mut net, &mut scratch, t - lim.times[ti - 1], h);
         }
         let (g1, om) = (lim.gamma1[ti], lim.omega[ti]);
+        let ideal1 = |_: usize, i: usize, t0: f64| push(psi, t0, net.u[i * d] * g1);
+        let ideal2 = |_: usize, k: usize, t0: f64| push(psi, t0, net.a[k] * om);
         rows.push(row(
             &frozen,
             &net,
@@ -158,11 +185,23 @@ pub fn run(c: &Case, h: f64, lim: &Trajectory3) -> Vec<Row3> {
             (t, c.draw),
             lim,
             ti,
-            |_, i, t0| push(psi, t0, net.u[i * d] * g1),
-            |_, k, t0| push(psi, t0, net.a[k] * om),
+            fgap,
+            &ideal1,
+            &ideal2,
         ));
+        if x.wants(t) {
+            corr.extend(correlations(
+                &net,
+                key,
+                (t, c.draw),
+                psi,
+                (g1, om),
+                &ideal1,
+                &ideal2,
+            ));
+        }
     }
-    rows
+    Output3 { rows, corr }
 }
 
 /// One output row: risk and gaps of `net` against the limit at output index `ti`; the ideal
@@ -175,11 +214,13 @@ fn row(
     (t, draw): (f64, usize),
     lim: &Trajectory3,
     ti: usize,
+    fgap: bool,
     ideal1: impl Fn(usize, usize, f64) -> f64 + Sync,
     ideal2: impl Fn(usize, usize, f64) -> f64 + Sync,
 ) -> Row3 {
     let (n, d) = (net.n, net.d);
     let (risk, v, c) = fused::risk(frozen, net);
+    let function_gap = fgap.then(|| function_gap(&v, &c, risk, d, lim.alpha[ti], lim.b[ti]));
     let sums: Vec<[f64; 2]> = (0..n)
         .into_par_iter()
         .map(|j| {
@@ -220,13 +261,24 @@ fn row(
         edge_gap2: e2 / nn,
         node_gap: node / n as f64,
         readout_gap: readout / n as f64,
+        function_gap,
     }
 }
 
 /// Runs one width and draw of Euler GD with step η against the discrete map `lim`
 /// ([`limit3::discrete_b`] with the same η and output times, whose `drive_steps` move the
 /// ideal particles). `t_end` and `dt_out` must be whole multiples of η (checked by the caller).
+/// Rows without the function gap ([`run_euler_with`] adds it).
 pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
+    euler(c, eta, lim, false)
+}
+
+/// [`run_euler`] with the function gap in every row (f_∞ of the discrete map: its α and b).
+pub fn run_euler_with(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
+    euler(c, eta, lim, true)
+}
+
+fn euler(c: &Case, eta: f64, lim: &Trajectory3, fgap: bool) -> Vec<Row3> {
     let (n, d, psi) = (c.n, c.d, c.psi);
     let (key, mut net) = start(c);
     let frozen = fused::Frozen::new(&net);
@@ -264,6 +316,7 @@ pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
             (t, c.draw),
             lim,
             ti,
+            fgap,
             |j, i, _| ideal[0][j * n + i],
             |j, k, _| ideal[1][j * n + k],
         ));
@@ -275,4 +328,247 @@ pub fn run_euler(c: &Case, eta: f64, lim: &Trajectory3) -> Vec<Row3> {
 /// L = 3 limit has no node types).
 pub fn flow_limit(p: &Params, t_end: f64, dt_out: f64) -> Trajectory3 {
     limit3::method_a(p, t_end, dt_out)
+}
+
+/// Function gap E_x (f_N(x) − f_∞(x))² in closed form, f_N = (1/N) Σ_j b_j g(⟨v_j, x⟩) and
+/// f_∞ = b g(α x₁) (every H2 node of the limit is (α w*, b)): with K the arcsine kernel of
+/// proofs-note §2,
+/// E f_N² = R_N − 1/3 + (2/N) Σ_j b_j K(v_j, e₁), E f_N f_∞ = (b/N) Σ_j b_j K(v_j, α e₁),
+/// E f_∞² = b² K(α e₁, α e₁) (proofs-note §7). `v` row-major N × d, `c` the b_j, `risk` R_N
+/// of the same network. Accuracy: the rounding of O(N) sums of O(1) terms against a result of
+/// order 1/N; checked against a Monte Carlo over x with erf evaluated directly in
+/// `tests/deep_l3_rates.rs` (`l3_function_gap_matches_monte_carlo`).
+pub fn function_gap(v: &[f64], c: &[f64], risk: f64, d: usize, alpha: f64, b: f64) -> f64 {
+    let n = c.len();
+    let (mut lin, mut cross) = (0.0, 0.0);
+    for j in 0..n {
+        let vj = &v[j * d..(j + 1) * d];
+        let nv: f64 = vj.iter().map(|x| x * x).sum();
+        lin += c[j] * finite::kernel(nv, 1.0, vj[0]);
+        cross += c[j] * finite::kernel(nv, alpha * alpha, alpha * vj[0]);
+    }
+    let inv = 1.0 / n as f64;
+    risk - 1.0 / 3.0 + 2.0 * inv * lin - 2.0 * b * inv * cross
+        + b * b * finite::kernel(alpha * alpha, alpha * alpha, alpha * alpha)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edge-increment correlations (proofs-note §7).
+
+/// Options of [`run_with`] beyond the [`Case`].
+#[derive(Clone, Debug, Default)]
+pub struct Extras3 {
+    /// Output times at which the edge-increment correlations are computed.
+    pub corr_times: Vec<f64>,
+}
+
+impl Extras3 {
+    /// Whether output time `t` is one of the correlation times (relative slack 1e−9).
+    fn wants(&self, t: f64) -> bool {
+        self.corr_times
+            .iter()
+            .any(|&c| (c - t).abs() <= 1e-9 * c.abs().max(1.0))
+    }
+}
+
+/// Rows and correlation rows of one width and draw.
+#[derive(Clone, Debug)]
+pub struct Output3 {
+    pub rows: Vec<Row3>,
+    pub corr: Vec<CorrRow>,
+}
+
+/// The classes of edge pairs of L = 3, in the order of [`limit_correlations`]:
+/// - `l1-input`: layer-1 edges (i, j), (i, j') sharing the H1 node i (frozen feature u_i);
+/// - `l1-output`: layer-1 edges (i, j), (i', j) sharing the H2 node j (trained-only);
+/// - `l2-input`: layer-2 edges (j, k), (j, k') sharing the H2 node j (trained-only);
+/// - `l2-output`: layer-2 edges (j, k), (j', k) sharing the H3 node k (frozen weight a_k);
+/// - `cross`: a layer-1 edge (i, j) and a layer-2 edge (j, k) sharing the H2 node j
+///   (trained-only).
+pub const CLASSES: [&str; 5] = ["l1-input", "l1-output", "l2-input", "l2-output", "cross"];
+
+/// Centred sums of f(x) over an N × N array x[j·N + m]: variance, row sums and column sums.
+struct Sums {
+    var: f64,
+    rows: Vec<f64>,
+    cols: Vec<f64>,
+}
+
+fn sums(x: &[f64], n: usize, f: impl Fn(f64) -> f64) -> Sums {
+    let nn = (n * n) as f64;
+    let mean = x.iter().map(|&y| f(y)).sum::<f64>() / nn;
+    let mut var = 0.0;
+    let mut rows = vec![0.0; n];
+    let mut cols = vec![0.0; n];
+    for j in 0..n {
+        for m in 0..n {
+            let y = f(x[j * n + m]) - mean;
+            var += y * y;
+            rows[j] += y;
+            cols[m] += y;
+        }
+    }
+    Sums {
+        var: var / nn,
+        rows,
+        cols,
+    }
+}
+
+/// Correlation over the ordered pairs of distinct entries sharing a row (or a column) whose
+/// sums are `s`: (Σ s² − N² var) / (N · N(N − 1)) / var; 0 when var = 0 or N < 2.
+fn shared(s: &[f64], var: f64) -> f64 {
+    let n = s.len() as f64;
+    if var == 0.0 || s.len() < 2 {
+        return 0.0;
+    }
+    (s.iter().map(|x| x * x).sum::<f64>() - var * n * n) / (n * n * (n - 1.0)) / var
+}
+
+/// Correlations of the five [`CLASSES`] from the sums of layer 1 (rows j, columns i) and
+/// layer 2 (rows j, columns k).
+fn class_corr(s1: &Sums, s2: &Sums) -> [f64; 5] {
+    let n = s1.rows.len() as f64;
+    let cross = if s1.var == 0.0 || s2.var == 0.0 {
+        0.0
+    } else {
+        let p: f64 = s1.rows.iter().zip(&s2.rows).map(|(a, b)| a * b).sum();
+        p / (n * n * n) / (s1.var * s2.var).sqrt()
+    };
+    [
+        shared(&s1.cols, s1.var),
+        shared(&s1.rows, s1.var),
+        shared(&s2.rows, s2.var),
+        shared(&s2.cols, s2.var),
+        cross,
+    ]
+}
+
+/// The sample correlations of the five [`CLASSES`] of the N × N arrays `x1` (layer 1,
+/// x1[j·N + i]) and `x2` (layer 2, x2[j·N + k]) with f applied entrywise: the O(N²) row- and
+/// column-sum form of the averages over all ordered pairs of distinct entries of a class
+/// (checked against the enumeration of the pairs in `tests/deep_l3_rates.rs`).
+pub fn sample_correlations(x1: &[f64], x2: &[f64], n: usize, f: impl Fn(f64) -> f64) -> [f64; 5] {
+    class_corr(&sums(x1, n, &f), &sums(x2, n, &f))
+}
+
+/// Tensor rule for N(mu, 1): 16 panels of 8 Gauss–Legendre nodes on [mu − 8, mu + 8] with the
+/// Gaussian density in the weights (mass outside 1.2e−15).
+fn normal_rule(mu: f64) -> Vec<(f64, f64)> {
+    let (gx, gw) = crate::meanfield::flow::gauss_legendre(8);
+    let (panels, h) = (16, 1.0);
+    let mut out = Vec::with_capacity(panels * 8);
+    for p in 0..panels {
+        let c = -8.0 + (p as f64 + 0.5) * h;
+        for (t, w) in gx.iter().zip(&gw) {
+            let z = c + 0.5 * h * t;
+            let dens = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            out.push((mu + z, 0.5 * h * w * dens));
+        }
+    }
+    out
+}
+
+/// Var_z E[f(δ) | z] / Var f(δ) for δ = F⁻¹(F(θ0) + z·y) − θ0 with θ0 and z independent on the
+/// rules `th` and `zs` (f = δ or δ²); 0 when Var f = 0.
+fn shared_by(psi: Psi, th: &[(f64, f64)], zs: &[(f64, f64)], y: f64, sq: bool) -> f64 {
+    let (mut m1, mut m2, mut vz) = (0.0, 0.0, 0.0);
+    for &(z, wz) in zs {
+        let mut e = 0.0;
+        for &(t0, w) in th {
+            let dl = push(psi, t0, z * y) - t0;
+            let v = if sq { dl * dl } else { dl };
+            e += w * v;
+            m2 += wz * w * v * v;
+        }
+        m1 += wz * e;
+        vz += wz * e * e;
+    }
+    let var = m2 - m1 * m1;
+    if var <= 0.0 {
+        return 0.0;
+    }
+    (vz - m1 * m1) / var
+}
+
+/// The limit's correlations of the five [`CLASSES`] for f = δ (`[..][0]`) and δ² (`[..][1]`),
+/// at the reduced state (Γ1, Ω) (proofs-note §7). The ideal particles are independent given
+/// the shared node's type, so a class whose shared node has a type gives Var E[f ∣ type]/Var f:
+/// `l1-input` (type s_i = u_i1 ~ N(0, 1), δ̄1 = F⁻¹(F(θ1(0)) + sΓ1) − θ1(0), θ1(0) ~ N(0, 1))
+/// and `l2-output` (type a_k ~ U[1 − √3, 1 + √3], δ̄2 = F⁻¹(F(θ2(0)) + aΩ) − θ2(0),
+/// θ2(0) ~ N(1, 1)); the three classes sharing the trained-only node j are exactly 0 (its
+/// ideal particles carry no j-dependence). Quadrature: [`normal_rule`] in θ(0) and s, 32-node
+/// Gauss–Legendre in a; checked against Monte Carlo over pairs of ideal particles in
+/// `tests/deep_l3_rates.rs` (`l3_limit_correlations_match_monte_carlo`).
+pub fn limit_correlations(psi: Psi, gamma1: f64, omega: f64) -> [[f64; 2]; 5] {
+    let th1 = normal_rule(0.0);
+    let th2 = normal_rule(1.0);
+    let (gx, gw) = crate::meanfield::flow::gauss_legendre(32);
+    let r3 = 3f64.sqrt();
+    let ar: Vec<(f64, f64)> = gx
+        .iter()
+        .zip(&gw)
+        .map(|(t, w)| (1.0 + r3 * t, 0.5 * w))
+        .collect();
+    let mut out = [[0.0; 2]; 5];
+    for (fi, sq) in [false, true].into_iter().enumerate() {
+        out[0][fi] = shared_by(psi, &th1, &th1, gamma1, sq);
+        out[3][fi] = shared_by(psi, &th2, &ar, omega, sq);
+    }
+    out
+}
+
+/// Correlation rows of one network at one time: the five [`CLASSES`], f = δ and δ²
+/// (δ_e = θ_e(t) − θ_e(0)), for the finite network, its coupled ideal particles
+/// `ideal1(j, i, θ1_ij(0))`, `ideal2(j, k, θ2_jk(0))` (the same sample) and the limit law
+/// at the reduced state `gs` = (Γ1, Ω). Four N² arrays (increments of both layers, network and
+/// ideal particles); rows filled in parallel, every sum in a fixed order.
+fn correlations(
+    net: &Net,
+    key: u64,
+    (t, draw): (f64, usize),
+    psi: Psi,
+    gs: (f64, f64),
+    ideal1: impl Fn(usize, usize, f64) -> f64 + Sync,
+    ideal2: impl Fn(usize, usize, f64) -> f64 + Sync,
+) -> Vec<CorrRow> {
+    let n = net.n;
+    let mut d1 = vec![0.0; n * n];
+    let mut i1 = vec![0.0; n * n];
+    let mut d2 = vec![0.0; n * n];
+    let mut i2 = vec![0.0; n * n];
+    d1.par_chunks_mut(n)
+        .zip(i1.par_chunks_mut(n))
+        .zip(d2.par_chunks_mut(n).zip(i2.par_chunks_mut(n)))
+        .enumerate()
+        .for_each(|(j, ((a1, b1), (a2, b2)))| {
+            let r1 = super::theta1_row(key, n, j);
+            let r2 = super::theta2_row(key, n, j);
+            for m in 0..n {
+                a1[m] = net.theta1[j * n + m] - r1[m];
+                b1[m] = ideal1(j, m, r1[m]) - r1[m];
+                a2[m] = net.theta2[j * n + m] - r2[m];
+                b2[m] = ideal2(j, m, r2[m]) - r2[m];
+            }
+        });
+    let lim = limit_correlations(psi, gs.0, gs.1);
+    let mut out = Vec::new();
+    for (fi, fname) in ["inc", "sq"].into_iter().enumerate() {
+        let f = |x: f64| if fi == 0 { x } else { x * x };
+        let fin = sample_correlations(&d1, &d2, n, f);
+        let idl = sample_correlations(&i1, &i2, n, f);
+        for (ci, class) in CLASSES.into_iter().enumerate() {
+            out.push(CorrRow {
+                t,
+                n,
+                draw,
+                class,
+                f: fname,
+                finite: fin[ci],
+                ideal: idl[ci],
+                limit: lim[ci][fi],
+            });
+        }
+    }
+    out
 }

@@ -5,27 +5,30 @@
 //! - `gaps-l<L>-d<d>`: at t = t_end, the statistics of the gaps over draws against N on
 //!   log–log axes with the fitted power laws C·N^p (least squares in logs, bootstrap standard
 //!   error of p over draws: [`crate::deep::rates`]; the series name carries p ± s.e. and the
-//!   predicted exponent of proofs-note §5d where there is one); `summary-l<L>-d<d>.json` holds
-//!   the fits at every output time (for L = 2 the `deep train --summary` rows);
-//! - `correlations-l2-d<d>` (L = 2, with `corr_times`): the edge-increment correlations of each
-//!   class at the last correlation time against N: finite network and coupled ideal particles
-//!   (means over draws) and the limit law.
+//!   predicted exponent of proofs-note §5d (L = 2) or §7 (L = 3) where there is one);
+//!   `summary-l<L>-d<d>.json` holds the fits at every output time (the `summary` rows of
+//!   `deep train --summary`);
+//! - `correlations-l<L>-d<d>` (with `corr_times`): the edge-increment correlations of each
+//!   class (L = 2: 2 classes, L = 3: 5) at the last correlation time against N: finite network
+//!   and coupled ideal particles (means over draws) and the limit law.
 //!
 //! Job `deep-l<L>-d<d>-r<r>` writes `rows.csv` with the bytes of the rows of draw r of
 //! `mforacle deep train --layers L --d d --widths W --draws R --seed S --t-end T --dt-out H
-//! --dt h` (same columns, same formatting; tested), and for L = 2 with `corr_times`
-//! `corr.csv` (the correlation rows of `--summary`). Accuracy contract: the figures and fits
-//! are computed from those numbers (17 significant digits, read back exactly); nothing is
-//! recomputed. The L = 2 summary is [`crate::deep::rates::summary`] of the rows; for L = 3 the
-//! same [`crate::deep::rates::power_fit`] is applied to the loss gap (sd and mean), the edge
-//! gaps of both layers, the node gap and the readout gap.
+//! --dt h` (for L = 3 with `--summary FILE`, whose rows carry the function gap; same columns,
+//! same formatting; tested), and with `corr_times` `corr.csv` (the correlation rows of
+//! `--summary`). Accuracy contract: the figures and fits are computed from those numbers (17
+//! significant digits, read back exactly); nothing is recomputed. The summaries are
+//! [`crate::deep::rates::summary`] (L = 2) and [`crate::deep::rates::summary3`] (L = 3) of the
+//! rows read back: the loss gap (sd, mean, mean |·|), the edge gap(s), the node gap, the readout
+//! gap (L = 3) and the function gap.
 
 use super::table::Table;
 use super::{Job, Recipe};
 use crate::conventions::{failure, usage, Error};
-use crate::deep::rates::{self, PowerFit, Stat};
+use crate::deep::rates::{self, PowerFit};
 use crate::deep::train::{self, Case, Extras, Init, Row};
-use crate::deep::{limit, train3, Psi};
+use crate::deep::train3::{self, Row3};
+use crate::deep::{limit, Psi};
 use crate::figures::{Figure, Series};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -56,16 +59,16 @@ pub struct DeepRatesRecipe {
     /// RK4 step of the finite-width flow.
     #[serde(default = "d_dt")]
     pub dt: f64,
-    /// Output times of the edge-increment correlations (L = 2).
+    /// Output times of the edge-increment correlations (L = 2 and 3).
     #[serde(default)]
     pub corr_times: Vec<f64>,
 }
 
 /// CSV header of the L = 2 rows (that of `deep train`).
 pub const HEADER2: &str = "t,n,draw,risk,risk_limit,loss_gap,edge_gap,node_gap,function_gap";
-/// CSV header of the L = 3 rows (that of `deep train --layers 3`).
+/// CSV header of the L = 3 rows (that of `deep train --layers 3 --summary FILE`).
 pub const HEADER3: &str =
-    "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap";
+    "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap,function_gap";
 /// CSV header of the correlation rows.
 pub const HEADER_CORR: &str = "t,n,draw,class,f,finite,ideal,limit";
 
@@ -133,7 +136,7 @@ impl DeepRatesRecipe {
         let n_times = (self.t_end / self.dt_out).ceil() as usize + 2;
         for &l in &self.layers {
             let bytes = if l == 3 {
-                train3::train_bytes(nmax, dmax)
+                train3::train_bytes_with(nmax, dmax, !self.corr_times.is_empty())
             } else {
                 train::train_bytes_with(nmax, dmax, n_times, !self.corr_times.is_empty())
             };
@@ -197,9 +200,15 @@ pub fn run_job(
     if layers == 3 {
         csv += HEADER3;
         csv.push('\n');
+        corr_csv += HEADER_CORR;
+        corr_csv.push('\n');
         let lim = train3::flow_limit(&lp, t.t_end, t.dt_out);
+        let extras = train3::Extras3 {
+            corr_times: t.corr_times.clone(),
+        };
         for &n in &t.widths {
-            for r in train3::run(&case(n), t.dt, &lim) {
+            let o = train3::run_with(&case(n), t.dt, &lim, &extras);
+            for r in &o.rows {
                 csv += &format!("{},{},{}", num(r.t), r.n, r.draw);
                 for x in [
                     r.risk,
@@ -209,11 +218,13 @@ pub fn run_job(
                     r.edge_gap2,
                     r.node_gap,
                     r.readout_gap,
+                    r.function_gap.unwrap_or(f64::NAN),
                 ] {
                     csv += &format!(",{}", num(x));
                 }
                 csv.push('\n');
             }
+            corr_csv += &corr_lines(&o.corr);
         }
     } else {
         csv += HEADER2;
@@ -240,19 +251,7 @@ pub fn run_job(
                 }
                 csv.push('\n');
             }
-            for c in &o.corr {
-                corr_csv += &format!(
-                    "{},{},{},{},{},{},{},{}\n",
-                    num(c.t),
-                    c.n,
-                    c.draw,
-                    c.class,
-                    c.f,
-                    num(c.finite),
-                    num(c.ideal),
-                    num(c.limit)
-                );
-            }
+            corr_csv += &corr_lines(&o.corr);
         }
     }
     if !csv
@@ -271,10 +270,29 @@ pub fn run_job(
             .map_err(|e| failure(format!("cannot write {}: {e}", p.display())))
     };
     w("rows.csv", &csv)?;
-    if layers == 2 && !t.corr_times.is_empty() {
+    if !t.corr_times.is_empty() {
         w("corr.csv", &corr_csv)?;
     }
     Ok(())
+}
+
+/// The CSV lines of correlation rows (header [`HEADER_CORR`]).
+fn corr_lines(rows: &[train::CorrRow]) -> String {
+    let mut s = String::new();
+    for c in rows {
+        s += &format!(
+            "{},{},{},{},{},{},{},{}\n",
+            num(c.t),
+            c.n,
+            c.draw,
+            c.class,
+            c.f,
+            num(c.finite),
+            num(c.ideal),
+            num(c.limit)
+        );
+    }
+    s
 }
 
 /// All rows of (L, d) over the draws, in job order.
@@ -311,59 +329,23 @@ fn rows2(tbs: &[Table]) -> Result<Vec<Row>, Error> {
     Ok(out)
 }
 
-/// Quantities of the L = 3 summary: (name, column, statistic, predicted exponent).
-const QUANTITIES3: [(&str, &str, Stat, Option<f64>); 6] = [
-    ("loss_gap_sd", "loss_gap", Stat::Sd, Some(-0.5)),
-    ("loss_gap_mean", "loss_gap", Stat::Mean, Some(-1.0)),
-    ("edge_gap1", "edge_gap1", Stat::Mean, Some(-1.0)),
-    ("edge_gap2", "edge_gap2", Stat::Mean, Some(-1.0)),
-    ("node_gap", "node_gap", Stat::Mean, Some(-1.0)),
-    ("readout_gap", "readout_gap", Stat::Mean, Some(-1.0)),
-];
-
-/// One fitted line of an L = 3 summary: the same row as `deep train --summary`'s.
-type Fit3 = crate::deep::rates::SummaryRow;
-
-/// Distinct output times of a table list, in file order.
-fn times_of(tbs: &[Table]) -> Result<Vec<f64>, Error> {
-    let mut ts: Vec<f64> = Vec::new();
-    for row in &tbs[0].rows {
-        let x = tbs[0].f(row, "t")?;
-        if !ts.contains(&x) {
-            ts.push(x);
-        }
-    }
-    Ok(ts)
-}
-
-/// The L = 3 fits at every output time.
-fn summary3(tbs: &[Table], widths: &[usize]) -> Result<Vec<Fit3>, Error> {
+/// The L = 3 rows read back (exact: 17 significant digits).
+fn rows3(tbs: &[Table]) -> Result<Vec<Row3>, Error> {
     let mut out = Vec::new();
-    for t in times_of(tbs)? {
-        for (qi, (name, col, stat, pred)) in QUANTITIES3.iter().enumerate() {
-            let mut groups = Vec::new();
-            for &n in widths {
-                let mut xs = Vec::new();
-                for tb in tbs {
-                    for row in &tb.rows {
-                        if tb.f(row, "t")? == t && tb.f(row, "n")? as usize == n {
-                            xs.push(tb.f(row, col)?);
-                        }
-                    }
-                }
-                groups.push((n as f64, xs));
-            }
-            let seed = rates::BOOTSTRAP_SEED ^ ((qi as u64) << 32) ^ t.to_bits();
-            out.push(Fit3 {
-                t,
-                quantity: name,
-                statistic: stat.label(),
-                widths: widths.to_vec(),
-                draws: tbs.len(),
-                fit: rates::power_fit(&groups, *stat, rates::RESAMPLES, seed),
-                predicted: *pred,
-                bound_kind: crate::conventions::BoundKind::Estimate.as_str(),
-                se_method: "bootstrap over draws",
+    for tb in tbs {
+        for row in &tb.rows {
+            out.push(Row3 {
+                t: tb.f(row, "t")?,
+                n: tb.f(row, "n")? as usize,
+                draw: tb.f(row, "draw")? as usize,
+                risk: tb.f(row, "risk")?,
+                risk_limit: tb.f(row, "risk_limit")?,
+                loss_gap: tb.f(row, "loss_gap")?,
+                edge_gap1: tb.f(row, "edge_gap1")?,
+                edge_gap2: tb.f(row, "edge_gap2")?,
+                node_gap: tb.f(row, "node_gap")?,
+                readout_gap: tb.f(row, "readout_gap")?,
+                function_gap: Some(tb.f(row, "function_gap")?),
             });
         }
     }
@@ -474,7 +456,7 @@ pub fn figures(out: &Path, recipe: &Recipe, t: &DeepRatesRecipe) -> Result<Vec<F
                 }
                 super::manifest::json(&sum)?
             } else {
-                let sum = summary3(&tbs, &t.widths)?;
+                let sum = rates::summary3(&rows3(&tbs)?, false, t.psi()?);
                 for s in sum.iter().filter(|s| (s.t - t_end).abs() <= 1e-9 * t_end) {
                     let label = format!("{} ({})", s.quantity, s.statistic);
                     series.extend(fit_series(&label, &s.widths, &s.fit, s.predicted));
@@ -491,8 +473,8 @@ pub fn figures(out: &Path, recipe: &Recipe, t: &DeepRatesRecipe) -> Result<Vec<F
                 log_y: true,
                 series,
             });
-            // Correlations against N (L = 2).
-            if layers == 2 && !t.corr_times.is_empty() {
+            // Correlations against N.
+            if !t.corr_times.is_empty() {
                 let ct = tables(out, t, layers, d, "corr.csv")?;
                 let tc = t.corr_times.iter().fold(f64::MIN, |a, b| a.max(*b));
                 let mut keys: Vec<(String, String)> = Vec::new();

@@ -12,7 +12,7 @@
 use super::{emit, emit_checked, ser, DeepFormat, LimitArgs, TrainArgs};
 use crate::cli::CliError;
 use crate::conventions::BoundKind;
-use crate::deep::{limit, limit3, train3, Psi};
+use crate::deep::{limit, limit3, rates, train3, Psi};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -209,20 +209,25 @@ pub(super) fn run_limit(
 }
 
 /// Bytes of the largest width's run (the caller checks them against the machine before any
-/// work).
+/// work); with `corr` the correlations' four N² arrays.
 pub(super) fn train_bytes(
     nmax: usize,
     d: usize,
     t_end: f64,
     eta: Option<f64>,
     pb: &limit::BParams,
+    corr: bool,
 ) -> f64 {
     match eta {
-        None => train3::train_bytes(nmax, d),
+        None => train3::train_bytes_with(nmax, d, corr),
         Some(eta) => train3::euler_bytes(nmax, d, (t_end / eta).round() as usize, pb),
     }
 }
 
+/// `deep train --layers 3`. Without `--summary` (and so without `--corr-times`) the rows and
+/// their format are those of [`train3::run`] (no function gap); with it every row carries the
+/// function gap, and the summary file gets the fitted exponents of [`rates::summary3`] and the
+/// correlation rows of [`train3::run_with`].
 pub(super) fn run_train(
     a: &TrainArgs,
     psi: Psi,
@@ -234,14 +239,29 @@ pub(super) fn run_train(
         None => train3::flow_limit(lp, a.t_end, a.dt_out),
         Some(eta) => limit3::discrete_b(pb, eta, a.t_end, a.dt_out),
     };
+    let rated = a.rates.summary.is_some();
+    let extras = train3::Extras3 {
+        corr_times: a.rates.corr_times.clone(),
+    };
     let mut rows = Vec::new();
+    let mut corr = Vec::new();
     for case in super::cases(a, psi, d) {
-        rows.extend(match a.eta {
-            None => train3::run(&case, a.dt, &lim),
-            Some(eta) => train3::run_euler(&case, eta, &lim),
-        });
+        match (a.eta, rated) {
+            (None, false) => rows.extend(train3::run(&case, a.dt, &lim)),
+            (Some(eta), false) => rows.extend(train3::run_euler(&case, eta, &lim)),
+            (None, true) => {
+                let o = train3::run_with(&case, a.dt, &lim, &extras);
+                rows.extend(o.rows);
+                corr.extend(o.corr);
+            }
+            (Some(eta), true) => rows.extend(train3::run_euler_with(&case, eta, &lim)),
+        }
     }
-    let all: Vec<f64> = rows.iter().flat_map(|r| r.values()).collect();
+    let all: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.values().into_iter().chain(r.function_gap))
+        .chain(corr.iter().flat_map(|c| [c.finite, c.ideal, c.limit]))
+        .collect();
     if !all.iter().all(|x| x.is_finite()) {
         return Err(CliError::Failure(
             "the flow produced a non-finite value".into(),
@@ -251,11 +271,12 @@ pub(super) fn run_train(
         DeepFormat::Json => ser(&rows)?,
         DeepFormat::Csv => {
             let mut s = String::from(
-                "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap\n",
+                "t,n,draw,risk,risk_limit,loss_gap,edge_gap1,edge_gap2,node_gap,readout_gap",
             );
+            s += if rated { ",function_gap\n" } else { "\n" };
             for r in &rows {
                 s += &format!(
-                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}\n",
+                    "{:.16e},{},{},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e},{:.16e}",
                     r.t,
                     r.n,
                     r.draw,
@@ -267,9 +288,27 @@ pub(super) fn run_train(
                     r.node_gap,
                     r.readout_gap
                 );
+                if let Some(g) = r.function_gap {
+                    s += &format!(",{g:.16e}");
+                }
+                s.push('\n');
             }
             s
         }
     };
+    if let Some(path) = &a.rates.summary {
+        let out = super::SummaryOut {
+            layers: 3,
+            psi: psi.name(),
+            d,
+            init: "iid",
+            widths: a.widths.iter().map(|&w| w as usize).collect(),
+            draws: a.draws as usize,
+            summary: rates::summary3(&rows, false, psi),
+            correlations: corr,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        emit(&ser(&out)?, Some(path))?;
+    }
     emit(&text, a.out.as_deref())
 }
