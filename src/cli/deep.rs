@@ -164,15 +164,17 @@ struct LimitArgs {
     /// of [−√3, 0] and [0, √3].
     #[arg(long, default_value_t = 48, allow_negative_numbers = true)]
     a_nodes: i64,
-    /// Largest RK4 step of method A.
-    #[arg(long, default_value_t = 0.0125, allow_negative_numbers = true)]
-    dt: f64,
+    /// Largest RK4 step of method A [default: 0.0125; 0.00625 for --layers 3 --psi id, whose
+    /// step error at 0.0125 is 1.2e-10 near t = 1].
+    #[arg(long, allow_negative_numbers = true)]
+    dt: Option<f64>,
     /// Panels per unit length of method B's s rule (raise for long times).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     b_s_panels: i64,
-    /// Largest RK4 step of method B.
-    #[arg(long, default_value_t = 0.025, allow_negative_numbers = true)]
-    b_dt: f64,
+    /// Largest RK4 step of method B [default: 0.0125; 0.00625 for --layers 3 --psi id]: with
+    /// these the check A − B resolves the 1e-10 accuracy of R_∞ to t = 10.
+    #[arg(long, allow_negative_numbers = true)]
+    b_dt: Option<f64>,
     /// The discrete map of Euler GD with this step η instead of the flow (method B with Euler
     /// steps; --t-end and --dt-out must be whole multiples of η).
     #[arg(long, allow_negative_numbers = true)]
@@ -349,7 +351,12 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     let psi = Psi::parse(&a.psi).map_err(usage)?;
     let d = dim_of(a.d)?;
     check_times(a.t_end, a.dt_out)?;
-    for (name, v) in [("--dt", a.dt), ("--b-dt", a.b_dt)] {
+    // Default steps: R_∞ to 1e-10 up to t = 10 by every estimate (proofs-note §3, "Reported
+    // estimates"; `tests/deep_input.rs`, `default_limit_steps_reach_1e_10`).
+    let fine = layers == 3 && psi == Psi::Id;
+    let dt = a.dt.unwrap_or(if fine { 0.00625 } else { 0.0125 });
+    let b_dt = a.b_dt.unwrap_or(if fine { 0.00625 } else { 0.0125 });
+    for (name, v) in [("--dt", dt), ("--b-dt", b_dt)] {
         if !(v.is_finite() && v > 0.0 && a.t_end / v <= 1e7) {
             return Err(usage(format!(
                 "{name} {v}: must be positive with at most 1e7 steps"
@@ -367,10 +374,10 @@ fn run_limit(a: LimitArgs) -> Result<(), CliError> {
     }
     let mut p = limit::Params::new(psi);
     p.a_nodes = a.a_nodes as usize;
-    p.h = a.dt;
+    p.h = dt;
     let mut pb = limit::BParams::new(psi);
     pb.s_panels_per_unit = a.b_s_panels as usize;
-    pb.h = a.b_dt;
+    pb.h = b_dt;
     if layers == 3 {
         if !a.track.is_empty() {
             return Err(usage(
