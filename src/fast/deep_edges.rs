@@ -593,10 +593,10 @@ fn pair_tile_generic<V: Lanes8>(
     bwd: &mut [f64],
 ) {
     if d == 8 {
-        let mut acc = [V::splat(0.0); 8];
+        let mut acc = [V::splat(0.0); 16];
         pair_tile_d::<V, 8>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
     } else {
-        let mut acc = vec![V::splat(0.0); d];
+        let mut acc = vec![V::splat(0.0); 2 * d];
         pair_tile_d::<V, 0>(vt, alpha, c, d, rows, cols, &mut acc, fwd, bwd)
     }
 }
@@ -621,21 +621,28 @@ fn pair_tile_d<V: Lanes8, const D: usize>(
     assert_eq!(c.len(), n);
     assert!(j0 <= j1 && j1 <= n && k0 <= k1 && k1 <= n);
     assert_eq!(fwd.len(), (j1 - j0) * w);
-    assert_eq!(accv.len(), d);
+    assert_eq!(accv.len(), 2 * d);
     let back = !bwd.is_empty();
     if back {
         assert_eq!(bwd.len(), (k1 - k0) * w);
     }
-    // This tile's columns, zero-padded to whole blocks: node vectors, α (a padded α = 0 gives
-    // q = 0, s = 0, asin 0: no contribution) and c.
+    // This tile's columns, zero-padded to whole blocks: node vectors (block-major: the d
+    // vectors of block b at [b·d·8, (b + 1)·d·8)), α (a padded α = 0 gives q = 0, s = 0,
+    // asin 0: no contribution) and c.
     let nb = (k1 - k0).div_ceil(LANES);
     let kw = nb * LANES;
+    let mut vk = vec![0.0; kw * d];
+    for k in k0..k1 {
+        let (b, l) = ((k - k0) / LANES, (k - k0) % LANES);
+        for m in 0..d {
+            vk[(b * d + m) * LANES + l] = vt[m * n + k];
+        }
+    }
     let pad = |x: &[f64]| -> Vec<f64> {
         let mut y = vec![0.0; kw];
         y[..k1 - k0].copy_from_slice(&x[k0..k1]);
         y
     };
-    let vk: Vec<Vec<f64>> = (0..d).map(|m| pad(&vt[m * n..(m + 1) * n])).collect();
     let al = pad(alpha);
     let ck = pad(c);
     // Backward accumulators of the column rows: per block, d sums Σ_j w v_j, then Σ_j c_j asin,
@@ -645,51 +652,44 @@ fn pair_tile_d<V: Lanes8, const D: usize>(
     } else {
         Vec::new()
     };
-    let (one, mone) = (V::splat(1.0), V::splat(-1.0));
-    let mut vj = vec![0.0; d];
-    for j in j0..j1 {
-        for m in 0..d {
-            vj[m] = vt[m * n + j];
+    let mut vj = vec![0.0; 2 * d];
+    // Rows two at a time (the column loads and the backward accumulators shared), the last
+    // one alone: every accumulator receives the same terms in the same order as row by row.
+    let mut j = j0;
+    while j < j1 {
+        if j + 2 <= j1 {
+            pair_rows::<V, D, 2>(
+                vt,
+                alpha,
+                c,
+                d,
+                n,
+                j,
+                (&vk, &al, &ck),
+                accv,
+                &mut bw,
+                &mut vj,
+                fwd,
+                j0,
+            );
+            j += 2;
+        } else {
+            pair_rows::<V, D, 1>(
+                vt,
+                alpha,
+                c,
+                d,
+                n,
+                j,
+                (&vk, &al, &ck),
+                accv,
+                &mut bw,
+                &mut vj,
+                fwd,
+                j0,
+            );
+            j += 1;
         }
-        let aj = V::splat(alpha[j]);
-        let cj = V::splat(c[j]);
-        let mut rk = V::splat(0.0);
-        let mut sw = V::splat(0.0);
-        accv.iter_mut().for_each(|a| *a = V::splat(0.0));
-        for b in 0..nb {
-            let o = b * LANES;
-            let mut dot = V::splat(0.0);
-            for m in 0..d {
-                dot = V::load(&vk[m][o..]).mul_add(V::splat(vj[m]), dot);
-            }
-            let ajk = aj.mul(V::load(&al[o..]));
-            let q = dot.mul(ajk).min(one).max(mone);
-            let om = one.sub(q).mul(one.add(q));
-            let sj = ajk.div(om.sqrt());
-            let asq = asin_block(q);
-            let cb = V::load(&ck[o..]);
-            let wf = cb.mul(sj);
-            rk = cb.mul_add(asq, rk);
-            sw = wf.mul_add(dot, sw);
-            for m in 0..d {
-                accv[m] = wf.mul_add(V::load(&vk[m][o..]), accv[m]);
-            }
-            if back {
-                let wb = cj.mul(sj);
-                let bb = &mut bw[b * w..(b + 1) * w];
-                for m in 0..d {
-                    bb[m] = wb.mul_add(V::splat(vj[m]), bb[m]);
-                }
-                bb[d] = cj.mul_add(asq, bb[d]);
-                bb[d + 1] = wb.mul_add(dot, bb[d + 1]);
-            }
-        }
-        let fr = &mut fwd[(j - j0) * w..(j - j0 + 1) * w];
-        for m in 0..d {
-            fr[m] = reduce(accv[m]);
-        }
-        fr[d] = reduce(rk);
-        fr[d + 1] = reduce(sw);
     }
     if back {
         for b in 0..nb {
@@ -704,6 +704,101 @@ fn pair_tile_d<V: Lanes8, const D: usize>(
                 }
             }
         }
+    }
+}
+
+/// Rows j, …, j + R − 1 of [`pair_tile_d`] against all its column blocks: their forward sums
+/// into `fwd` and their terms added to the backward accumulators `bw` (empty: none), row by
+/// row within each block.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pair_rows<V: Lanes8, const D: usize, const R: usize>(
+    vt: &[f64],
+    alpha: &[f64],
+    c: &[f64],
+    d: usize,
+    n: usize,
+    j: usize,
+    (vk, al, ck): (&[f64], &[f64], &[f64]),
+    accv: &mut [V],
+    bw: &mut [V],
+    vj: &mut [f64],
+    fwd: &mut [f64],
+    j0: usize,
+) {
+    let d = if D > 0 { D } else { d };
+    let w = d + 2;
+    let nb = al.len() / LANES;
+    let back = !bw.is_empty();
+    let (one, mone) = (V::splat(1.0), V::splat(-1.0));
+    let mut aj = [V::splat(0.0); R];
+    let mut cj = [V::splat(0.0); R];
+    for r in 0..R {
+        for m in 0..d {
+            vj[r * d + m] = vt[m * n + j + r];
+        }
+        aj[r] = V::splat(alpha[j + r]);
+        cj[r] = V::splat(c[j + r]);
+    }
+    let mut rk = [V::splat(0.0); R];
+    let mut sw = [V::splat(0.0); R];
+    accv.iter_mut().for_each(|a| *a = V::splat(0.0));
+    for b in 0..nb {
+        let o = b * LANES;
+        let x = &vk[o * d..(o + LANES) * d];
+        let mut dot = [V::splat(0.0); R];
+        for m in 0..d {
+            let xm = V::load(&x[m * LANES..]);
+            for r in 0..R {
+                dot[r] = xm.mul_add(V::splat(vj[r * d + m]), dot[r]);
+            }
+        }
+        let alb = V::load(&al[o..]);
+        let cb = V::load(&ck[o..]);
+        let mut sj = [V::splat(0.0); R];
+        let mut asq = [V::splat(0.0); R];
+        for r in 0..R {
+            let ajk = aj[r].mul(alb);
+            let q = dot[r].mul(ajk).min(one).max(mone);
+            let om = one.sub(q).mul(one.add(q));
+            sj[r] = ajk.div(om.sqrt());
+            asq[r] = asin_block(q);
+            let wf = cb.mul(sj[r]);
+            rk[r] = cb.mul_add(asq[r], rk[r]);
+            sw[r] = wf.mul_add(dot[r], sw[r]);
+        }
+        for m in 0..d {
+            let xm = V::load(&x[m * LANES..]);
+            for r in 0..R {
+                let wf = cb.mul(sj[r]);
+                accv[r * d + m] = wf.mul_add(xm, accv[r * d + m]);
+            }
+        }
+        if back {
+            let bb = &mut bw[b * w..(b + 1) * w];
+            for m in 0..d {
+                let mut y = bb[m];
+                for r in 0..R {
+                    y = cj[r].mul(sj[r]).mul_add(V::splat(vj[r * d + m]), y);
+                }
+                bb[m] = y;
+            }
+            let (mut ya, mut ys) = (bb[d], bb[d + 1]);
+            for r in 0..R {
+                ya = cj[r].mul_add(asq[r], ya);
+                ys = cj[r].mul(sj[r]).mul_add(dot[r], ys);
+            }
+            bb[d] = ya;
+            bb[d + 1] = ys;
+        }
+    }
+    for r in 0..R {
+        let fr = &mut fwd[(j + r - j0) * w..(j + r - j0 + 1) * w];
+        for m in 0..d {
+            fr[m] = reduce(accv[r * d + m]);
+        }
+        fr[d] = reduce(rk[r]);
+        fr[d + 1] = reduce(sw[r]);
     }
 }
 
