@@ -659,41 +659,31 @@ fn pair_tile_d<V: Lanes8, const D: usize>(
     let mut vj = vec![0.0; 2 * d];
     // Rows two at a time (the column loads and the backward accumulators shared), the last
     // one alone: every accumulator receives the same terms in the same order as row by row.
+    macro_rules! rows {
+        ($r:literal, $j:expr) => {
+            pair_rows::<V, D, $r>(
+                vt,
+                alpha,
+                c,
+                d,
+                n,
+                $j,
+                (&vk, &al, &ck),
+                accv,
+                &mut bw,
+                &mut vj,
+                fwd,
+                j0,
+            )
+        };
+    }
     let mut j = j0;
-    while j < j1 {
-        if j + 2 <= j1 {
-            pair_rows::<V, D, 2>(
-                vt,
-                alpha,
-                c,
-                d,
-                n,
-                j,
-                (&vk, &al, &ck),
-                accv,
-                &mut bw,
-                &mut vj,
-                fwd,
-                j0,
-            );
-            j += 2;
-        } else {
-            pair_rows::<V, D, 1>(
-                vt,
-                alpha,
-                c,
-                d,
-                n,
-                j,
-                (&vk, &al, &ck),
-                accv,
-                &mut bw,
-                &mut vj,
-                fwd,
-                j0,
-            );
-            j += 1;
-        }
+    while j + 2 <= j1 {
+        rows!(2, j);
+        j += 2;
+    }
+    if j < j1 {
+        rows!(1, j);
     }
     if back {
         for b in 0..nb {
