@@ -393,6 +393,7 @@ fn every_simd_level_within_the_bounds() {
             "node_pairs_within_their_bound",
             "pass_two_within_its_bound",
             "fused_updates_are_the_textbook_steps",
+            "pair_tile_rows_are_independent",
         ] {
             let o = std::process::Command::new(&exe)
                 .args(["--exact", t, "--test-threads", "1"])
@@ -405,6 +406,47 @@ fn every_simd_level_within_the_bounds() {
                 "{t} at level {lv}: {out}{}",
                 String::from_utf8_lossy(&o.stderr)
             );
+        }
+    }
+}
+
+/// The node-pair tile takes its rows two at a time (shared column loads and backward
+/// accumulators): each row's forward sums must not depend on its partner, so a tile of many
+/// rows (an even and an odd count, d = 8 and the generic d) gives, row by row, the bits of
+/// one-row tiles over the same columns. (The backward sums are checked against the reference
+/// within their bound by `node_pairs_within_their_bound` with small tiles.)
+#[test]
+fn pair_tile_rows_are_independent() {
+    for (n, d) in [(45, 4), (64, 8), (37, 3), (40, 8)] {
+        let net = deep::init(2, n, d, Psi::Gd, 5 + n as u64);
+        let v = finite::node_vectors(&net);
+        let mut vt = vec![0.0; n * d];
+        for k in 0..n {
+            for m in 0..d {
+                vt[m * n + k] = v[k * d + m];
+            }
+        }
+        let alpha: Vec<f64> = v
+            .chunks(d)
+            .map(|r| 1.0 / (1.0 + r.iter().map(|x| x * x).sum::<f64>()).sqrt())
+            .collect();
+        let c = &net.a;
+        let w = d + 2;
+        let cols = (n / 2, n);
+        for rows in [(0, n / 2), (1, n / 2)] {
+            let nr = rows.1 - rows.0;
+            let mut fwd = vec![0.0; nr * w];
+            let mut bwd = vec![0.0; (cols.1 - cols.0) * w];
+            kern::pair_tile(&vt, &alpha, c, d, rows, cols, &mut fwd, &mut bwd);
+            for j in rows.0..rows.1 {
+                let mut f1 = vec![0.0; w];
+                kern::pair_tile(&vt, &alpha, c, d, (j, j + 1), cols, &mut f1, &mut []);
+                let got = &fwd[(j - rows.0) * w..(j - rows.0 + 1) * w];
+                assert!(
+                    got.iter().zip(&f1).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "row {j} of tile {rows:?}, n = {n}, d = {d}"
+                );
+            }
         }
     }
 }
