@@ -395,12 +395,7 @@ fn finite_width_risk_at_init_approaches_the_limit() {
 
 // ---------------------------------------------------------------- command line
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::run as cli;
 
 #[test]
 fn cli_bad_input_is_one_line_and_exit_2() {

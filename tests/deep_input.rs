@@ -3,12 +3,11 @@
 //! before any work, and the memory `deep train` announces is an upper bound on the peak
 //! resident size of the run that follows (measured per child with wait4(2)).
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mforacle"))
-}
+use common::bin;
+use std::io::Read;
+use std::process::Stdio;
 
 /// Each of these used to be accepted (panic, allocator abort, `null` in JSON, a 0/0
 /// correlation); each must now exit 2 with one line on stderr, nothing on stdout, and no
@@ -218,10 +217,18 @@ fn largest_estimates(args: &[&str]) -> f64 {
 #[test]
 fn default_limit_steps_reach_1e_10() {
     for args in [
-        ["--layers", "2", "--psi", "id", "--t-end", "10", "--dt-out", "1"],
-        ["--layers", "3", "--psi", "id", "--t-end", "10", "--dt-out", "1"],
-        ["--layers", "2", "--psi", "gd", "--t-end", "2", "--dt-out", "1"],
-        ["--layers", "3", "--psi", "gd", "--t-end", "2", "--dt-out", "1"],
+        [
+            "--layers", "2", "--psi", "id", "--t-end", "10", "--dt-out", "1",
+        ],
+        [
+            "--layers", "3", "--psi", "id", "--t-end", "10", "--dt-out", "1",
+        ],
+        [
+            "--layers", "2", "--psi", "gd", "--t-end", "2", "--dt-out", "1",
+        ],
+        [
+            "--layers", "3", "--psi", "gd", "--t-end", "2", "--dt-out", "1",
+        ],
     ] {
         let worst = largest_estimates(&args);
         assert!(worst <= 1e-10, "{args:?}: largest estimate {worst:e}");

@@ -5,6 +5,8 @@
 //! quadrature of the definition, velocities against differences at a generic state, f64
 //! against the MPFR oracle) are checked in `tests/deep.rs`.
 
+mod common;
+
 use mforacle::deep::limit::{BParams, Params};
 use mforacle::deep::{self, finite, limit3, Psi};
 use std::f64::consts::PI;
@@ -268,12 +270,7 @@ fn l3_discrete_map_tends_to_the_flow_at_first_order() {
 
 // ---------------------------------------------------------------- command line
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .expect("run mforacle")
-}
+use common::run as cli;
 
 /// `deep limit --layers 3`: JSON shape, the values of the library, bad input with exit 2.
 #[test]
@@ -287,7 +284,10 @@ fn cli_limit3_json_and_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let lib = limit3::method_a(&Params::new(Psi::Id), 1.0, 0.5);
+    // The CLI's default step for L = 3 with ψ = id is 0.00625 (the 1e−10 target, §3).
+    let mut p = Params::new(Psi::Id);
+    p.h = 0.00625;
+    let lib = limit3::method_a(&p, 1.0, 0.5);
     for key in ["risk", "gamma1", "omega", "alpha", "b"] {
         let arr = v[key].as_array().unwrap();
         assert_eq!(arr.len(), 3, "{key}");

@@ -3,6 +3,8 @@
 //! Carlo over x or over ideal particles, the enumeration of the pairs, and the rates derived in
 //! proofs-notes/deep-meanfield.md §7.
 
+mod common;
+
 use mforacle::deep::limit::Params;
 use mforacle::deep::rates::{self, Stat};
 use mforacle::deep::train::Case;
@@ -289,12 +291,7 @@ fn l3_rates_outputs_are_bit_identical_for_any_thread_count() {
     assert_eq!(one, run(2));
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::run as cli;
 
 /// `deep train --layers 3 --summary FILE --corr-times ...`: the summary file has one line per
 /// output time and quantity (8 quantities) and 5 classes × 2 functions of correlation rows per

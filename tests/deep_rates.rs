@@ -3,6 +3,8 @@
 //! independent method: Monte Carlo over x or over ideal particles, synthetic power laws with a
 //! known exponent, and the rates predicted in proofs-notes/deep-meanfield.md §5d.
 
+mod common;
+
 use mforacle::deep::limit::{self, Params};
 use mforacle::deep::rates::{self, Stat};
 use mforacle::deep::train::{self, Case, Extras, Init};
@@ -224,12 +226,7 @@ fn finite_width_rates_match_the_predictions() {
     }
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::run as cli;
 
 /// Bad --init and --corr-times exit 2 with one line before any work; a good run writes the
 /// summary file with one line per output time and quantity and the correlation rows

@@ -258,12 +258,7 @@ fn general_f64_matches_the_general_oracle() {
     }
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::run as cli;
 
 /// Bad units and non-erf units in `limit`/`train` exit 2 with one line; the default unit's
 /// output is unchanged (no `unit` field) and the general route prints its truncation estimate

@@ -5,6 +5,8 @@
 //! method B (ideal particles) for method A, the energy identity at t = 0, finite networks, and
 //! the command line.
 
+mod common;
+
 use mforacle::activation::Spec;
 use mforacle::deep::limit::{self, BParams, Params, Stepping, Unit};
 use mforacle::deep::limit_unit::LimitUnit;
@@ -19,12 +21,7 @@ fn lunit(src: &str) -> LimitUnit {
     LimitUnit::new(&unit(src, 8))
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mforacle"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::run as cli;
 
 /// erf written so that it is not recognised as the default unit goes through the 1-D
 /// quadrature; the erf path uses the closed forms k = (2/π)asin(…), d1k. Same a-rule (erf(c·z)
