@@ -99,13 +99,7 @@ fn function_gap_matches_monte_carlo() {
         s1 += e;
         s2 += e * e;
     }
-    let mean = s1 / m as f64;
-    let se = ((s2 / m as f64 - mean * mean) / m as f64).sqrt();
-    println!("closed {closed:.6e}, Monte Carlo {mean:.6e} ± {se:.1e}");
-    assert!(
-        (closed - mean).abs() <= 5.0 * se,
-        "{closed} vs {mean} ± {se}"
-    );
+    common::assert_matches_monte_carlo(closed, s1, s2, m);
 }
 
 /// The limit correlations (quadrature) against Monte Carlo over pairs of ideal particles

@@ -298,3 +298,16 @@ pub fn solve_ridge(m: &[Vec<f64>], w: &[f64], ridge: f64, b: &[f64]) -> Vec<f64>
     }
     x
 }
+
+/// A closed form against a Monte Carlo mean of m samples with sums s1 = Σ e and s2 = Σ e²:
+/// within 5 standard errors of the mean (a normal sampling law: a 5-s.e. miss has probability
+/// below 6e−7 for a correct closed form).
+pub fn assert_matches_monte_carlo(closed: f64, s1: f64, s2: f64, m: usize) {
+    let mean = s1 / m as f64;
+    let se = ((s2 / m as f64 - mean * mean) / m as f64).sqrt();
+    println!("closed {closed:.6e}, Monte Carlo {mean:.6e} ± {se:.1e}");
+    assert!(
+        (closed - mean).abs() <= 5.0 * se,
+        "{closed} vs {mean} ± {se}"
+    );
+}
